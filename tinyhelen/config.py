@@ -93,6 +93,13 @@ class IngestConfig(Section):
     """Where hub downloads are cached; null uses the Hugging Face default (HF_HOME / HF_HUB_CACHE)."""
 
 
+class SentencesConfig(Section):
+    """The sentence splitter every stage uses (see `tinyhelen.sentences`)."""
+
+    splitter: Literal["spacy", "pysbd", "punkt"]
+    """`spacy` (rule-based sentencizer), `pysbd` (pySBD rules) or `punkt` (NLTK Punkt trained on the corpus)."""
+
+
 class Params(BaseModel):
     """The whole params.yaml."""
 
@@ -101,6 +108,7 @@ class Params(BaseModel):
     seed: NonNegInt
     """Global seed for every stage (Python, NumPy, torch and the explicit generators)."""
     data: DataConfig
+    sentences: SentencesConfig
     ingest: IngestConfig
 
 
