@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 
 from tinyhelen.errors import ConfigError
 from tinyhelen.release import BUDGET_DIRS, EVAL_SETS, GENRES, GLUE_TASKS, SPLITS, VARIANTS
@@ -100,6 +100,127 @@ class SentencesConfig(Section):
     """`spacy` (rule-based sentencizer), `pysbd` (pySBD rules) or `punkt` (NLTK Punkt trained on the corpus)."""
 
 
+PosInt = Annotated[StrictInt, Field(ge=1)]
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class UnicodeRule(Section):
+    """NFKC, control and zero-width characters, line endings, whitespace repair."""
+
+    enabled: StrictBool
+    """Apply the rule."""
+
+
+class MarkupRule(Section):
+    """HTML and wiki markup, entities, leftover template syntax and LLM markers."""
+
+    enabled: StrictBool
+    """Apply the rule."""
+
+
+class BoilerplateRule(Section):
+    """Site furniture: cookie/subscribe/share/navigation/promotion lines and lines repeated within or across
+    documents."""
+
+    enabled: StrictBool
+    """Apply the rule."""
+    genres: list[Genre]
+    """Genres it applies to (web pages carry boilerplate; books repeat chapter headings on purpose)."""
+    max_words: PosInt
+    """Only lines of at most this many words can be boilerplate."""
+    min_repeats_in_doc: Annotated[StrictInt, Field(ge=2)]
+    """A short line occurring this many times in one document is boilerplate."""
+    min_docs: Annotated[StrictInt, Field(ge=2)]
+    """A short line occurring in this many documents of the genre (all splits) is boilerplate."""
+
+
+class PrivateDataRule(Section):
+    """E-mails, URLs, IP addresses, phone and card numbers replaced by generic stand-ins (not in math)."""
+
+    enabled: StrictBool
+    """Apply the rule."""
+    email: StrictStr
+    """Stand-in for an e-mail address."""
+    url: StrictStr
+    """Stand-in for a URL."""
+    phone: StrictStr
+    """Stand-in for a phone number."""
+    ip: StrictStr
+    """Stand-in for an IP address."""
+    card: StrictStr
+    """Stand-in for a payment-card number (13-19 digits passing the Luhn check)."""
+
+
+class LanguageRule(Section):
+    """Keep English (py3langid): drop foreign paragraphs, reject mostly-foreign documents (prose genres)."""
+
+    enabled: StrictBool
+    """Apply the rule."""
+    threshold: Probability
+    """A paragraph counts as foreign only if the detector's probability for its language is at least this."""
+    min_paragraph_chars: PosInt
+    """Lines shorter than this are too short to judge and are kept."""
+    min_english_share: Probability
+    """Reject a document when less than this share of its judged characters is English."""
+
+
+class LengthRule(Section):
+    """Document length limits, in characters of cleaned text."""
+
+    enabled: StrictBool
+    """Apply the rule."""
+    genres: list[Genre]
+    """Genres it applies to (the release filtered text genres only; code and math items are short)."""
+    min_chars: NonNegInt
+    """Reject documents shorter than this (the original pipeline dropped those of 100 characters or fewer)."""
+    max_chars: PosInt
+    """Reject documents longer than this."""
+
+    @model_validator(mode="after")
+    def _check_range(self) -> "LengthRule":
+        if self.max_chars <= self.min_chars:
+            raise ValueError(f"max_chars ({self.max_chars}) must exceed min_chars ({self.min_chars})")
+        return self
+
+
+class ExactDedupRule(Section):
+    """Exact duplicates by hash of the case- and whitespace-normalised text; the first is kept."""
+
+    enabled: StrictBool
+    """Apply the rule."""
+
+
+class NearDedupRule(Section):
+    """Near duplicates by MinHash LSH over word shingles; the first is kept."""
+
+    enabled: StrictBool
+    """Apply the rule."""
+    genres: list[Genre | Literal["instruction"]]
+    """Genres it applies to. Templated genres (math problems that differ only in their numbers, code tasks
+    built from one prompt template) look alike without being duplicates."""
+    shingle_size: PosInt
+    """Words per shingle."""
+    num_perm: Annotated[StrictInt, Field(ge=16, le=1024)]
+    """MinHash permutations (signature length)."""
+    threshold: Annotated[float, Field(gt=0.0, lt=1.0)]
+    """Estimated Jaccard similarity above which two documents are near duplicates."""
+
+
+class CleanConfig(Section):
+    """The clean stage: rules in the order they run, and the worker processes."""
+
+    workers: NonNegInt
+    """Worker processes for the per-document rules (0: one per CPU core; 1: no pool). Results do not depend on it."""
+    unicode: UnicodeRule
+    markup: MarkupRule
+    boilerplate: BoilerplateRule
+    private_data: PrivateDataRule
+    language: LanguageRule
+    length: LengthRule
+    exact_dedup: ExactDedupRule
+    near_dedup: NearDedupRule
+
+
 class Params(BaseModel):
     """The whole params.yaml."""
 
@@ -110,6 +231,7 @@ class Params(BaseModel):
     data: DataConfig
     sentences: SentencesConfig
     ingest: IngestConfig
+    clean: CleanConfig
 
 
 def _format_key(loc: tuple) -> str:

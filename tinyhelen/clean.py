@@ -1,0 +1,415 @@
+"""Cleaning rules: small text -> text functions, each switchable and tunable in params.yaml (`clean:`).
+
+Rules, in the order `clean_document` applies them:
+
+- `unicode`: NFKC, control and zero-width characters removed, line endings unified, literal `\\n` escapes in
+  prose turned into line breaks (an artefact of the released leaner wiki text);
+- `markup`: HTML tags and comments, wiki templates/links/emphasis, entities, leftover LLM protocol markers
+  (`<end>`, `EDITED:`); block tags become line breaks so paragraphs survive;
+- `boilerplate`: short cookie/subscribe/share/navigation/promotion lines, short lines repeated within a
+  document, and short lines shared by many documents of the genre (counted corpus-wide beforehand);
+- `private_data`: e-mail addresses, URLs, IP addresses, phone numbers and card numbers (Luhn-checked) become
+  generic stand-ins, so sentences stay readable;
+- `language`: paragraphs confidently not English are dropped; a document mostly not English is rejected
+  (see `tinyhelen.language`);
+- `length`: documents shorter or longer than the limits are rejected.
+
+Genre awareness: code keeps its fenced code blocks byte for byte (only the prose around them is cleaned, but
+private data is scrubbed everywhere); math keeps its LaTeX (`$...$`, `\\(...\\)`, `\\[...\\]`) and gets no
+boilerplate, private-data, language or length rule; conversation keeps its quoted turns (only whitespace and
+markup are touched). Duplicates are handled corpus-wide in `tinyhelen.clean_corpus`.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tinyhelen.release import instruction_text
+
+PROSE_GENRES = ("web", "book", "wiki", "textbook", "conversation", "instruction")
+
+# --------------------------------------------------------------------------------------------- unicode
+# Zero-width and control characters (tab and line feed kept).
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e]")
+_LITERAL_NEWLINE = re.compile(r"(?<!\\)\\n")
+
+
+def normalize_unicode(text: str, prose: bool = True) -> str:
+    """NFKC-normalise, unify line endings, drop control and zero-width characters.
+
+    In prose, a literal two-character `\\n` becomes a real line break (code keeps it: it means something there).
+    """
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
+    if prose and "\\n" in text:
+        text = _LITERAL_NEWLINE.sub("\n", text)
+    return text
+
+
+# Only whitespace that needs changing matches: two or more spaces, or any other horizontal space.
+_SPACES = re.compile(r"(?: {2,}|[\t\u00a0\u2000-\u200a\u202f\u205f\u3000])[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]*")
+_SPACES_AT_BREAKS = re.compile(r" \n ?|\n ")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def repair_whitespace(text: str, strip_ends: bool = True) -> str:
+    """Fold runs of spaces, strip line ends, keep paragraph breaks (at most one blank line).
+
+    With `strip_ends=False` (a segment between protected code or LaTeX), the space before the segment's
+    first line break and after its last one is folded but kept, so neighbours stay apart.
+    """
+    text = _SPACES.sub(" ", text)
+    if " \n" in text or "\n " in text:
+        text = _SPACES_AT_BREAKS.sub("\n", text)
+    if "\n\n\n" in text:
+        text = _BLANK_LINES.sub("\n\n", text)
+    return text.strip() if strip_ends else text
+
+
+# ---------------------------------------------------------------------------------------------- markup
+_BLOCK_TAGS = "p|div|br|li|tr|h[1-6]|table|thead|tbody|ul|ol|dl|dt|dd|blockquote|section|article|header|" \
+              "footer|nav|aside|figure|figcaption|hr|pre|center|form"
+_INLINE_TAGS = "a|abbr|b|big|cite|code|del|em|font|i|img|ins|kbd|label|mark|nowiki|q|s|samp|small|span|" \
+               "strike|strong|sub|sup|td|th|time|tt|u|var|wbr|input|button|iframe|meta|link|source|video|audio|" \
+               "references|gallery|onlyinclude|includeonly|noinclude|poem|blockquote|caption|col|colgroup"
+_DROP_WITH_CONTENT = re.compile(r"<(script|style|ref|noscript|math|svg)\b[^>]*>.*?</\1\s*>", re.I | re.S)
+_SELF_CLOSING_REF = re.compile(r"<ref\b[^<>]*/>", re.I)
+_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.S)
+_BLOCK_TAG = re.compile(rf"</?(?:{_BLOCK_TAGS})\b[^<>]*/?>", re.I)
+_INLINE_TAG = re.compile(rf"</?(?:{_INLINE_TAGS})\b[^<>]*/?>", re.I)
+# A tag cut off by the end of a line or of the text (`<div class="x` with no `>`).
+_BROKEN_TAG = re.compile(rf"</?(?:{_BLOCK_TAGS}|{_INLINE_TAGS})\b[^<>\n]*$", re.I | re.M)
+_WIKI_TEMPLATE = re.compile(r"\{\{[^{}]*\}\}")
+_WIKI_FILE_LINK = re.compile(r"\[\[(?:File|Image|Category):[^\[\]]*\]\]", re.I)
+_WIKI_LINK = re.compile(r"\[\[(?:[^\[\]|]*\|)?([^\[\]|]*)\]\]")
+_WIKI_EMPHASIS = re.compile(r"'{2,5}")
+_WIKI_HEADING = re.compile(r"^=+\s*(.*?)\s*=+\s*$", re.M)
+_LLM_MARKERS = re.compile(r"<\s*/?\s*(?:end|error_start|error_end|split)\s*>|^\s*EDITED\s*:\s*", re.I | re.M)
+
+
+def strip_markup(text: str) -> str:
+    """Remove HTML/wiki markup, decode entities, keep paragraph breaks.
+
+    Nested and broken tags are handled: only known HTML tag names are touched, so `a < b` or `<T>` in
+    prose and generics survive; an unterminated known tag at the end of a line is dropped.
+    """
+    # Each pass runs only when its trigger character is present: most documents have no markup at all.
+    if "<" in text:
+        text = _COMMENT.sub("", text)
+        text = _DROP_WITH_CONTENT.sub("", text)
+        text = _SELF_CLOSING_REF.sub("", text)
+        text = _BLOCK_TAG.sub("\n", text)
+        text = _INLINE_TAG.sub("", text)
+        text = _BROKEN_TAG.sub("", text)
+    if "<" in text or "EDITED" in text:
+        text = _LLM_MARKERS.sub("", text)
+    if "{{" in text or "}}" in text:
+        previous = None
+        while previous != text:  # innermost templates first, so nesting unwinds
+            previous, text = text, _WIKI_TEMPLATE.sub("", text)
+        text = text.replace("{{", "").replace("}}", "")
+    if "[[" in text:
+        text = _WIKI_FILE_LINK.sub("", text)
+        text = _WIKI_LINK.sub(r"\1", text)
+    if "''" in text:
+        text = _WIKI_EMPHASIS.sub("", text)
+    if "==" in text:
+        text = _WIKI_HEADING.sub(r"\1", text)
+    return html.unescape(text) if "&" in text else text
+
+
+# ----------------------------------------------------------------------------------------- boilerplate
+_BOILERPLATE = re.compile(
+    r"cookie|accept all|accept \| decline|subscribe|newsletter|sign up|sign in|log in|register now|"
+    r"share this|share on|share:|follow us|click here|read more|continue reading|all rights reserved|"
+    r"copyright|\u00a9|privacy policy|terms of (?:use|service)|posted by|\d+ comments?\b|leave a (?:comment|reply)|"
+    r"skip to (?:main )?content|back to top|advertisement|sponsored|related (?:posts|articles)|"
+    r"^tags?:|print this|email this|% off\b|free shipping|buy now|shop now|download (?:now|our app)",
+    re.I,
+)
+_BREADCRUMB = re.compile(r"^\s*[\w'&-]+(?: [\w'&-]+)*(?:\s*[>»›|/]\s*[\w'&-]+(?: [\w'&-]+)*){2,}\s*$")
+
+
+def line_key(line: str) -> str:
+    """How lines are compared for repetition: case- and whitespace-insensitive."""
+    return " ".join(line.lower().split())
+
+
+def is_boilerplate_line(line: str, max_words: int) -> bool:
+    """A short line that reads like site furniture: cookie banners, share bars, crumbs, promotions."""
+    words = line.split()
+    if not words or len(words) > max_words:
+        return False
+    return bool(_BOILERPLATE.search(line) or _BREADCRUMB.match(line))
+
+
+def remove_boilerplate(text: str, max_words: int, min_repeats_in_doc: int,
+                       common_lines: frozenset[str] = frozenset()) -> str:
+    """Drop boilerplate lines: furniture patterns, short lines repeated in the document, and short lines
+    shared across many documents (`common_lines`, keys from `line_key`)."""
+    lines = text.split("\n")
+    counts: dict[str, int] = {}
+    for line in lines:
+        key = line_key(line)
+        if key:
+            counts[key] = counts.get(key, 0) + 1
+    kept = []
+    for line in lines:
+        key = line_key(line)
+        short = 0 < len(key.split()) <= max_words
+        if short and (is_boilerplate_line(line, max_words) or counts[key] >= min_repeats_in_doc
+                      or key in common_lines):
+            continue
+        kept.append(line)
+    return "\n".join(kept)
+
+
+# ---------------------------------------------------------------------------------------- private data
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
+_URL = re.compile(r"\b(?:(?:https?|ftp)://|www\.)[^\s<>\"'`]+", re.I)
+_IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\d.])")
+_PHONE = re.compile(r"(?<![\w+(])(?:\+\d{1,3}[ -]?)?(?:\(\d{2,4}\)|\d{2,4})[ -]\d{3,4}[ -]\d{4}(?![\w-])"
+                    r"|(?<![\w.])\d{3}\.\d{3}\.\d{4}(?![\w.])")
+_CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+@dataclass(frozen=True)
+class StandIns:
+    """Generic replacements for private data (the paper's own examples by default)."""
+
+    email: str
+    url: str
+    phone: str
+    ip: str
+    card: str
+
+
+# Text private data is replaced in one pass per family, earlier alternatives first, so that a stand-in is never
+# matched again. Numbers are first located by a cheap scan (runs of digits and separators), and the precise
+# patterns run only on those spans: most text has digits, few of them are phone or card numbers.
+_TEXTUAL = re.compile(f"(?P<email>{_EMAIL.pattern})|(?P<url>{_URL.pattern})", re.I)
+_NUMERIC = re.compile(f"(?P<ip>{_IPV4.pattern})|(?P<card>{_CARD.pattern})|(?P<phone>{_PHONE.pattern})")
+_NUMBER_RUN = re.compile(r"\d[\d .()+-]{5,}\d")
+
+
+def scrub_private(text: str, stand_ins: StandIns) -> str:
+    """Replace e-mails, URLs, IPs, card numbers and phone numbers with stand-ins."""
+
+    def replace(match: re.Match) -> str:
+        kind, found = match.lastgroup, match.group(0)
+        if kind == "url":
+            trail = len(found) - len(found.rstrip(".,;:!?)]}'\""))
+            return stand_ins.url + (found[len(found) - trail:] if trail else "")
+        if kind == "card" and not _luhn_ok(re.sub(r"\D", "", found)):
+            return found
+        return getattr(stand_ins, kind)
+
+    if "@" in text or "://" in text or "www." in text.lower():
+        text = _TEXTUAL.sub(replace, text)
+    parts, done = [], 0
+    for run in _NUMBER_RUN.finditer(text):
+        # Search just around the run: two characters before it (a "+" or "(" prefix, the look-behinds) and
+        # one after (the look-aheads).
+        for match in _NUMERIC.finditer(text, max(done, run.start() - 2), min(len(text), run.end() + 1)):
+            parts.append(text[done : match.start()])
+            parts.append(replace(match))
+            done = match.end()
+    parts.append(text[done:])
+    return "".join(parts)
+
+
+# ---------------------------------------------------------------------------------- protected segments
+_LATEX = re.compile(r"\$\$.*?\$\$|\$[^$\n]+\$|\\\(.*?\\\)|\\\[.*?\\\]", re.S)
+
+
+def _fence_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of fenced code blocks (``` or ~~~ ... the same fence, or the end of the text)."""
+    spans, position = [], 0
+    while True:
+        starts = [i for i in (text.find("```", position), text.find("~~~", position)) if i >= 0]
+        if not starts:
+            return spans
+        start = min(starts)
+        fence = text[start : start + 3]
+        close = text.find(fence, start + 3)
+        end = len(text) if close < 0 else close + 3
+        spans.append((start, end))
+        position = end
+
+
+def _protected_spans(text: str, genre: str) -> list[tuple[int, int]]:
+    if genre == "code":
+        return _fence_spans(text) if ("```" in text or "~~~" in text) else []
+    if genre == "math":
+        return [m.span() for m in _LATEX.finditer(text)] if ("$" in text or "\\" in text) else []
+    return []
+
+
+def map_unprotected(text: str, genre: str | None, fn: Callable[[str], str]) -> str:
+    """Apply `fn` to the parts of `text` outside the genre's protected spans (code fences, LaTeX)."""
+    spans = _protected_spans(text, genre) if genre else []
+    if not spans:
+        return fn(text)
+    parts, position = [], 0
+    for start, end in spans:
+        parts.append(fn(text[position:start]))
+        parts.append(text[start:end])
+        position = end
+    parts.append(fn(text[position:]))
+    return "".join(parts)
+
+
+# ------------------------------------------------------------------------------------------- documents
+#: The text fields cleaned per genre; `text` is rebuilt from them afterwards (as the release defines it).
+TEXT_FIELDS = {"code": ("prompt", "response"), "math": ("problem", "hints"),
+               "instruction": ("instruction", "input", "output")}
+
+
+def rebuild_text(record: dict[str, Any]) -> str:
+    """The document text from its structured fields, by the release's rule for the genre."""
+    genre = record["genre"]
+    if genre == "code":
+        return f"{record['prompt']} {record['response']}"
+    if genre == "math":
+        return record["problem"] + " " + " ".join(record["hints"])
+    if genre == "instruction":
+        return instruction_text(record["instruction"], record["input"], record["output"])
+    return record["text"]
+
+
+@dataclass
+class Outcome:
+    """What cleaning did to one document: the record (None if rejected), the rejecting rule and reason,
+    and the words each editing rule removed."""
+
+    record: dict[str, Any] | None
+    rule: str | None = None
+    reason: str | None = None
+    words_removed: dict[str, int] = field(default_factory=dict)
+
+
+def _word_count(values: Iterable[str]) -> int:
+    return sum(len(v.split()) for v in values)
+
+
+def apply_to_fields(record: dict[str, Any], fn: Callable[[str], str]) -> dict[str, Any]:
+    """Apply a text function to every text field of a record (lists of strings element-wise)."""
+    out = dict(record)
+    for name in TEXT_FIELDS.get(record["genre"], ("text",)):
+        value = out[name]
+        out[name] = [fn(v) for v in value] if isinstance(value, list) else fn(value)
+    return out
+
+
+def field_values(record: dict[str, Any]) -> list[str]:
+    values: list[str] = []
+    for name in TEXT_FIELDS.get(record["genre"], ("text",)):
+        value = record[name]
+        values.extend(value if isinstance(value, list) else [value])
+    return values
+
+
+def clean_document(record: dict[str, Any], cfg: Any, common_lines: frozenset[str] = frozenset()) -> Outcome:
+    """Apply the enabled rules to one normalised record, in order.
+
+    Args:
+        record: a record from data/raw (its `genre` decides what each rule may touch).
+        cfg: the `clean` params section (`tinyhelen.config.CleanConfig`).
+        common_lines: `line_key`s of short lines shared by many documents of this genre (boilerplate).
+
+    Returns:
+        The cleaned record with `text` rebuilt and the same `id`, or the rejecting rule and its reason.
+    """
+    genre = record["genre"]
+    protect = genre if genre in ("code", "math") else None
+    outcome = Outcome(record=dict(record))
+
+    def edit(rule: str, fn: Callable[[str], str], protect_code: bool = True) -> bool:
+        current = outcome.record
+        pattern = protect if protect_code else None
+        edited = apply_to_fields(current, lambda text: map_unprotected(text, pattern, fn))
+        before_values, after_values = field_values(current), field_values(edited)
+        if after_values != before_values:
+            removed = _word_count(before_values) - _word_count(after_values)
+            if removed > 0:
+                outcome.words_removed[rule] = outcome.words_removed.get(rule, 0) + removed
+        outcome.record = edited
+        if not any(v.strip() for v in after_values):
+            outcome.rule, outcome.reason = rule, f"nothing left after the {rule} rule"
+            return False
+        return True
+
+    prose = genre in PROSE_GENRES
+    if cfg.unicode.enabled and not edit("unicode", lambda t: normalize_unicode(t, prose=prose)):
+        return _rejected(outcome)
+    if cfg.markup.enabled and not edit("markup", strip_markup):
+        return _rejected(outcome)
+    if (cfg.boilerplate.enabled and genre in cfg.boilerplate.genres and not edit(
+            "boilerplate", lambda t: remove_boilerplate(t, cfg.boilerplate.max_words,
+                                                        cfg.boilerplate.min_repeats_in_doc, common_lines))):
+        return _rejected(outcome)
+    if cfg.private_data.enabled and genre != "math":
+        p = cfg.private_data
+        stand_ins = StandIns(email=p.email, url=p.url, phone=p.phone, ip=p.ip, card=p.card)
+        # Private data is scrubbed inside code too: a stand-in address keeps a string literal valid.
+        if not edit("private_data", lambda t: scrub_private(t, stand_ins), protect_code=False):
+            return _rejected(outcome)
+    if cfg.unicode.enabled:
+        edit("unicode", lambda t: repair_whitespace(t, strip_ends=protect is None))
+        outcome.record = apply_to_fields(outcome.record, str.strip)
+    if cfg.language.enabled and prose:
+        if not _keep_english(outcome, cfg.language):
+            return _rejected(outcome)
+    record = outcome.record
+    record["text"] = rebuild_text(record)
+    if cfg.length.enabled and genre in cfg.length.genres:
+        size = len(record["text"])
+        if size < cfg.length.min_chars:
+            outcome.rule, outcome.reason = "length", f"{size} characters < min_chars {cfg.length.min_chars}"
+        elif size > cfg.length.max_chars:
+            outcome.rule, outcome.reason = "length", f"{size} characters > max_chars {cfg.length.max_chars}"
+        if outcome.rule:
+            return _rejected(outcome)
+    return outcome
+
+
+def _keep_english(outcome: Outcome, cfg: Any) -> bool:
+    from tinyhelen.language import keep_english
+
+    record = outcome.record
+    if record["genre"] == "instruction":  # three short fields: judge them together, edit nothing
+        _, reason = keep_english(rebuild_text(record), cfg.threshold, cfg.min_paragraph_chars,
+                                 cfg.min_english_share)
+        kept = None if reason else record["text"]
+    else:
+        kept, reason = keep_english(record["text"], cfg.threshold, cfg.min_paragraph_chars, cfg.min_english_share)
+    if reason:
+        outcome.rule, outcome.reason = "language", reason
+        return False
+    if record["genre"] != "instruction":
+        removed = len(record["text"].split()) - len(kept.split())
+        if removed:
+            outcome.words_removed["language"] = outcome.words_removed.get("language", 0) + removed
+        record["text"] = kept
+    return True
+
+
+def _rejected(outcome: Outcome) -> Outcome:
+    outcome.record = None
+    return outcome
