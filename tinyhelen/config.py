@@ -212,13 +212,21 @@ class CleanConfig(Section):
     workers: NonNegInt
     """Worker processes for the per-document rules (0: one per CPU core; 1: no pool). Results do not depend on it."""
     unicode: UnicodeRule
+    """Unicode normalisation and whitespace repair."""
     markup: MarkupRule
+    """Markup removal."""
     boilerplate: BoilerplateRule
+    """Boilerplate lines."""
     private_data: PrivateDataRule
+    """Private-data stand-ins."""
     language: LanguageRule
+    """English detection."""
     length: LengthRule
+    """Length limits."""
     exact_dedup: ExactDedupRule
+    """Exact duplicates."""
     near_dedup: NearDedupRule
+    """Near duplicates."""
 
 
 class Params(BaseModel):
@@ -229,9 +237,13 @@ class Params(BaseModel):
     seed: NonNegInt
     """Global seed for every stage (Python, NumPy, torch and the explicit generators)."""
     data: DataConfig
+    """The corpus and what to read of it."""
     sentences: SentencesConfig
+    """The sentence splitter."""
     ingest: IngestConfig
+    """The ingest stage."""
     clean: CleanConfig
+    """The clean stage."""
 
 
 def _format_key(loc: tuple) -> str:
