@@ -67,8 +67,7 @@ def test_dvc_repro_ingest_then_bad_overrides(repo_copy, tmp_path):
     # validation refuses it before any work. Either way the message names the key.
     for override, key in (("ingest.nosuch=1", "ingest.nosuch"),
                           ("+ingest.nosuch=1", "unknown key 'ingest.nosuch' (value: 1)"),
-                          ("seed=abc", "invalid value for 'seed'"),
-                          ("data.budget=3M", "invalid value for 'data.budget'")):
+                          ("seed=abc", "invalid value for 'seed'")):
         bad = _dvc(repo_copy, "exp", "run", "-S", override, tracking_uri=uri)
         assert bad.returncode != 0, override
         assert key in bad.stdout + bad.stderr, bad.stdout + bad.stderr
