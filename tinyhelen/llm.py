@@ -235,6 +235,7 @@ class CachedLLM:
             else:
                 todo.setdefault(key, []).append(index)
         if todo:
+            self.client  # create the shared client (and import openai) once, before the workers start
             with ThreadPoolExecutor(max_workers=self.settings.concurrency) as pool, \
                     tqdm(total=len(todo), desc=desc, unit="req", leave=False) as bar:
                 futures = {pool.submit(self._fetch, key, prompts[indices[0]]): key for key, indices in todo.items()}

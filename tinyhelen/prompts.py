@@ -20,6 +20,8 @@ PLACEHOLDERS = {
     "web": ("paragraph",), "book": ("paragraph",), "wiki": ("paragraph",), "textbook": ("paragraph",),
     "conversation": ("paragraph",), "code": ("task", "response"), "instruction": ("task", "input", "response"),
     "math_grade": ("problems",),
+    "simplify": ("task", "description", "input_format", "output_format", "label_explanation", "input"),
+    "answer": ("description", "input_format", "label_explanation", "input"),
 }
 END = "<end>"
 _END = re.compile(r"\s*<\s*end\s*>", re.IGNORECASE)
@@ -51,7 +53,7 @@ class Template:
         """Lines that introduce the input (e.g. `ORIGINAL WEB CONTENT:`); an answer repeating one echoed it."""
         return [line.strip() for line in self.text.splitlines()
                 if re.fullmatch(r"(ORIGINAL [A-Z ]+|TASK DESCRIPTION|SOLUTION AND CODE):", line.strip())
-                or line.strip() in ("[TASK]", "[PROBLEMS]")]
+                or line.strip() in ("[TASK]", "[PROBLEMS]", "[GLUE ITEM]", "[GLUE ANSWER]")]
 
     def render(self, **fields: str) -> str:
         missing = set(PLACEHOLDERS[self.name]) - set(fields)
@@ -85,9 +87,8 @@ def load_templates(folder: str | Path, names: list[str]) -> dict[str, Template]:
 
 
 def _check_echo(answer: str, template: Template) -> None:
-    squashed = _squash(answer)
-    if template.echo_probe in squashed or any(header.lower() in squashed for header in
-                                                [_squash(h) for h in template.input_headers]):
+    headers = {_squash(header) for header in template.input_headers}
+    if template.echo_probe in _squash(answer) or any(_squash(line) in headers for line in answer.splitlines()):
         raise ParseError("echoed_prompt")
 
 
@@ -179,3 +180,37 @@ def parse_grades(answer: str, template: Template, expected: int) -> list[str]:
     if numbers != list(range(1, expected + 1)):
         raise ParseError("misaligned", f"expected grades 1..{expected}, got {numbers}")
     return [grade.upper() for _, grade in grades]
+
+
+def render_fields(fields: dict[str, str]) -> str:
+    """A GLUE item as `name: value` lines (line breaks inside a value become spaces)."""
+    return "\n".join(f"{name}: {' '.join(str(value).split())}" for name, value in fields.items())
+
+
+def parse_fields(answer: str, template: Template, names: tuple[str, ...]) -> dict[str, str]:
+    """A simplified GLUE item: every expected `name: value` line, in one `<end>`-terminated block."""
+    if not answer.strip():
+        raise ParseError("empty_output")
+    _check_echo(answer, template)
+    blocks = _split_ended(_after_marker(answer, "EDITED"))
+    if len(blocks) != 1:
+        raise ParseError("misaligned", f"expected one item, got {len(blocks)}")
+    alternatives = "|".join(re.escape(name) for name in names)
+    found = dict((m.group(1).lower(), m.group(2).strip()) for m in re.finditer(
+        rf"^[ \t*]*({alternatives})[ \t*]*:[ \t]*(.*?)(?=^[ \t*]*(?:{alternatives})[ \t*]*:|\Z)", blocks[0],
+        re.IGNORECASE | re.MULTILINE | re.DOTALL))
+    values = {name: " ".join(found.get(name, "").split()) for name in names}
+    if not all(values.values()):
+        raise ParseError("missing_field", ", ".join(n for n, v in values.items() if not v))
+    return values
+
+
+def parse_label(answer: str, template: Template, regression: bool) -> float | int:
+    """The label of a GLUE answer: `LABEL: <number> <end>`."""
+    if not answer.strip():
+        raise ParseError("empty_output")
+    blocks = _split_ended(_after_marker(answer, "LABEL"))
+    match = re.fullmatch(r"-?\d+(?:\.\d+)?" if regression else r"\d+", blocks[0].strip()) if blocks else None
+    if len(blocks) != 1 or match is None:
+        raise ParseError("bad_label", blocks[0][:40] if blocks else "")
+    return float(match.group(0)) if regression else int(match.group(0))
