@@ -75,7 +75,7 @@ during since every each all some many last next meanwhile however also later""".
 
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _URL = re.compile(r"\b(?:https?://|www\.)[^\s<>()\"']+", re.IGNORECASE)
-_PHONE = re.compile(r"(?<!\w)(?:\+?\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?\d{3,4}[\s.-]\d{3,4}(?:[\s.-]\d{2,4})?(?!\w)")
+_PHONE = re.compile(r"(?<![\w.])\+?\(?\d[\d \t().-]{6,}\d(?![\w])")
 _PATH = re.compile(r"(?<!\w)(?:[A-Za-z]:\\|/)(?:[\w.-]+[\\/])+[\w.-]+")
 _CLOCK = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*([ap])\.?\s?m\b\.?|\b(\d{1,2}):(\d{2})\b", re.IGNORECASE)
 _MONTH_NAMES = "|".join(m.capitalize() for m in MONTHS)
@@ -92,7 +92,8 @@ def scrub_private(text: str) -> str:
     text = _EMAIL.sub("name@email.com", text)
     text = _URL.sub("http://www.website.com", text)
     text = _PATH.sub("a file", text)
-    return _PHONE.sub("a phone number", text)
+    return _PHONE.sub(lambda m: "a phone number" if 8 <= sum(c.isdigit() for c in m.group(0)) <= 15
+                      and re.search(r"[ .()-]", m.group(0)) else m.group(0), text)
 
 
 def _part_of_day(hour: int) -> str:
