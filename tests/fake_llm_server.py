@@ -22,7 +22,8 @@ transient ones fail only the first `fail_times` attempts):
 
 GLUE answers follow a fixed rule: label 0 when the item contains the word "not", else 1.
 
-Every request is appended to `requests` (and to the `--log` file): the sha256 of its messages.
+Every request is appended to `requests` (and to the `--log` file): the sha256 of its messages; `prompts` keeps
+the user prompts, `headers` the request headers.
 """
 
 from __future__ import annotations
@@ -37,12 +38,13 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-_LONG = re.compile(r"\b[A-Za-z]{7,}\b")
+_LONG = re.compile(r"(?<![:\w])[A-Za-z]{7,}\b")
 
 
 def rewrite(text: str) -> str:
-    """The deterministic 'simplification': long words become 'thing'."""
-    return _LONG.sub("thing", text.replace("FAULT:", "")).strip()
+    """The deterministic 'simplification': long words become 'thing' (fault words stay, so they reach the
+    validity check of a GLUE item)."""
+    return _LONG.sub("thing", text).strip()
 
 
 def _section(prompt: str, header: str, until: str | None = None) -> str:
@@ -90,6 +92,7 @@ class FakeLLMServer:
         self.latency, self.fail_times, self.slow_s, self.retry_after = latency, fail_times, slow_s, retry_after
         self.log_path = Path(log_path) if log_path else None
         self.requests: list[str] = []
+        self.prompts: list[str] = []
         self.headers: list[dict[str, str]] = []
         self._attempts: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -131,6 +134,7 @@ class FakeLLMServer:
         prompt = messages[-1]["content"] if messages else ""
         with self._lock:
             self.requests.append(key)
+            self.prompts.append(prompt)
             self.headers.append(headers)
             attempt = self._attempts[key] = self._attempts.get(key, 0) + 1
             if self.log_path:

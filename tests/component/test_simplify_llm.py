@@ -48,7 +48,7 @@ def test_every_fault_ends_in_output_or_reject(params, tmp_path, llm_env, caplog)
     rejects = {(r["genre"], r["reason"]) for r in read(tmp_path / "leaner" / "rejects.jsonl")}
     kept = {r["text"].split(".")[0] for r in read(tmp_path / "leaner" / "train" / "web.jsonl")}
     # transient faults are retried and the document is kept
-    assert {"Story 0", "Story 1", "Story about 429", "Story about 500", "Story about slow"} <= kept
+    assert {"Story 0", "Story 1", "Story about FAULT:429", "Story about FAULT:500", "Story about FAULT:slow"} <= kept
     # the rest are rejected with their reason, never dropped silently
     assert {("web", "http_429"), ("web", "no_end_marker"), ("web", "misaligned"), ("web", "length"),
             ("web", "echoed_prompt"), ("web", "empty_output"), ("code", "no_end_marker"),
