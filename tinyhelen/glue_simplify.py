@@ -26,7 +26,8 @@ from tinyhelen.config import GlueSimplifyConfig, LLMConfig
 from tinyhelen.errors import ConfigError, DataError
 from tinyhelen.io import atomic_dir, iter_records, sha256_file, write_jsonl
 from tinyhelen.llm import CachedLLM, CallStats
-from tinyhelen.prompts import ParseError, load_templates, parse_fields, parse_label, render_fields
+from tinyhelen.prompts import ParseError, answer_text, load_templates, parse_fields, parse_label
+from tinyhelen.prompts import render_fields
 from tinyhelen.release import GLUE_FIELDS
 
 log = logging.getLogger(__name__)
@@ -119,11 +120,7 @@ class GlueSimplifier:
         simplified = []
         for item, response in zip(items, answers, strict=True):
             try:
-                if response.error is not None:
-                    raise ParseError(response.error)
-                if response.finish_reason == "length":
-                    raise ParseError("length")
-                simplified.append({**parse_fields(response.text, simplify, fields), "label": item["label"],
+                simplified.append({**parse_fields(answer_text(response), simplify, fields), "label": item["label"],
                                    "idx": item["idx"]})
             except ParseError as error:
                 failures[error.reason] += 1
@@ -134,9 +131,7 @@ class GlueSimplifier:
         kept = []
         for item, response in zip(simplified, answers, strict=True):
             try:
-                if response.error is not None:
-                    raise ParseError(response.error)
-                predicted = parse_label(response.text, answer, regression=task == "stsb")
+                predicted = parse_label(answer_text(response), answer, regression=task == "stsb")
             except ParseError as error:
                 failures[f"check_{error.reason}"] += 1
                 continue

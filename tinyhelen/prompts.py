@@ -110,12 +110,34 @@ def _split_ended(block: str) -> list[str]:
     return [part.strip() for part in parts[:-1]]
 
 
-def parse_passages(answer: str, template: Template, expected: int) -> list[str]:
-    """The edited passages of a text-genre answer: exactly `expected` non-empty ones."""
+def answer_text(answer) -> str:
+    """The text of an `llm.Answer`; ParseError for a request that failed or an answer cut at `max_tokens`."""
+    if answer.error is not None:
+        raise ParseError(answer.error)
+    if answer.finish_reason == "length":
+        raise ParseError("length")
+    return answer.text
+
+
+def _checked(answer: str, template: Template) -> str:
+    """The answer, if it is neither empty nor an echo of the prompt."""
     if not answer.strip():
         raise ParseError("empty_output")
     _check_echo(answer, template)
-    passages = _split_ended(_after_marker(answer, "EDITED"))
+    return answer
+
+
+def _one_block(answer: str, template: Template, marker: str, what: str) -> str:
+    """The single `<end>`-terminated block after `marker`."""
+    blocks = _split_ended(_after_marker(_checked(answer, template), marker))
+    if len(blocks) != 1:
+        raise ParseError("misaligned", f"expected one {what}, got {len(blocks)}")
+    return blocks[0]
+
+
+def parse_passages(answer: str, template: Template, expected: int) -> list[str]:
+    """The edited passages of a text-genre answer: exactly `expected` non-empty ones."""
+    passages = _split_ended(_after_marker(_checked(answer, template), "EDITED"))
     if len(passages) != expected:
         raise ParseError("misaligned", f"expected {expected} passages, got {len(passages)}")
     if not all(passages):
@@ -125,10 +147,7 @@ def parse_passages(answer: str, template: Template, expected: int) -> list[str]:
 
 def parse_code(answer: str, template: Template) -> tuple[str, str]:
     """(task, solution) from a code answer with its two `<end>`-terminated blocks."""
-    if not answer.strip():
-        raise ParseError("empty_output")
-    _check_echo(answer, template)
-    rest = _after_marker(answer, "EDITED TASK DESCRIPTION")
+    rest = _after_marker(_checked(answer, template), "EDITED TASK DESCRIPTION")
     marker = re.search(r"^[ \t#*]*EDITED\s+SOLUTION\s+AND\s+CODE[ \t*]*:[ \t*]*", rest, re.IGNORECASE | re.MULTILINE)
     if marker is None:
         raise ParseError("no_answer_marker", "EDITED SOLUTION AND CODE")
@@ -146,13 +165,7 @@ def parse_code(answer: str, template: Template) -> tuple[str, str]:
 
 def parse_instruction(answer: str, template: Template) -> tuple[str, str, str]:
     """(instruction, input, output) from `task <split> input <split> output <end>`; input `None` -> ""."""
-    if not answer.strip():
-        raise ParseError("empty_output")
-    _check_echo(answer, template)
-    blocks = _split_ended(_after_marker(answer, "EDITED"))
-    if len(blocks) != 1:
-        raise ParseError("misaligned", f"expected one answer, got {len(blocks)}")
-    parts = _SPLIT.split(blocks[0])
+    parts = _SPLIT.split(_one_block(answer, template, "EDITED", "answer"))
     if len(parts) != 3:
         raise ParseError("misaligned", f"expected 3 parts, got {len(parts)}")
     task, input_, output = (part.strip() for part in parts)
@@ -169,12 +182,7 @@ def render_problems(problems: list[str]) -> str:
 
 def parse_grades(answer: str, template: Template, expected: int) -> list[str]:
     """One difficulty letter per problem, numbered 1..expected."""
-    if not answer.strip():
-        raise ParseError("empty_output")
-    blocks = _split_ended(_after_marker(answer, "[DIFFICULTY GRADING]"))
-    if len(blocks) != 1:
-        raise ParseError("misaligned", f"expected one grading block, got {len(blocks)}")
-    block = blocks[0]
+    block = _one_block(answer, template, "[DIFFICULTY GRADING]", "grading block")
     grades = re.findall(r"^\s*(\d+)\s*[.):]?\s*([A-Fa-f])\b", block, re.MULTILINE)
     numbers = [int(number) for number, _ in grades]
     if numbers != list(range(1, expected + 1)):
@@ -189,15 +197,10 @@ def render_fields(fields: dict[str, str]) -> str:
 
 def parse_fields(answer: str, template: Template, names: tuple[str, ...]) -> dict[str, str]:
     """A simplified GLUE item: every expected `name: value` line, in one `<end>`-terminated block."""
-    if not answer.strip():
-        raise ParseError("empty_output")
-    _check_echo(answer, template)
-    blocks = _split_ended(_after_marker(answer, "EDITED"))
-    if len(blocks) != 1:
-        raise ParseError("misaligned", f"expected one item, got {len(blocks)}")
+    block = _one_block(answer, template, "EDITED", "item")
     alternatives = "|".join(re.escape(name) for name in names)
     found = dict((m.group(1).lower(), m.group(2).strip()) for m in re.finditer(
-        rf"^[ \t*]*({alternatives})[ \t*]*:[ \t]*(.*?)(?=^[ \t*]*(?:{alternatives})[ \t*]*:|\Z)", blocks[0],
+        rf"^[ \t*]*({alternatives})[ \t*]*:[ \t]*(.*?)(?=^[ \t*]*(?:{alternatives})[ \t*]*:|\Z)", block,
         re.IGNORECASE | re.MULTILINE | re.DOTALL))
     values = {name: " ".join(found.get(name, "").split()) for name in names}
     if not all(values.values()):
@@ -207,10 +210,8 @@ def parse_fields(answer: str, template: Template, names: tuple[str, ...]) -> dic
 
 def parse_label(answer: str, template: Template, regression: bool) -> float | int:
     """The label of a GLUE answer: `LABEL: <number> <end>`."""
-    if not answer.strip():
-        raise ParseError("empty_output")
-    blocks = _split_ended(_after_marker(answer, "LABEL"))
-    match = re.fullmatch(r"-?\d+(?:\.\d+)?" if regression else r"\d+", blocks[0].strip()) if blocks else None
-    if len(blocks) != 1 or match is None:
-        raise ParseError("bad_label", blocks[0][:40] if blocks else "")
+    block = _one_block(answer, template, "LABEL", "label")
+    match = re.fullmatch(r"-?\d+(?:\.\d+)?" if regression else r"\d+", block.strip())
+    if match is None:
+        raise ParseError("bad_label", block[:40])
     return float(match.group(0)) if regression else int(match.group(0))

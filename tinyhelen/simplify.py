@@ -32,8 +32,8 @@ from tinyhelen.chunking import assemble, make_chunks, make_token_counter
 from tinyhelen.config import Params
 from tinyhelen.io import atomic_dir, dumps_line, iter_records, sha256_file
 from tinyhelen.llm import CachedLLM, CallStats
-from tinyhelen.prompts import GRADES, ParseError, load_templates, parse_code, parse_grades, parse_instruction
-from tinyhelen.prompts import parse_passages, render_problems
+from tinyhelen.prompts import GRADES, ParseError, answer_text, load_templates, parse_code, parse_grades
+from tinyhelen.prompts import parse_instruction, parse_passages, render_problems
 from tinyhelen.release import instruction_text, strip_tags
 from tinyhelen.rules import RuleSimplifier
 from tinyhelen.sentences import make_splitter
@@ -167,15 +167,6 @@ class LLMBackend:
         stats.calls.add(calls)
         return answers
 
-    @staticmethod
-    def _answer_text(answer) -> str:
-        """The answer's text, or ParseError for a transport failure or a length-capped answer."""
-        if answer.error is not None:
-            raise ParseError(answer.error)
-        if answer.finish_reason == "length":
-            raise ParseError("length")
-        return answer.text
-
     def run(self, split: str, genre: str, docs: list[dict], stats: GenreStats) -> list[Outcome]:
         desc = f"{split}/{genre}"
         if genre == "math":
@@ -192,7 +183,7 @@ class LLMBackend:
         passages, reasons = [], {}
         for chunk, answer in zip(chunks, answers, strict=True):
             try:
-                passages.append(parse_passages(self._answer_text(answer), template, len(chunk.pieces)))
+                passages.append(parse_passages(answer_text(answer), template, len(chunk.pieces)))
             except ParseError as error:
                 passages.append(None)
                 for piece in chunk.pieces:
@@ -220,7 +211,7 @@ class LLMBackend:
         outcomes = []
         for doc, answer in zip(docs, self._ask(prompts, stats, desc), strict=True):
             try:
-                text = self._answer_text(answer)
+                text = answer_text(answer)
                 if genre == "code":
                     task, solution = parse_code(text, template)
                     outcomes.append(Outcome(leaner_record(doc, prompt=task, response=solution)))
@@ -241,7 +232,7 @@ class LLMBackend:
         outcomes = []
         for batch, answer in zip(batches, self._ask(prompts, stats, desc), strict=True):
             try:
-                grades = parse_grades(self._answer_text(answer), template, len(batch))
+                grades = parse_grades(answer_text(answer), template, len(batch))
             except ParseError as error:
                 outcomes.extend(Outcome(None, f"grading_{error.reason}") for _ in batch)
                 continue
