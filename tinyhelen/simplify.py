@@ -34,14 +34,15 @@ from tinyhelen.io import atomic_dir, dumps_line, iter_records, sha256_file
 from tinyhelen.llm import CachedLLM, CallStats
 from tinyhelen.prompts import GRADES, ParseError, answer_text, load_templates, parse_code, parse_grades
 from tinyhelen.prompts import parse_instruction, parse_passages, render_problems
-from tinyhelen.release import instruction_text, strip_tags
+from tinyhelen.release import NATURAL_GENRES, instruction_text, strip_tags
 from tinyhelen.rules import RuleSimplifier
 from tinyhelen.sentences import make_splitter
 
 log = logging.getLogger(__name__)
 
 INSTRUCTION = "instruction"
-#: Documents handled together (bounds memory; the LLM sees all of a window's requests at once).
+#: Documents handled together, times the genre's docs_per_group so windows never split a group (bounds memory;
+#: the LLM sees all of a window's requests at once).
 WINDOW = 512
 
 
@@ -149,15 +150,15 @@ class RulesBackend:
 
 class LLMBackend:
     def __init__(self, params: Params, llm: CachedLLM | None = None) -> None:
-        self.params = params
-        self.settings = params.simplify
-        names = [g for g in params.simplify.genres if g != "math"] + ([INSTRUCTION] if params.simplify.instructions
-                                                                      else [])
-        if params.simplify.math == "grade" and "math" in params.simplify.genres:
+        self.settings = settings = params.simplify
+        names = [genre for genre in settings.genres if genre != "math"]
+        if settings.instructions:
+            names.append(INSTRUCTION)
+        if settings.math == "grade" and "math" in settings.genres:
             names.append("math_grade")
-        self.templates = load_templates(params.simplify.prompts_dir, names)
-        self.inputs = {str(Path(params.simplify.prompts_dir) / f"{n}.txt"):
-                       sha256_file(Path(params.simplify.prompts_dir) / f"{n}.txt") for n in names}
+        self.templates = load_templates(settings.prompts_dir, names)
+        paths = [Path(settings.prompts_dir) / f"{name}.txt" for name in names]
+        self.inputs = {str(path): sha256_file(path) for path in paths}
         self.llm = llm or CachedLLM(params.llm)
         self.split = make_splitter(params.sentences)
         self.count = make_token_counter(params.simplify.chunking.token_counter)
@@ -251,13 +252,13 @@ def make_backend(params: Params, clean_dir: Path):
     return LLMBackend(params)
 
 
-def _windows(path: Path, limit: int) -> Iterator[list[dict]]:
+def _windows(path: Path, limit: int, size: int) -> Iterator[list[dict]]:
     window: list[dict] = []
     for number, (_, record) in enumerate(iter_records(path), start=1):
         if limit and number > limit:
             break
         window.append(record)
-        if len(window) == WINDOW:
+        if len(window) == size:
             yield window
             window = []
     if window:
@@ -295,7 +296,8 @@ def simplify_corpus(params: Params, clean_dir: str | Path, out_dir: str | Path, 
             genre_stats = stats.setdefault(genre, GenreStats())
             (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             with open(tmp / name, "w", encoding="utf-8") as handle:
-                for docs in _windows(path, params.simplify.max_documents):
+                group = getattr(params.simplify.chunking, genre).docs_per_group if genre in NATURAL_GENRES else 1
+                for docs in _windows(path, params.simplify.max_documents, WINDOW * group):
                     for doc, outcome in zip(docs, backend.run(split, genre, docs, genre_stats), strict=True):
                         genre_stats.documents_in += 1
                         if outcome.record is not None:
