@@ -154,10 +154,15 @@ class ChunkingConfig(Section):
     token counts on English prose, a bit under on rare words), `words`, or a path to a local tokenizer folder
     (`tokenizer.json`, e.g. a downloaded GPT-2) for exact counts."""
     web: ChunkingGenre
+    """Chunking of web documents."""
     book: ChunkingGenre
+    """Chunking of book documents."""
     wiki: ChunkingGenre
+    """Chunking of wiki documents."""
     textbook: ChunkingGenre
+    """Chunking of textbook documents."""
     conversation: ChunkingGenre
+    """Chunking of conversation documents."""
 
     @field_validator("token_counter")
     @classmethod
@@ -207,7 +212,9 @@ class SimplifyConfig(Section):
     math_grade_batch: Annotated[StrictInt, Field(ge=1)]
     """Problems graded per request."""
     chunking: ChunkingConfig
+    """Sentence-based chunking of the text genres for the `llm` backend."""
     rules: RulesConfig
+    """Settings of the `rules` backend."""
 
     _unique_lists = field_validator("genres", "splits")(_unique)
 

@@ -1,7 +1,8 @@
 """The `rules` backend: an offline, deterministic simplifier built from the same rules as the prompts.
 
     simplifier = RuleSimplifier(params.simplify.rules, split_sentences)
-    simplifier.simplify("Dr. Maria Lopez moved to Lisbon in 1998.")   # -> "Madison moved to LI city long ago."
+    simplifier.anonymise_only("Dr. Maria Lopez moved to Lisbon in 1998.")
+    # -> "Madison moved to LI place some years ago."
 
 Steps, in order:
 1. private data: e-mails, web links, phone numbers and file paths become harmless stand-ins;
@@ -122,10 +123,14 @@ def _clock(match: re.Match) -> str:
     return _part_of_day(hour)
 
 
-def _year_phrase(year: int, now: int = 2025) -> str:
-    if year >= now - 2:
+#: Years are made vague relative to this fixed year, not today's date, so output never depends on the clock.
+REFERENCE_YEAR = 2025
+
+
+def _year_phrase(year: int) -> str:
+    if year >= REFERENCE_YEAR - 2:
         return "recently"
-    if year >= now - 30:
+    if year >= REFERENCE_YEAR - 30:
         return "some years ago"
     return "a long time ago"
 
