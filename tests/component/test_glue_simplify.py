@@ -84,3 +84,20 @@ def test_missing_local_source_is_a_clear_error(params, tmp_path, glue_env):
     with pytest.raises(DataError, match="rte_train.jsonl: GLUE source file missing"):
         build_leaner_glue(settings, params.llm, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_hub_source_goes_through_datasets(monkeypatch):
+    import datasets
+
+    from tinyhelen.glue_simplify import load_source
+
+    calls = []
+
+    def fake_load_dataset(path, name, split):
+        calls.append((path, name, split))
+        return [{"question1": "Why?", "question2": "How come?", "label": 1, "idx": 7, "extra": 0}] * 3
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    items = load_source("hf:nyu-mll/glue", "qqp", "validation", max_items=2)
+    assert calls == [("nyu-mll/glue", "qqp", "validation")]
+    assert items == [{"question1": "Why?", "question2": "How come?", "label": 1, "idx": 7}] * 2
