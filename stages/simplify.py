@@ -1,0 +1,41 @@
+"""Stage `simplify`: rewrite the cleaned corpus into the leaner language (release replay, LLM or rules).
+
+    python -m stages.simplify --clean data/clean --out data/leaner --metrics metrics/simplify.json
+
+Backend `llm` reads OPENAI_API_KEY / OPENAI_BASE_URL from the environment and caches every response in
+`.cache/llm/responses.sqlite` (or $TINYHELEN_LLM_CACHE). See `tinyhelen.simplify`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from tinyhelen.config import load_params
+from tinyhelen.io import write_json
+from tinyhelen.log import run_cli, setup_logging
+from tinyhelen.repro import seed_everything, write_meta
+from tinyhelen.simplify import simplify_corpus
+from tinyhelen.tracking import open_tracker
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clean", default="data/clean", help="the clean stage's folder (ori/ and leaner/)")
+    parser.add_argument("--out", default="data/leaner", help="output folder")
+    parser.add_argument("--metrics", default="metrics/simplify.json", help="metrics file")
+    parser.add_argument("--params", default="params.yaml", help="params file")
+    args = parser.parse_args(argv)
+
+    params = load_params(args.params)
+    setup_logging()
+    seed_everything(params.seed)
+    config = {"seed": params.seed, "sentences": params.sentences, "llm": params.llm, "simplify": params.simplify}
+    with open_tracker("simplify", config) as tracker:
+        result = simplify_corpus(params, args.clean, args.out)
+        write_json(args.metrics, result.metrics)
+        write_meta(args.out, stage="simplify", config=config, seed=params.seed, inputs=result.inputs)
+        tracker.log_metrics(result.metrics)
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,199 @@
+"""A local OpenAI-compatible chat server for tests and the benchmark: deterministic answers and fault modes.
+
+In a test (thread in the same process):
+
+    with FakeLLMServer() as server:             # 127.0.0.1, random port
+        os.environ["OPENAI_BASE_URL"] = server.base_url
+
+As a process (the kill -9 test, the benchmark):
+
+    python -m tests.fake_llm_server --latency 0.2 --log requests.log    # prints "PORT <n>" when ready
+
+It reads the prompt the way a model would: it finds the input section of each prompt family (text genres,
+code, instruction, math grading, GLUE simplify/answer) and rewrites it deterministically: every word of
+more than six letters becomes "thing". Tokens in the input switch on faults (per distinct prompt, the
+transient ones fail only the first `fail_times` attempts):
+
+    FAULT:429      429 with Retry-After          FAULT:429always   429 on every attempt
+    FAULT:500      500                           FAULT:slow        answers after `slow_s` (past the timeout)
+    FAULT:noend    answer without the end marker FAULT:blocks      one passage too many
+    FAULT:length   finish_reason "length"        FAULT:echo        repeats the prompt
+    FAULT:empty    empty content                 FAULT:wronglabel  GLUE answer: a wrong label (9)
+
+GLUE answers follow a fixed rule: label 0 when the item contains the word "not", else 1.
+
+Every request is appended to `requests` (and to the `--log` file): the sha256 of its messages; `prompts` keeps
+the user prompts, `headers` the request headers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+_LONG = re.compile(r"(?<![:\w])[A-Za-z]{7,}\b")
+
+
+def rewrite(text: str) -> str:
+    """The deterministic 'simplification': long words become 'thing' (fault words stay, so they reach the
+    validity check of a GLUE item)."""
+    return _LONG.sub("thing", text).strip()
+
+
+def _section(prompt: str, header: str, until: str | None = None) -> str:
+    start = prompt.rindex(header) + len(header)
+    end = prompt.index(until, start) if until else len(prompt)
+    return prompt[start:end].strip("\n")
+
+
+def answer_for(prompt: str) -> str:
+    """What a well-behaved model would answer to one of the project's prompts."""
+    if "[PROBLEMS]" in prompt:
+        problems = re.findall(r"^(\d+)\. (.*)$", _section(prompt, "[PROBLEMS]"), re.M)
+        grades = "\n".join(f"{n}. {'A' if len(p) < 80 else 'B' if len(p) < 160 else 'D'}" for n, p in problems)
+        return f"[DIFFICULTY GRADING]\n{grades}\n<end>"
+    if "TASK DESCRIPTION:" in prompt and "SOLUTION AND CODE:" in prompt:
+        task = _section(prompt, "\nTASK DESCRIPTION:", "\nSOLUTION AND CODE:")
+        code = _section(prompt, "\nSOLUTION AND CODE:")
+        return f"EDITED TASK DESCRIPTION:\n{rewrite(task)} <end>\nEDITED SOLUTION AND CODE:\n{code.strip()}\n<end>"
+    if "\n[TASK]\n" in prompt:
+        task = _section(prompt, "\n[TASK]\n", "\n[INPUT]\n")
+        input_ = _section(prompt, "\n[INPUT]\n", "\n[RESPONSE]\n")
+        output = _section(prompt, "\n[RESPONSE]\n")
+        return f"EDITED:\n{rewrite(task)} <split> {rewrite(input_)} <split> {rewrite(output)} <end>"
+    if "[GLUE ANSWER]" in prompt:
+        item = _section(prompt, "[GLUE ANSWER]")
+        value = "9" if "wronglabel" in item else "0" if re.search(r"\bnot\b", item) else "1"
+        return f"Thinking about it.\nLABEL: {value} <end>"
+    if "[GLUE ITEM]" in prompt:
+        fields = re.findall(r"^(\w+): (.*)$", _section(prompt, "[GLUE ITEM]"), re.M)
+        lines = "\n".join(f"{name}: {rewrite(value)}" for name, value in fields)
+        return f"EDITED:\n{lines}\n<end>"
+    header = re.findall(r"^ORIGINAL [A-Z ]+:$", prompt, re.M)[-1]
+    passages = [p.strip() for p in re.split(r"\s*<end>", _section(prompt, header)) if p.strip()]
+    if "FAULT:blocks" in prompt:
+        passages.append("An extra passage.")
+    body = "\n".join(f"{rewrite(p)} <end>" for p in passages)
+    return f"Notes: nothing special to change.\nEDITED:\n{body}"
+
+
+class FakeLLMServer:
+    """The server on a background thread; a context manager."""
+
+    def __init__(self, latency: float = 0.0, fail_times: int = 1, slow_s: float = 2.0, retry_after: float = 0.05,
+                 log_path: str | Path | None = None) -> None:
+        self.latency, self.fail_times, self.slow_s, self.retry_after = latency, fail_times, slow_s, retry_after
+        self.log_path = Path(log_path) if log_path else None
+        self.requests: list[str] = []
+        self.prompts: list[str] = []
+        self.headers: list[dict[str, str]] = []
+        self._attempts: dict[str, int] = {}
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # small writes must not wait for delayed ACKs (~40 ms each)
+
+            def log_message(self, *args) -> None:  # quiet
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
+                status, payload, headers = server.handle(body, dict(self.headers))
+                data = json.dumps(payload).encode()
+                try:
+                    self.send_response(status)
+                    for key, value in {"content-type": "application/json", **headers}.items():
+                        self.send_header(key, value)
+                    self.send_header("content-length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 256  # the default backlog of 5 refuses bursts of concurrent clients
+            daemon_threads = True
+
+        self._httpd = Server(("127.0.0.1", 0), Handler)
+        self.port = self._httpd.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def handle(self, body: dict, headers: dict[str, str]) -> tuple[int, dict, dict[str, str]]:
+        messages = body.get("messages", [])
+        key = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()
+        prompt = messages[-1]["content"] if messages else ""
+        with self._lock:
+            self.requests.append(key)
+            self.prompts.append(prompt)
+            self.headers.append(headers)
+            attempt = self._attempts[key] = self._attempts.get(key, 0) + 1
+            if self.log_path:
+                with open(self.log_path, "a") as log:
+                    log.write(key + "\n")
+        if self.latency:
+            time.sleep(self.latency)
+        transient = attempt <= self.fail_times
+        if "FAULT:429always" in prompt or "FAULT:429" in prompt and transient:
+            return 429, {"error": {"message": "rate limited", "type": "rate_limit"}}, \
+                {"retry-after": str(self.retry_after)}
+        if "FAULT:500" in prompt and transient:
+            return 500, {"error": {"message": "server error", "type": "server_error"}}, {}
+        if "FAULT:slow" in prompt and transient:
+            time.sleep(self.slow_s)
+        finish = "stop"
+        if "FAULT:empty" in prompt:
+            content = ""
+        elif "FAULT:echo" in prompt:
+            content = prompt
+        else:
+            content = answer_for(prompt)
+            if "FAULT:noend" in prompt:
+                content = re.sub(r"\s*<end>\s*$", "", content)
+            if "FAULT:length" in prompt:
+                content, finish = content[: len(content) // 2], "length"
+        usage = {"prompt_tokens": len(prompt.split()), "completion_tokens": len(content.split())}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        return 200, {
+            "id": f"chatcmpl-{key[:12]}", "object": "chat.completion", "created": int(time.time()),
+            "model": body.get("model", "fake"),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                         "finish_reason": finish}],
+            "usage": usage,
+        }, {}
+
+    def __enter__(self) -> FakeLLMServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run the fake OpenAI-compatible server until killed.")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every response")
+    parser.add_argument("--log", default=None, help="append each request's key to this file")
+    args = parser.parse_args(argv)
+    with FakeLLMServer(latency=args.latency, log_path=args.log) as server:
+        print(f"PORT {server.port}", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
