@@ -1,0 +1,61 @@
+"""Stage `pretrain`: train one (arch, corpus) instance of the DVC matrix from scratch.
+
+    python -m stages.pretrain --arch llama --corpus leaner [--params params.yaml]
+    accelerate launch --num_processes 4 -m stages.pretrain --arch llama --corpus leaner     # DDP, 4 GPUs
+
+Reads data/packed/<corpus>-<family>/ and data/tokenizers/<family>/; writes models/<arch>-<corpus>/ (HF model,
+tokenizer, meta.json), metrics/pretrain/<arch>-<corpus>.json and the curves metrics/pretrain/curves/<arch>-<corpus>/
+{train,val}.csv. Checkpoints go to pretrain.run_dir (git-ignored). See `tinyhelen.train` for the loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from pathlib import Path
+
+from tinyhelen.config import load_params
+from tinyhelen.io import write_json
+from tinyhelen.log import run_cli, setup_logging
+from tinyhelen.pretrain import launched_rank, model_meta_extra, pretrain, write_curves
+from tinyhelen.repro import seed_everything, write_meta
+from tinyhelen.tracking import NullLogger, open_tracker
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arch", required=True, choices=["llama", "mamba", "bert", "xlnet"])
+    parser.add_argument("--corpus", required=True, choices=["leaner", "ori"])
+    parser.add_argument("--packed", default="data/packed", help="folder of <corpus>-<family> packs")
+    parser.add_argument("--tokenizers", default="data/tokenizers", help="folder of <family> tokenizers")
+    parser.add_argument("--models", default="models", help="output folder of <arch>-<corpus> models")
+    parser.add_argument("--metrics", default="metrics/pretrain", help="folder of <arch>-<corpus>.json")
+    parser.add_argument("--params", default="params.yaml", help="params file")
+    args = parser.parse_args(argv)
+
+    params = load_params(args.params)
+    setup_logging()
+    seed_everything(params.seed, deterministic=params.pretrain.deterministic)
+    name = f"{args.arch}-{args.corpus}"
+    config = {"seed": params.seed, "model": {args.arch: getattr(params.model, args.arch)}, "pretrain": params.pretrain}
+    main_process = launched_rank() == 0
+    tracking = open_tracker("pretrain", config, run_name=f"pretrain@{name}") if main_process else (
+        contextlib.nullcontext(NullLogger()))
+    with tracking as tracker:
+        tracker.set_tags({"tinyhelen.arch": args.arch, "tinyhelen.corpus": args.corpus})
+        model_dir = Path(args.models) / name
+        result = pretrain(args.arch, args.corpus, params, packed_root=args.packed, tokenizers_root=args.tokenizers,
+                          model_dir=model_dir, tracker=tracker)
+        if main_process:
+            curves = Path(args.metrics) / "curves" / name
+            write_curves(curves / "train.csv", result.train_curve, ("step", "tokens", "loss", "lr"))
+            write_curves(curves / "val.csv", result.val_curve, ("step", "tokens", "loss", "accuracy"))
+            write_json(Path(args.metrics) / f"{name}.json", result.metrics)
+            write_meta(model_dir, stage="pretrain", config=config, seed=params.seed, inputs=result.inputs,
+                       extra={"arch": args.arch, "corpus": args.corpus, "metrics": result.metrics,
+                              **model_meta_extra(model_dir)})
+            tracker.log_metrics(result.metrics, step=params.pretrain.max_steps)
+
+
+if __name__ == "__main__":
+    run_cli(main)
