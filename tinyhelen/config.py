@@ -290,6 +290,9 @@ class PretrainConfig(Section):
     """auto = bf16 autocast on CUDA, fp32 on CPU; bf16 forces autocast (also on CPU)."""
     compile: Literal["auto", "on", "off"]
     """torch.compile the model: auto = on CUDA only (on CPU compiling costs minutes)."""
+    cpu_threads: NonNegInt
+    """Intra-op threads per process on CPU; 0 = torch's default (one per core). Tiny models run about as fast
+    on 1 thread, and multi-threaded kernels slow down many times over when other jobs share the cores."""
     deterministic: StrictBool
     """Force deterministic torch kernels (slower on CUDA; CPU runs are deterministic anyway)."""
 

@@ -50,7 +50,7 @@ MODEL_REGISTRY: dict[str, ArchSpec] = {
     "llama": ArchSpec("LlamaConfig", "LlamaForCausalLM", "clm", "causal", "AutoModelForCausalLM"),
     "mamba": ArchSpec("BambaConfig", "BambaForCausalLM", "clm", "causal", "AutoModelForCausalLM"),
     "bert": ArchSpec("BertConfig", "BertForMaskedLM", "mlm", "bert", "AutoModelForMaskedLM"),
-    "xlnet": ArchSpec("XLNetConfig", "XLNetLMHeadModel", "plm", "xlnet", "AutoModelWithLMHead"),
+    "xlnet": ArchSpec("XLNetConfig", "XLNetLMHeadModel", "plm", "xlnet", "AutoModelForCausalLM"),
 }
 
 # Names of the parameters that are embeddings or the LM head (spec §4: "net" excludes emb, shared, lm_head).

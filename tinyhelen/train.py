@@ -173,6 +173,8 @@ def train_model(model, objective: Objective, train_blocks: np.ndarray, val_block
             f"({cfg.micro_batch_size}) x processes ({world})")
     accumulation = per_process // cfg.micro_batch_size
     block_size = train_blocks.shape[1]
+    if device.type == "cpu" and cfg.cpu_threads:
+        torch.set_num_threads(cfg.cpu_threads)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
