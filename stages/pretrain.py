@@ -1,7 +1,7 @@
 """Stage `pretrain`: train one (arch, corpus) instance of the DVC matrix from scratch.
 
     python -m stages.pretrain --arch llama --corpus leaner [--params params.yaml]
-    accelerate launch --num_processes 4 -m stages.pretrain --arch llama --corpus leaner     # DDP, 4 GPUs
+    accelerate launch --multi_gpu --num_processes 4 -m stages.pretrain --arch llama --corpus leaner   # DDP
 
 Reads data/packed/<corpus>-<family>/ and data/tokenizers/<family>/; writes models/<arch>-<corpus>/ (HF model,
 tokenizer, meta.json), metrics/pretrain/<arch>-<corpus>.json and the curves metrics/pretrain/curves/<arch>-<corpus>/
@@ -34,11 +34,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     params = load_params(args.params)
-    setup_logging()
+    main_process = launched_rank() == 0
+    setup_logging(None if main_process else "WARNING")
     seed_everything(params.seed, deterministic=params.pretrain.deterministic)
     name = f"{args.arch}-{args.corpus}"
     config = {"seed": params.seed, "model": {args.arch: getattr(params.model, args.arch)}, "pretrain": params.pretrain}
-    main_process = launched_rank() == 0
     tracking = open_tracker("pretrain", config, run_name=f"pretrain@{name}") if main_process else (
         contextlib.nullcontext(NullLogger()))
     with tracking as tracker:

@@ -173,6 +173,9 @@ def train_model(model, objective: Objective, train_blocks: np.ndarray, val_block
             f"({cfg.micro_batch_size}) x processes ({world})")
     accumulation = per_process // cfg.micro_batch_size
     block_size = train_blocks.shape[1]
+    log.info("process %d of %d on %s: %d micro-batch(es) of %d sequences per step, bf16 autocast %s, compile %s",
+             rank + 1, world, device, accumulation, cfg.micro_batch_size, "on" if runtime["bf16"] else "off",
+             "on" if runtime["compile"] else "off")
     if device.type == "cpu" and cfg.cpu_threads:
         torch.set_num_threads(cfg.cpu_threads)
     if device.type == "cuda":
@@ -292,6 +295,7 @@ def train_model(model, objective: Objective, train_blocks: np.ndarray, val_block
         **val,
         "train/loss": state["train_curve"][-1]["loss"] if state["train_curve"] else float("nan"),
         "steps": cfg.max_steps,
+        "processes": world,
         "tokens_seen": state["tokens_seen"],
         "wall_time_s": round(wall, 3),
         "train_time_s": round(state["train_time"], 3),
