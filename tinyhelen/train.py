@@ -185,7 +185,7 @@ def train_model(model, objective: Objective, train_blocks: np.ndarray, val_block
     model.to(device)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=lr, betas=(cfg.adam_beta1, cfg.adam_beta2), eps=cfg.adam_epsilon,
-        weight_decay=cfg.weight_decay, fused=device.type == "cuda")
+        weight_decay=cfg.weight_decay, fused=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: get_lr(
         step, peak=1.0, warmup_steps=cfg.warmup_steps, max_steps=cfg.max_steps, schedule=cfg.lr_schedule))
     order = BatchOrder(len(train_blocks), cfg.batch_size, seed)
