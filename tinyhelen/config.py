@@ -218,18 +218,26 @@ class ModelConfig(Section):
     special token ids come from the pack's index.json, not from here."""
 
     llama: LlamaModelConfig
+    """LlamaForCausalLM dims (the paper: 336 x 8 layers, 8 heads, FFN 1344; the 1M proxy: 128 x 4)."""
     mamba: MambaModelConfig
+    """BambaForCausalLM dims: Mamba-2 + gated MLP blocks (the paper: d_model 768, 2 layers, MLP 1536)."""
     bert: BertModelConfig
+    """BertForMaskedLM dims (the paper: 384 x 8 layers)."""
     xlnet: XLNetModelConfig
+    """XLNetLMHeadModel dims (the paper: d_model 376, 8 layers, d_head 47)."""
 
 
 class PerArch(Section):
     """One value per architecture."""
 
     llama: Annotated[float, Field(gt=0)]
+    """Value for Llama."""
     mamba: Annotated[float, Field(gt=0)]
+    """Value for Mamba."""
     bert: Annotated[float, Field(gt=0)]
+    """Value for BERT."""
     xlnet: Annotated[float, Field(gt=0)]
+    """Value for XLNet."""
 
 
 class PretrainConfig(Section):
