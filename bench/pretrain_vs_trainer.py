@@ -169,10 +169,16 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
 
     rows = []
+    from accelerate.state import AcceleratorState
+
     for precision in args.precision:
         bf16 = precision == "bf16"
+        AcceleratorState._reset_state(True)  # Trainer and our loop each set up accelerate their own way
         trainer = run_trainer(args, model_cfg, index, tokenizer, train, val, bf16, work)
+        print(f"Trainer {precision}: {trainer}", flush=True)
+        AcceleratorState._reset_state(True)
         ours = run_ours(args, model_cfg, index, tokenizer, train, val, bf16, work)
+        print(f"ours    {precision}: {ours}", flush=True)
         rows.append((precision, trainer, ours))
     fp32_trainer = next((t for p, t, _ in rows if p == "fp32"), None)
     print(f"\n{'precision':9} | {'Trainer tok/s':>13} | {'ours tok/s':>10} | {'ratio':>5} | "
