@@ -15,10 +15,9 @@ import contextlib
 from pathlib import Path
 
 from tinyhelen.config import load_params
-from tinyhelen.io import write_json
 from tinyhelen.log import run_cli, setup_logging
-from tinyhelen.pretrain import launched_rank, model_meta_extra, pretrain, write_curves
-from tinyhelen.repro import seed_everything, write_meta
+from tinyhelen.pretrain import launched_rank, pretrain, write_outputs
+from tinyhelen.repro import seed_everything
 from tinyhelen.tracking import NullLogger, open_tracker
 
 
@@ -47,13 +46,8 @@ def main(argv: list[str] | None = None) -> None:
         result = pretrain(args.arch, args.corpus, params, packed_root=args.packed, tokenizers_root=args.tokenizers,
                           model_dir=model_dir, tracker=tracker)
         if main_process:
-            curves = Path(args.metrics) / "curves" / name
-            write_curves(curves / "train.csv", result.train_curve, ("step", "tokens", "loss", "lr"))
-            write_curves(curves / "val.csv", result.val_curve, ("step", "tokens", "loss", "accuracy"))
-            write_json(Path(args.metrics) / f"{name}.json", result.metrics)
-            write_meta(model_dir, stage="pretrain", config=config, seed=params.seed, inputs=result.inputs,
-                       extra={"arch": args.arch, "corpus": args.corpus, "metrics": result.metrics,
-                              **model_meta_extra(model_dir)})
+            write_outputs(result, arch=args.arch, corpus=args.corpus, model_dir=model_dir, metrics_dir=args.metrics,
+                          config=config, seed=params.seed)
             tracker.log_metrics(result.metrics, step=params.pretrain.max_steps)
 
 

@@ -10,17 +10,20 @@ trains it with `tinyhelen.train.train_model`, and writes `model_dir` (save_pretr
 
 from __future__ import annotations
 
+import csv
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tinyhelen.config import Params
 from tinyhelen.errors import DataError
-from tinyhelen.io import atomic_dir, read_json, sha256_file
+from tinyhelen.io import atomic_dir, atomic_open, read_json, sha256_file, write_json
 from tinyhelen.models import arch_spec, build_model, count_parameters, hf_config_kwargs
 from tinyhelen.objectives import make_objective
 from tinyhelen.packed import open_split, read_pack_index
+from tinyhelen.repro import write_meta
 from tinyhelen.tracking import MetricLogger
 from tinyhelen.train import make_accelerator, resolve_runtime, train_model
 
@@ -112,18 +115,22 @@ def pretrain(arch: str, corpus: str, params: Params, *, packed_root: str | Path,
     return PretrainResult(metrics, result.train_curve, result.val_curve, inputs, accelerator.is_main_process)
 
 
-def model_meta_extra(model_dir: str | Path) -> dict[str, Any]:
-    """The saved config's class, for meta.json."""
-    config = read_json(Path(model_dir) / "config.json")
-    return {"architectures": config.get("architectures"), "model_type": config.get("model_type")}
+def write_outputs(result: PretrainResult, *, arch: str, corpus: str, model_dir: str | Path, metrics_dir: str | Path,
+                  config: dict[str, Any], seed: int) -> None:
+    """The instance's metrics JSON, its two curves (CSV for `dvc plots`) and the model folder's meta.json."""
+    name = f"{arch}-{corpus}"
+    curves = Path(metrics_dir) / "curves" / name
+    write_curves(curves / "train.csv", result.train_curve, ("step", "tokens", "loss", "lr"))
+    write_curves(curves / "val.csv", result.val_curve, ("step", "tokens", "loss", "accuracy"))
+    write_json(Path(metrics_dir) / f"{name}.json", result.metrics)
+    saved = read_json(Path(model_dir) / "config.json")
+    write_meta(model_dir, stage="pretrain", config=config, seed=seed, inputs=result.inputs,
+               extra={"arch": arch, "corpus": corpus, "architectures": saved.get("architectures"),
+                      "model_type": saved.get("model_type"), "metrics": result.metrics})
 
 
 def write_curves(path: str | Path, rows: list[dict[str, float]], columns: tuple[str, ...]) -> None:
     """One curve as CSV (a header, then a row per logged step) for `dvc plots`, atomically."""
-    import csv
-
-    from tinyhelen.io import atomic_open
-
     with atomic_open(path) as handle:
         writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
@@ -132,6 +139,4 @@ def write_curves(path: str | Path, rows: list[dict[str, float]], columns: tuple[
 
 def launched_rank() -> int:
     """This process's rank under `accelerate launch` / torchrun (0 when run plainly)."""
-    import os
-
     return int(os.environ.get("RANK", "0"))
