@@ -43,10 +43,21 @@ def test_params_yaml_is_valid():
     load_params(REPO_ROOT / "params.yaml")
 
 
+def _expand_matrix(stage: dict, key: str) -> list[str]:
+    """A templated key (`model.${item.arch}`) for every value of the stage's matrix."""
+    keys = [key]
+    for axis, values in stage.get("matrix", {}).items():
+        if isinstance(values, str):  # `${pretrain.archs}`: the list lives in params.yaml
+            values = _lookup(PARAMS, values.removeprefix("${").removesuffix("}"))
+        keys = [k.replace(f"${{item.{axis}}}", str(v)) for k in keys for v in values]
+    return keys
+
+
 @pytest.mark.parametrize("name", sorted(STAGES))
 def test_stage_params_exist(name):
     for key in _param_keys(STAGES[name]):
-        _lookup(PARAMS, key)
+        for expanded in _expand_matrix(STAGES[name], key):
+            _lookup(PARAMS, expanded)
 
 
 @pytest.mark.parametrize("name", sorted(STAGES))

@@ -1,0 +1,100 @@
+"""Params presets: a yaml file of params.yaml keys, turned into `dvc exp run -S key=value` flags.
+
+    dvc exp run $(python -m tinyhelen.preset presets/paper.yaml)            # the paper's settings
+    dvc exp run $(python -m tinyhelen.preset presets/paper.yaml presets/llama-1m.yaml)   # later files win
+    python -m tinyhelen.preset --check presets/paper.yaml                   # validate against params.yaml
+
+A preset holds the same nested keys as params.yaml (any subset). Each leaf becomes one `-S` flag with a
+YAML-literal value, so lists and mappings keep their type. Applying a preset is validated first: the keys must
+exist in params.yaml and the merged result must pass the same strict validation as params.yaml itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tinyhelen.config import validate_params
+from tinyhelen.errors import ConfigError
+
+
+def read_preset(path: str | Path) -> dict[str, Any]:
+    """A preset file as a nested mapping."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such preset") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a preset is a mapping of params.yaml keys")
+    return raw
+
+
+def leaves(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`{"a": {"b": 1}}` -> `{"a.b": 1}`; lists are leaves."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict) and value:
+            flat.update(leaves(value, name))
+        else:
+            flat[name] = value
+    return flat
+
+
+def apply_preset(params: dict[str, Any], preset: dict[str, Any], source: str = "preset") -> dict[str, Any]:
+    """params.yaml's mapping with the preset's leaves set; unknown keys raise `ConfigError` naming them."""
+    import copy
+
+    merged = copy.deepcopy(params)
+    for key, value in leaves(preset).items():
+        node = merged
+        parts = key.split(".")
+        for part in parts[:-1]:
+            if not isinstance(node, dict) or part not in node:
+                raise ConfigError(f"{source}: key '{key}' is not in params.yaml")
+            node = node[part]
+        if not isinstance(node, dict) or parts[-1] not in node:
+            raise ConfigError(f"{source}: key '{key}' is not in params.yaml")
+        node[parts[-1]] = value
+    return merged
+
+
+def dvc_flags(preset: dict[str, Any]) -> list[str]:
+    """One `-S key=value` pair per leaf, the value as a one-line YAML literal."""
+    flags = []
+    for key, value in leaves(preset).items():
+        literal = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+        literal = literal.removesuffix("\n...").removesuffix("...").strip()
+        flags += ["-S", f"{key}={literal}"]
+    return flags
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Print the `dvc exp run -S` flags of params presets.")
+    parser.add_argument("presets", nargs="+", help="preset yaml files (later ones win)")
+    parser.add_argument("--params", default="params.yaml", help="params file the presets must fit")
+    parser.add_argument("--check", action="store_true", help="only validate; print nothing")
+    args = parser.parse_args(argv)
+    params = yaml.safe_load(Path(args.params).read_text(encoding="utf-8"))
+    combined: dict[str, Any] = {}
+    for path in args.presets:
+        preset = read_preset(path)
+        params = apply_preset(params, preset, path)
+        combined.update(leaves(preset))
+    validate_params(params, f"{args.params} + {' + '.join(args.presets)}")
+    if not args.check:
+        print(" ".join(shlex.quote(flag) for flag in dvc_flags(combined)))
+
+
+if __name__ == "__main__":
+    from tinyhelen.log import run_cli
+
+    run_cli(main, sys.argv[1:])
