@@ -118,6 +118,9 @@ def _splits(cfg: ComposeConfig, corpora: dict[str, Path], counter: Tokenizer, se
                 where = ", ".join(str(corpus_file(corpora[cfg.reference], split, g)) for g in absent)
                 raise DataError(f"compose: no {split} documents for genres {absent} ({where}); set "
                                 "compose.on_absent=renormalise to share their ratios among the others")
+        if not present:
+            raise DataError(f"compose: no {split} documents under {corpora[cfg.reference] / split} for any "
+                            f"composed genre {cfg.genres}")
         ratios = effective_ratios(cfg, present)
         chosen: list[tuple[str, str, str]] = []  # (key, genre, id)
         split_metrics: dict[str, Any] = {"absent": absent, "genres": {}}

@@ -178,6 +178,9 @@ def measure_vocabulary(cfg: VocabConfig, split_sentences: Callable[[str], list[s
 
     word_list = build_word_list(cfg.word_list, cfg.word_list_size,
                                 (t for g in cfg.genres for t in texts("leaner", ["train"], g)))
+    if len(word_list) < cfg.word_list_size:
+        log.warning("the reference word list has only %d words (vocab.word_list_size=%d): the %s source has "
+                    "no more", len(word_list), cfg.word_list_size, cfg.word_list)
     listed = frozenset(word_list)
     metrics: dict[str, Any] = {"word_list": {"source": cfg.word_list, "size": len(word_list)}, "absent": []}
     for variant in corpora:
