@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tokenizers import Tokenizer
 from tqdm import tqdm
 
 from tinyhelen.config import ComposeConfig
@@ -32,25 +31,14 @@ from tinyhelen.corpus import corpus_file, iter_documents, training_text
 from tinyhelen.errors import DataError
 from tinyhelen.io import atomic_dir, sha256_file, write_jsonl
 from tinyhelen.release import SPLITS, VARIANTS
-from tinyhelen.tokenizer import load_backend
+from tinyhelen.tokenizer import ChunkEncoder, load_backend
 
 log = logging.getLogger(__name__)
-
-_BATCH = 1000
 
 
 def selection_key(seed: int, doc_id: str) -> str:
     """The order in which documents are chosen: a hash of the seed and the id, independent of the others."""
     return hashlib.sha256(f"{seed}:{doc_id}".encode()).hexdigest()
-
-
-def count_tokens(tokenizer: Tokenizer, texts: list[str]) -> list[int]:
-    """Tokens in each text (no special tokens), encoded in batches by the multi-threaded Rust tokenizer."""
-    counts: list[int] = []
-    for start in range(0, len(texts), _BATCH):
-        encodings = tokenizer.encode_batch_fast(texts[start:start + _BATCH], add_special_tokens=False)
-        counts.extend(len(encoding.ids) for encoding in encodings)
-    return counts
 
 
 def effective_ratios(cfg: ComposeConfig, present: list[str]) -> dict[str, float]:
@@ -96,7 +84,7 @@ def _load(root: Path, split: str, genre: str, inputs: dict[str, str]) -> dict[st
     return {record["id"]: record for record in iter_documents(path)}
 
 
-def _splits(cfg: ComposeConfig, corpora: dict[str, Path], counter: Tokenizer, seed: int,
+def _splits(cfg: ComposeConfig, corpora: dict[str, Path], counter: ChunkEncoder, seed: int,
             inputs: dict[str, str]) -> Iterator[tuple[str, dict[str, list[dict]], dict[str, Any]]]:
     """Per split: the chosen records per corpus (in key order) and the split's metrics."""
     variants = list(VARIANTS) if cfg.paired_only else sorted({cfg.reference, *cfg.corpora})
@@ -127,7 +115,7 @@ def _splits(cfg: ComposeConfig, corpora: dict[str, Path], counter: Tokenizer, se
         for genre in present:
             ids = candidates[genre]
             records = pool[genre][cfg.reference]
-            tokens = count_tokens(counter, [training_text(records[i]) for i in ids])
+            tokens = counter.count([training_text(records[i]) for i in ids])
             keys = [selection_key(seed, i) for i in ids]
             target = ratios[genre] * cfg.budget_tokens * scale if cfg.budget_tokens else None
             picked = choose(keys, tokens, target)
@@ -149,7 +137,7 @@ def _splits(cfg: ComposeConfig, corpora: dict[str, Path], counter: Tokenizer, se
             split_metrics.setdefault("corpora", {})[corpus] = {
                 "documents": len(records),
                 "missing_documents": len(chosen) - len(records),
-                "tokens": sum(count_tokens(counter, [training_text(r) for r in records])),
+                "tokens": sum(counter.count([training_text(r) for r in records])),
             }
         yield split, out, split_metrics
 
@@ -168,7 +156,7 @@ def compose(cfg: ComposeConfig, seed: int, corpora: dict[str, Path], tokenizers_
     Returns:
         Per split: achieved vs target tokens per genre, absent genres, documents and tokens per corpus.
     """
-    counter = load_backend(Path(tokenizers_dir) / cfg.count_with)
+    counter = ChunkEncoder(load_backend(Path(tokenizers_dir) / cfg.count_with))
     inputs: dict[str, str] = {}
     metrics: dict[str, Any] = {"budget_tokens": cfg.budget_tokens, "reference": cfg.reference,
                                "count_with": cfg.count_with, "splits": {}}

@@ -186,7 +186,9 @@ class PackConfig(Section):
     block_size: Annotated[StrictInt, Field(ge=8)]
     """Tokens per row, family framing included (the paper: 1024); even, as XLNet's permutation LM needs."""
     batch_documents: PosInt
-    """Documents tokenised per batch by the multi-threaded Rust tokenizer."""
+    """Documents tokenised per batch."""
+    workers: PosInt
+    """Processes packing (corpus, family) pairs at once; 1 packs in the stage's own process."""
 
     _unique_lists = field_validator("corpora", "families")(_unique)
 

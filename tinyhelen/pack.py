@@ -1,6 +1,7 @@
 """Tokenise composed corpora and pack them into fixed-length rows of uint16 token ids (spec §5.2-5.3, rebuilt).
 
-Documents are encoded in batches by the multi-threaded Rust tokenizer; each gets its family's document end
+Documents are encoded in batches (`tinyhelen.tokenizer.ChunkEncoder`: the Rust tokenizer's output, memoised
+per pre-token, so each distinct word is encoded once); each gets its family's document end
 token (`</s>`, `[SEP]`, `<sep>`) and the stream is cut into rows, crossing document boundaries as the
 paper's `group_texts` did. Every row is framed as its family's model expects it, so a row is exactly one
 `input_ids` row: causal `[block_size tokens]`, BERT `[CLS] ... [SEP]`, XLNet `... <sep> <cls>`. The tail
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +34,7 @@ from tinyhelen.corpus import iter_documents, training_text
 from tinyhelen.errors import DataError
 from tinyhelen.io import atomic_dir, read_json, sha256_file, write_json
 from tinyhelen.release import SPLITS
-from tinyhelen.tokenizer import FAMILY_REGISTRY, load_backend, special_ids
+from tinyhelen.tokenizer import FAMILY_REGISTRY, ChunkEncoder, load_backend, load_path, special_ids
 
 log = logging.getLogger(__name__)
 
@@ -70,20 +73,6 @@ def _batches(path: Path, size: int) -> Iterator[list[str]]:
         yield batch
 
 
-def stream_tokens(tokenizer: Tokenizer, batch: list[str], doc_end: int) -> np.ndarray:
-    """The documents of one batch as one token stream, each followed by `doc_end`."""
-    encodings = tokenizer.encode_batch_fast(batch, add_special_tokens=False)
-    stream = np.empty(sum(len(e.ids) + 1 for e in encodings), dtype=DTYPE)
-    position = 0
-    for encoding in encodings:
-        ids = encoding.ids
-        stream[position:position + len(ids)] = ids
-        position += len(ids)
-        stream[position] = doc_end
-        position += 1
-    return stream
-
-
 def frame_rows(stream: np.ndarray, framing: Framing, block_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Cut as many full rows as the stream holds and frame them; return (rows, the unused tail)."""
     content = framing.content_length(block_size)
@@ -96,7 +85,7 @@ def frame_rows(stream: np.ndarray, framing: Framing, block_size: int) -> tuple[n
     return rows, stream[count * content:]
 
 
-def pack_split(path: Path, tokenizer: Tokenizer, framing: Framing, block_size: int, batch_documents: int,
+def pack_split(path: Path, encoder: ChunkEncoder, framing: Framing, block_size: int, batch_documents: int,
                handle: IO[bytes]) -> dict[str, int]:
     """Tokenise one composed split file and write its framed rows to `handle`.
 
@@ -106,7 +95,7 @@ def pack_split(path: Path, tokenizer: Tokenizer, framing: Framing, block_size: i
     stats = {"documents": 0, "tokens": 0, "blocks": 0}
     tail = np.empty(0, dtype=DTYPE)
     for batch in _batches(path, batch_documents):
-        stream = stream_tokens(tokenizer, batch, framing.doc_end)
+        stream = encoder.encode_stream(batch, framing.doc_end).astype(DTYPE)
         stats["documents"] += len(batch)
         stats["tokens"] += len(stream)
         rows, tail = frame_rows(np.concatenate([tail, stream]), framing, block_size)
@@ -123,6 +112,49 @@ def open_blocks(pack_dir: str | Path, split: str) -> np.memmap:
     return np.memmap(Path(pack_dir) / f"{split}.bin", dtype=index["dtype"], mode="r", shape=shape)
 
 
+def pack_corpus(cfg: PackConfig, composed_dir: Path, tokenizers_dir: Path, corpus: str, family: str,
+                out_dir: Path) -> dict[str, Any]:
+    """Pack one corpus with one family's tokenizer into `out_dir` (every split's .bin plus index.json).
+
+    Returns:
+        Per split: documents, tokens, blocks, dropped tokens, seconds and tokens per second.
+    """
+    tokenizer = load_backend(tokenizers_dir / family)
+    if tokenizer.get_vocab_size() > np.iinfo(DTYPE).max + 1:
+        raise DataError(f"{tokenizers_dir / family}: {tokenizer.get_vocab_size()} ids do not fit uint16")
+    framing = Framing.for_family(tokenizer, family)
+    encoder = ChunkEncoder(tokenizer)
+    index: dict[str, Any] = {
+        "block_size": cfg.block_size, "num_blocks": {}, "dtype": np.dtype(DTYPE).name,
+        "vocab_size": tokenizer.get_vocab_size(), "family": family, "corpus": corpus,
+        "special_ids": special_ids(tokenizer, family),
+        "framing": {"doc_end": framing.doc_end, "row_prefix": list(framing.prefix), "row_suffix": list(framing.suffix)},
+        "tokenizer": (tokenizers_dir / family).as_posix(), "documents": {}, "tokens": {}}
+    metrics: dict[str, Any] = {}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for split in SPLITS:
+        started = time.perf_counter()
+        with open(out_dir / f"{split}.bin", "wb") as handle:
+            stats = pack_split(composed_dir / corpus / f"{split}.jsonl", encoder, framing, cfg.block_size,
+                               cfg.batch_documents, handle)
+        seconds = time.perf_counter() - started
+        if stats["blocks"] == 0:
+            log.warning("%s-%s/%s: %d tokens make no full %d-token row", corpus, family, split, stats["tokens"],
+                        cfg.block_size)
+        index["num_blocks"][split] = stats["blocks"]
+        index["documents"][split] = stats["documents"]
+        index["tokens"][split] = stats["tokens"]
+        metrics[split] = {**stats, "seconds": round(seconds, 3),
+                          "tokens_per_second": round(stats["tokens"] / seconds) if seconds else None}
+    write_json(out_dir / "index.json", index)
+    log.info("%s-%s: %s rows of %d tokens", corpus, family, index["num_blocks"], cfg.block_size)
+    return metrics
+
+
+def _pack_job(job: tuple) -> dict[str, Any]:
+    return pack_corpus(*job)
+
+
 @dataclass(frozen=True)
 class PackResult:
     """What `pack` did: metrics for metrics/pack.json and input hashes for meta.json."""
@@ -132,7 +164,7 @@ class PackResult:
 
 
 def pack(cfg: PackConfig, composed_dir: str | Path, tokenizers_dir: str | Path, out_dir: str | Path) -> PackResult:
-    """Write one pack per (corpus, family): every split's framed rows plus index.json.
+    """Write one pack per (corpus, family), `cfg.workers` at a time: every split's framed rows plus index.json.
 
     Args:
         cfg: the `pack` params section.
@@ -141,48 +173,31 @@ def pack(cfg: PackConfig, composed_dir: str | Path, tokenizers_dir: str | Path, 
         out_dir: written whole, atomically.
 
     Returns:
-        Per pack and split: documents, tokens, blocks, dropped tokens and tokens per second.
+        Per pack and split: documents, tokens, blocks, dropped tokens and tokens per second; overall tokens
+        per second of wall time.
     """
     composed_dir, tokenizers_dir = Path(composed_dir), Path(tokenizers_dir)
     inputs: dict[str, str] = {}
-    metrics: dict[str, Any] = {"block_size": cfg.block_size, "packs": {}}
-    total_tokens, total_seconds = 0, 0.0
+    for family in cfg.families:
+        inputs[str(tokenizers_dir / family / "tokenizer.json")] = sha256_file(load_path(tokenizers_dir / family))
+    for corpus in cfg.corpora:
+        for split in SPLITS:
+            path = composed_dir / corpus / f"{split}.jsonl"
+            if not path.is_file():
+                raise DataError(f"{path}: no such corpus file (run the `compose` stage first)")
+            inputs[str(path)] = sha256_file(path)
+    started = time.perf_counter()
     with atomic_dir(out_dir) as tmp:
-        for family in cfg.families:
-            tokenizer = load_backend(tokenizers_dir / family)
-            if tokenizer.get_vocab_size() > np.iinfo(DTYPE).max + 1:
-                raise DataError(f"{tokenizers_dir / family}: {tokenizer.get_vocab_size()} ids do not fit uint16")
-            inputs[str(tokenizers_dir / family / "tokenizer.json")] = sha256_file(
-                tokenizers_dir / family / "tokenizer.json")
-            framing = Framing.for_family(tokenizer, family)
-            for corpus in cfg.corpora:
-                name = f"{corpus}-{family}"
-                index: dict[str, Any] = {
-                    "block_size": cfg.block_size, "num_blocks": {}, "dtype": np.dtype(DTYPE).name,
-                    "vocab_size": tokenizer.get_vocab_size(), "family": family, "corpus": corpus,
-                    "special_ids": special_ids(tokenizer, family),
-                    "framing": {"doc_end": framing.doc_end, "row_prefix": list(framing.prefix),
-                                "row_suffix": list(framing.suffix)},
-                    "tokenizer": (tokenizers_dir / family).as_posix(), "documents": {}, "tokens": {}}
-                for split in tqdm(SPLITS, desc=name, unit="split"):
-                    path = composed_dir / corpus / f"{split}.jsonl"
-                    inputs[str(path)] = sha256_file(path) if path.is_file() else "missing"
-                    started = time.perf_counter()
-                    (tmp / name).mkdir(exist_ok=True)
-                    with open(tmp / name / f"{split}.bin", "wb") as handle:
-                        stats = pack_split(path, tokenizer, framing, cfg.block_size, cfg.batch_documents, handle)
-                    seconds = time.perf_counter() - started
-                    total_tokens, total_seconds = total_tokens + stats["tokens"], total_seconds + seconds
-                    if stats["blocks"] == 0:
-                        log.warning("%s/%s: %d tokens make no full %d-token row", name, split, stats["tokens"],
-                                    cfg.block_size)
-                    index["num_blocks"][split] = stats["blocks"]
-                    index["documents"][split] = stats["documents"]
-                    index["tokens"][split] = stats["tokens"]
-                    metrics["packs"].setdefault(name, {})[split] = {
-                        **stats, "tokens_per_second": round(stats["tokens"] / seconds) if seconds else None}
-                write_json(tmp / name / "index.json", index)
-                log.info("%s: %s rows of %d tokens", name, index["num_blocks"], cfg.block_size)
-    metrics["tokens"] = total_tokens
-    metrics["tokens_per_second"] = round(total_tokens / total_seconds) if total_seconds else None
+        jobs = [(cfg, composed_dir, tokenizers_dir, corpus, family, tmp / f"{corpus}-{family}")
+                for family in cfg.families for corpus in cfg.corpora]
+        if cfg.workers == 1:
+            results = [_pack_job(job) for job in jobs]
+        else:
+            with ProcessPoolExecutor(min(cfg.workers, len(jobs)), mp_context=get_context("fork")) as pool:
+                results = list(tqdm(pool.map(_pack_job, jobs), total=len(jobs), desc="pack", unit="pack"))
+    seconds = time.perf_counter() - started
+    packs = {f"{job[3]}-{job[4]}": result for job, result in zip(jobs, results)}
+    tokens = sum(split["tokens"] for result in results for split in result.values())
+    metrics = {"block_size": cfg.block_size, "workers": cfg.workers, "packs": packs, "tokens": tokens,
+               "seconds": round(seconds, 3), "tokens_per_second": round(tokens / seconds) if seconds else None}
     return PackResult(metrics=metrics, inputs=inputs)

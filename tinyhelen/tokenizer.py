@@ -19,23 +19,32 @@ document in the packed stream, and the tokens that open and close every row.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-from transformers import PreTrainedTokenizerFast
 
 from tinyhelen.config import TokenizerConfig
 from tinyhelen.corpus import corpus_file, iter_documents, training_text
 from tinyhelen.errors import ConfigError, DataError
 from tinyhelen.io import atomic_dir, sha256_file
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
+
 log = logging.getLogger(__name__)
 
 #: The byte-level alphabet: one printable symbol per byte value (GPT-2's mapping).
 BYTE_ALPHABET = tuple(pre_tokenizers.ByteLevel.alphabet())
+
+#: Chunks no byte-level pre-token crosses: a run of Unicode White_Space (exactly the characters the
+#: ByteLevel pre-tokenizer's `\s` matches) and the non-space run after it.
+_WS = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+CHUNKS = re.compile(f"[{_WS}]*[^{_WS}]+|[{_WS}]+")
 
 
 @dataclass(frozen=True)
@@ -118,7 +127,7 @@ def check_vocabulary(tokenizer: Tokenizer, family: Family, vocab_size: int) -> N
 
 
 def train_bpe(texts: Iterable[str], family_name: str, *, vocab_size: int, min_frequency: int,
-              model_max_length: int, length: int | None = None) -> PreTrainedTokenizerFast:
+              model_max_length: int, length: int | None = None) -> "PreTrainedTokenizerFast":
     """Train a byte-level BPE tokenizer for one family.
 
     Args:
@@ -136,6 +145,8 @@ def train_bpe(texts: Iterable[str], family_name: str, *, vocab_size: int, min_fr
         ConfigError: `vocab_size` leaves no room for merges.
         DataError: the text cannot fill the vocabulary.
     """
+    from transformers import PreTrainedTokenizerFast  # heavy; pack's worker processes never need it
+
     family = FAMILY_REGISTRY[family_name]
     floor = len(family.specials) + len(BYTE_ALPHABET)
     if vocab_size <= floor:
@@ -155,12 +166,17 @@ def train_bpe(texts: Iterable[str], family_name: str, *, vocab_size: int, min_fr
                                    **family.roles)
 
 
-def load_backend(tokenizer_dir: Path) -> Tokenizer:
-    """The Rust tokenizer saved in a tokenizer folder (`tokenizer.json`), for fast batch encoding."""
+def load_path(tokenizer_dir: Path) -> Path:
+    """The `tokenizer.json` of a tokenizer folder; `DataError` if it is missing."""
     path = Path(tokenizer_dir) / "tokenizer.json"
     if not path.is_file():
         raise DataError(f"{path}: no tokenizer here (run the `tokenizer` stage first)")
-    return Tokenizer.from_file(str(path))
+    return path
+
+
+def load_backend(tokenizer_dir: Path) -> Tokenizer:
+    """The Rust tokenizer saved in a tokenizer folder (`tokenizer.json`), for fast batch encoding."""
+    return Tokenizer.from_file(str(load_path(tokenizer_dir)))
 
 
 def special_ids(tokenizer: Tokenizer, family_name: str) -> dict[str, int]:
@@ -171,6 +187,67 @@ def special_ids(tokenizer: Tokenizer, family_name: str) -> dict[str, int]:
     if missing:
         raise DataError(f"the {family_name} tokenizer lacks its special tokens {missing}")
     return ids
+
+
+class ChunkEncoder:
+    """Encode many documents fast, token for token as `tokenizer.encode(text, add_special_tokens=False)`.
+
+    No byte-level pre-token crosses the start of a "chunk", a whitespace run plus the non-whitespace run
+    after it (only a single leading space joins a word, and a whitespace piece's look-ahead stops at the next
+    non-space). So text is cut into chunks with a plain regex, each distinct chunk is encoded once by the
+    Rust tokenizer itself (all new chunks of a batch in one pre-tokenized call), and a document is its
+    chunks' ids gathered with numpy: about 3x faster than `encode_batch`, whose time goes mostly to
+    re-encoding the same words through the Oniguruma pre-tokenizer regex. The tests check the ids are
+    identical (text that spells a special token, e.g. "[SEP]", gets the special id, as with `encode`).
+    """
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self.tokenizer = tokenizer
+        self.index: dict[str | int, int] = {}  # chunk (or a document-end key) -> row in the tables below
+        self.starts: list[int] = []
+        self.lengths: list[int] = []
+        self._flat = np.empty(0, dtype=np.int64)  # every known chunk's ids, back to back
+        self._starts = self._lengths = np.empty(0, dtype=np.int64)
+
+    def _learn(self, keys: set) -> None:
+        keys = [k for k in keys if k not in self.index]
+        if not keys:
+            return
+        chunks = [k for k in keys if isinstance(k, str)]
+        ids: dict[str | int, list[int]] = {k: [] if isinstance(k, str) else [-1 - k] for k in keys}
+        if chunks:
+            # one call, the chunks as the "words" of one pre-tokenized input; word_ids map tokens back
+            encoding = self.tokenizer.encode(chunks, is_pretokenized=True, add_special_tokens=False)
+            for token_id, word in zip(encoding.ids, encoding.word_ids):
+                ids[chunks[word]].append(token_id)
+        new: list[int] = []
+        for key in keys:
+            self.index[key] = len(self.starts)
+            self.starts.append(len(self._flat) + len(new))
+            self.lengths.append(len(ids[key]))
+            new += ids[key]
+        self._flat = np.concatenate([self._flat, np.asarray(new, dtype=np.int64)])
+        self._starts = np.asarray(self.starts, dtype=np.int64)
+        self._lengths = np.asarray(self.lengths, dtype=np.int64)
+
+    def encode_stream(self, texts: list[str], doc_end: int | None = None) -> np.ndarray:
+        """The texts' token ids as one int64 array, each text followed by `doc_end` when given."""
+        chunks: list[str | int] = []
+        for text in texts:
+            chunks += CHUNKS.findall(text)
+            if doc_end is not None:
+                chunks.append(-1 - doc_end)  # an int key: never a text chunk
+        self._learn(set(chunks))
+        which = np.fromiter(map(self.index.__getitem__, chunks), dtype=np.int64, count=len(chunks))
+        lengths = self._lengths[which]
+        offsets = np.cumsum(lengths) - lengths
+        positions = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(self._starts[which] - offsets,
+                                                                              lengths)
+        return self._flat[positions]
+
+    def count(self, texts: list[str]) -> list[int]:
+        """Tokens in each text."""
+        return [len(self.encode_stream([text])) for text in texts]
 
 
 def tokens_per_word(tokenizer: Tokenizer, texts: list[str]) -> float:

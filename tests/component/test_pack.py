@@ -45,7 +45,8 @@ def packed(composed, tokenizers, tmp_path_factory) -> tuple[Path, dict]:
 
     params = load_params(REPO_ROOT / "params.yaml")
     out = tmp_path_factory.mktemp("packed") / "packed"
-    result = pack(with_changes(params.pack, block_size=BLOCK, batch_documents=7), composed, tokenizers, out)
+    result = pack(with_changes(params.pack, block_size=BLOCK, batch_documents=7, workers=2), composed, tokenizers,
+                  out)
     return out, result.metrics
 
 
@@ -108,10 +109,11 @@ def test_index_describes_the_shards(packed, tokenizers):
 
 def test_packing_is_deterministic(params, packed, composed, tokenizers, tmp_path):
     out, _ = packed
-    pack(with_changes(params.pack, block_size=BLOCK, batch_documents=3), composed, tokenizers, tmp_path / "again")
+    pack(with_changes(params.pack, block_size=BLOCK, batch_documents=3, workers=1), composed, tokenizers,
+         tmp_path / "again")
     for name in ("leaner-causal", "ori-bert"):
         for split in ("train", "test"):
-            # the batch size changes how documents are grouped, never the bytes
+            # batch size and worker count change how the work is split, never the bytes
             again = (tmp_path / "again" / name / f"{split}.bin").read_bytes()
             assert again == (out / name / f"{split}.bin").read_bytes()
 

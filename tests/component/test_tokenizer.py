@@ -86,3 +86,28 @@ def test_too_little_text_to_fill_the_vocabulary_is_a_clear_error():
 def test_vocab_size_without_room_for_merges_names_the_key():
     with pytest.raises(ConfigError, match="tokenizer.vocab_size=261"):
         _train("bert", vocab_size=261)
+
+
+TRICKY = [
+    UNICODE,
+    "  leading spaces,\ttabs\t\tand  double  spaces  \n\n  trailing   ",
+    "don't won't it's we'll I'M 'quoted' \"dq\"... ?! -- 3.14 1,000 ½² x\u00a0y\u2003z\u3000end\u2028l\r\n",
+    "\x1c\x1d odd\x1f controls \x0b\x0c and \x85 next-line",
+    "",
+    "   ",
+    "def f(x):\n    return x  # comment\n\n\n",
+    "text that spells specials: [SEP] </s> <cls> [CLS]x",
+]
+
+
+@pytest.mark.parametrize("family", sorted(FAMILY_REGISTRY))
+def test_chunk_encoder_gives_the_tokenizers_own_ids(saved, family):
+    from tinyhelen.tokenizer import ChunkEncoder
+
+    backend = saved[family].backend_tokenizer
+    encoder = ChunkEncoder(backend)
+    stream = encoder.encode_stream(TRICKY, doc_end=0).tolist()
+    expected = [i for text in TRICKY for i in backend.encode(text, add_special_tokens=False).ids + [0]]
+    assert stream == expected
+    assert encoder.count(TRICKY) == [len(backend.encode(t, add_special_tokens=False).ids) for t in TRICKY]
+
