@@ -5,9 +5,9 @@
 
 Trains the causal tokenizer on the leaner train text (the `tokenizer` stage's code), writes every ingested
 document of each corpus as one composed file per split (all genres), then times `tinyhelen.pack.pack` on
-them (wall time, reading and writing included). The baseline, in the same run on the same machine, is the paper's way (spec §5.2): transformers'
-`tokenizer(texts)` on batches of 1,000 documents with eos appended, then `group_texts`-style concatenation
-and chunking in Python lists. Target: >= 1M tokens/s on 2 cores. The load average is printed, since other
+them (wall time, reading and writing included). The baseline, in the same run on the same machine, is the
+paper's way (spec §5.2): transformers' `tokenizer(texts)` on batches of 1,000 documents with eos appended,
+then `group_texts`-style concatenation and chunking in Python lists. Target: >= 1M tokens/s on 2 cores. The load average is printed, since other
 processes on the machine slow both sides.
 """
 

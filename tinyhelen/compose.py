@@ -99,7 +99,7 @@ def _splits(cfg: ComposeConfig, corpora: dict[str, Path], counter: ChunkEncoder,
                 ids = [i for i in ids if all(i in pool[genre][v] for v in variants)]
             candidates[genre] = ids
         present = [g for g in cfg.genres if candidates[g] and cfg.ratios[g] > 0]
-        absent = [g for g in cfg.genres if not candidates[g]]
+        absent = [g for g in cfg.genres if not candidates[g] and cfg.ratios[g] > 0]
         if absent:
             log.warning("%s: no documents for genres %s (%s)", split, absent, cfg.on_absent)
             if cfg.on_absent == "fail":

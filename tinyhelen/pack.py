@@ -128,7 +128,8 @@ def pack_corpus(cfg: PackConfig, composed_dir: Path, tokenizers_dir: Path, corpu
         "block_size": cfg.block_size, "num_blocks": {}, "dtype": np.dtype(DTYPE).name,
         "vocab_size": tokenizer.get_vocab_size(), "family": family, "corpus": corpus,
         "special_ids": special_ids(tokenizer, family),
-        "framing": {"doc_end": framing.doc_end, "row_prefix": list(framing.prefix), "row_suffix": list(framing.suffix)},
+        "framing": {"doc_end": framing.doc_end, "row_prefix": list(framing.prefix),
+                    "row_suffix": list(framing.suffix)},
         "tokenizer": (tokenizers_dir / family).as_posix(), "documents": {}, "tokens": {}}
     metrics: dict[str, Any] = {}
     out_dir.mkdir(parents=True, exist_ok=True)

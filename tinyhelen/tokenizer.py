@@ -253,7 +253,7 @@ class ChunkEncoder:
 def tokens_per_word(tokenizer: Tokenizer, texts: list[str]) -> float:
     """Mean tokens per whitespace-separated word over `texts` (no special tokens)."""
     words = sum(len(text.split()) for text in texts)
-    tokens = sum(len(e.ids) for e in tokenizer.encode_batch_fast(texts, add_special_tokens=False))
+    tokens = len(ChunkEncoder(tokenizer).encode_stream(texts))
     return tokens / words if words else 0.0
 
 

@@ -91,7 +91,8 @@ def test_compose_on_the_sample(run):
     metrics = _json(run / "compose.json")
     for split in ("train", "validation", "test"):
         entry = metrics["splits"][split]
-        assert entry["absent"] == [] and set(entry["genres"]) == {"web", "book", "wiki", "textbook", "conversation"}
+        assert entry["absent"] == []
+        assert set(entry["genres"]) == {"web", "book", "wiki", "textbook", "conversation"}
         assert entry["corpora"]["leaner"]["documents"] == entry["corpora"]["ori"]["documents"] > 0
         assert entry["corpora"]["leaner"]["tokens"] < entry["corpora"]["ori"]["tokens"]
         leaner, ori = ([json.loads(line)["id"] for line in (run / "composed" / c / f"{split}.jsonl").open()]
@@ -123,3 +124,35 @@ def test_bad_pack_params_exit_2_before_any_work(run, tmp_path, caplog):
                                   "--out", str(tmp_path / "packed"), "--params", params])
     assert info.value.code == 2 and "pack.block_size" in caplog.text
     assert not (tmp_path / "packed").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_compose_and_pack_the_shared_10m_release(shared_data, tmp_path):
+    """The paper's 10M budget on the shared copy, where web train (and leaner code train) are absent."""
+    mp = pytest.MonkeyPatch()
+    mp.chdir(REPO_ROOT)
+    try:
+        params = _params(tmp_path, data={"source": str(shared_data), "glue_tasks": [], "eval_sets": [],
+                                         "instructions": False},
+                         compose={"budget_tokens": 10_000_000}, pack={"block_size": 1024, "families": ["causal"]})
+        ingest_stage.main(["--out", str(tmp_path / "raw"), "--metrics", str(tmp_path / "ingest.json"),
+                           "--params", params])
+        corpora = ["--leaner", str(tmp_path / "raw" / "leaner"), "--ori", str(tmp_path / "raw" / "ori")]
+        tokenizer_stage.main([*corpora, "--out", str(tmp_path / "tok"), "--metrics", str(tmp_path / "t.json"),
+                              "--params", params])
+        compose_stage.main([*corpora, "--tokenizers", str(tmp_path / "tok"), "--out", str(tmp_path / "composed"),
+                            "--metrics", str(tmp_path / "compose.json"), "--params", params])
+        pack_stage.main(["--composed", str(tmp_path / "composed"), "--tokenizers", str(tmp_path / "tok"),
+                         "--out", str(tmp_path / "packed"), "--metrics", str(tmp_path / "pack.json"),
+                         "--params", params])
+    finally:
+        mp.undo()
+    train = _json(tmp_path / "compose.json")["splits"]["train"]
+    assert train["absent"] == ["web"]
+    assert sum(row["ratio"] for row in train["genres"].values()) == pytest.approx(0.775, abs=1e-4)
+    for genre, row in train["genres"].items():
+        assert row["tokens"] >= row["target_tokens"] or row["shortfall"], genre
+    assert _json(tmp_path / "compose.json")["splits"]["validation"]["absent"] == []
+    rows = open_blocks(tmp_path / "packed" / "leaner-causal", "train")
+    assert rows.shape[1] == 1024 and len(rows) > 1000
