@@ -245,9 +245,16 @@ class ChunkEncoder:
                                                                               lengths)
         return self._flat[positions]
 
-    def count(self, texts: list[str]) -> list[int]:
+    def count(self, texts: list[str], batch_size: int = 1000) -> list[int]:
         """Tokens in each text."""
-        return [len(self.encode_stream([text])) for text in texts]
+        counts: list[int] = []
+        for start in range(0, len(texts), batch_size):
+            split = [CHUNKS.findall(text) for text in texts[start:start + batch_size]]
+            self._learn(set().union(*split))
+            for chunks in split:
+                which = np.fromiter(map(self.index.__getitem__, chunks), dtype=np.int64, count=len(chunks))
+                counts.append(int(self._lengths[which].sum()))
+        return counts
 
 
 def tokens_per_word(tokenizer: Tokenizer, texts: list[str]) -> float:
