@@ -1,11 +1,11 @@
 """Tokenise composed corpora and pack them into fixed-length rows of uint16 token ids (spec §5.2-5.3, rebuilt).
 
-Documents are encoded in batches (`tinyhelen.tokenizer.ChunkEncoder`: the Rust tokenizer's output, memoised
-per pre-token, so each distinct word is encoded once); each gets its family's document end
-token (`</s>`, `[SEP]`, `<sep>`) and the stream is cut into rows, crossing document boundaries as the
-paper's `group_texts` did. Every row is framed as its family's model expects it, so a row is exactly one
-`input_ids` row: causal `[block_size tokens]`, BERT `[CLS] ... [SEP]`, XLNet `... <sep> <cls>`. The tail
-shorter than a row is dropped (and counted). Output per corpus and family:
+Documents are encoded in batches (`tinyhelen.tokenizer.ChunkEncoder`: the Rust tokenizer's own ids, each
+distinct whitespace-delimited chunk encoded once; `pack.workers` packs run in parallel processes); each gets
+its family's document end token (`</s>`, `[SEP]`, `<sep>`) and the stream is cut into rows, crossing document
+boundaries as the paper's `group_texts` did. Every row is framed as its family's model expects it, so a row
+is exactly one `input_ids` row: causal `[block_size tokens]`, BERT `[CLS] ... [SEP]`, XLNet `... <sep> <cls>`.
+The tail shorter than a row is dropped (and counted). Output per corpus and family:
 
     <out_dir>/<corpus>-<family>/<split>.bin     numpy memmap, uint16, shape [num_blocks, block_size]
     <out_dir>/<corpus>-<family>/index.json      block_size, num_blocks per split, dtype, vocab_size, family,
@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -109,6 +109,8 @@ def open_blocks(pack_dir: str | Path, split: str) -> np.memmap:
     """A packed split as a read-only memmap of shape [num_blocks, block_size] (see index.json)."""
     index = read_json(Path(pack_dir) / "index.json")
     shape = (index["num_blocks"][split], index["block_size"])
+    if shape[0] == 0:  # an empty file cannot be memory-mapped
+        return np.empty(shape, dtype=index["dtype"])
     return np.memmap(Path(pack_dir) / f"{split}.bin", dtype=index["dtype"], mode="r", shape=shape)
 
 

@@ -130,3 +130,14 @@ def test_missing_composed_split_is_a_clear_error(params, composed, tokenizers, t
     with pytest.raises(DataError, match=r"ori/train.jsonl: no such corpus file"):
         pack(with_changes(params.pack, corpora=["ori"]), tmp_path / "composed", tokenizers, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_split_too_short_for_one_row_packs_to_zero_rows(params, tokenizers, tmp_path):
+    composed = tmp_path / "composed"
+    for split in ("train", "validation", "test"):
+        write_jsonl(composed / "leaner" / f"{split}.jsonl", [{"id": split, "genre": "wiki", "text": "A cat."}])
+    pack(with_changes(params.pack, corpora=["leaner"], families=["causal"], block_size=BLOCK, workers=1),
+         composed, tokenizers, tmp_path / "out")
+    rows = open_blocks(tmp_path / "out" / "leaner-causal", "test")
+    assert rows.shape == (0, BLOCK)
+    assert read_json(tmp_path / "out" / "leaner-causal" / "index.json")["tokens"]["test"] > 0
