@@ -211,9 +211,13 @@ class Params(BaseModel):
     sentences: SentencesConfig
     ingest: IngestConfig
     vocab: VocabConfig
+    """The vocab stage (vocabulary and complexity metrics)."""
     tokenizer: TokenizerConfig
+    """The tokenizer stage (2K byte-level BPE per model family)."""
     compose: ComposeConfig
+    """The compose stage (documents by genre ratio up to a token budget)."""
     pack: PackConfig
+    """The pack stage (uint16 token shards)."""
 
 
 def _format_key(loc: tuple) -> str:
