@@ -365,8 +365,6 @@ class GlueSimplifyConfig(Section):
     """Folder with `simplify.txt`, `answer.txt` and `tasks.yaml` (task descriptions, formats, labels)."""
 
     _unique_tasks = field_validator("tasks")(_unique)
-PositiveInt = Annotated[StrictInt, Field(gt=0)]
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Arch = Literal["llama", "mamba", "bert", "xlnet"]
 Corpus = Literal["leaner", "ori"]
 
@@ -374,17 +372,17 @@ Corpus = Literal["leaner", "ori"]
 class LlamaModelConfig(Section):
     """`LlamaConfig` fields (transformers names), passed straight to the config class."""
 
-    hidden_size: PositiveInt
+    hidden_size: PosInt
     """Width of the residual stream."""
-    intermediate_size: PositiveInt
+    intermediate_size: PosInt
     """Width of the SwiGLU feed-forward layer."""
-    num_hidden_layers: PositiveInt
+    num_hidden_layers: PosInt
     """Number of decoder layers."""
-    num_attention_heads: PositiveInt
+    num_attention_heads: PosInt
     """Attention heads per layer (head dim = hidden_size / heads)."""
-    num_key_value_heads: PositiveInt
+    num_key_value_heads: PosInt
     """Key/value heads (= num_attention_heads: plain multi-head attention)."""
-    max_position_embeddings: PositiveInt
+    max_position_embeddings: PosInt
     """Longest sequence the RoPE tables are built for; must be >= the pack's block size."""
     rope_theta: Annotated[float, Field(gt=0)]
     """RoPE base frequency (the paper: 500000)."""
@@ -400,25 +398,25 @@ class MambaModelConfig(Section):
     """`BambaConfig` fields: Mamba-2 mixer + gated MLP per block and no attention layer, the paper's
     mamba_ssm `MambaLMHeadModel(ssm_cfg.layer=Mamba2, d_intermediate>0)` in a transformers class."""
 
-    hidden_size: PositiveInt
+    hidden_size: PosInt
     """d_model."""
-    intermediate_size: PositiveInt
+    intermediate_size: PosInt
     """Gated MLP width (mamba_ssm `d_intermediate`)."""
-    num_hidden_layers: PositiveInt
+    num_hidden_layers: PosInt
     """Number of (Mamba-2 mixer + gated MLP) blocks."""
-    mamba_d_state: PositiveInt
+    mamba_d_state: PosInt
     """SSM state size (mamba_ssm Mamba2 default 128)."""
-    mamba_d_head: PositiveInt
+    mamba_d_head: PosInt
     """SSM head dim (default 64); mamba_n_heads * mamba_d_head must equal mamba_expand * hidden_size."""
-    mamba_n_heads: PositiveInt
+    mamba_n_heads: PosInt
     """SSM heads."""
-    mamba_n_groups: PositiveInt
+    mamba_n_groups: PosInt
     """B/C groups (default 1)."""
-    mamba_expand: PositiveInt
+    mamba_expand: PosInt
     """Inner width factor (default 2)."""
-    mamba_d_conv: PositiveInt
+    mamba_d_conv: PosInt
     """Causal conv kernel width (default 4)."""
-    mamba_chunk_size: PositiveInt
+    mamba_chunk_size: PosInt
     """Chunk length of the chunked SSD scan."""
     mamba_conv_bias: StrictBool
     """Bias in the causal conv (mamba_ssm: true)."""
@@ -433,13 +431,13 @@ class MambaModelConfig(Section):
 class BertModelConfig(Section):
     """`BertConfig` fields (transformers names)."""
 
-    hidden_size: PositiveInt
+    hidden_size: PosInt
     """Width of the residual stream."""
-    num_hidden_layers: PositiveInt
+    num_hidden_layers: PosInt
     """Encoder layers."""
-    num_attention_heads: PositiveInt
+    num_attention_heads: PosInt
     """Attention heads per layer."""
-    intermediate_size: PositiveInt
+    intermediate_size: PosInt
     """Feed-forward width."""
     hidden_act: StrictStr
     """Feed-forward activation."""
@@ -447,9 +445,9 @@ class BertModelConfig(Section):
     """Dropout on hidden states."""
     attention_probs_dropout_prob: Probability
     """Dropout on attention weights."""
-    max_position_embeddings: PositiveInt
+    max_position_embeddings: PosInt
     """Absolute positions; must be >= the pack's block size."""
-    type_vocab_size: PositiveInt
+    type_vocab_size: PosInt
     """Token type (segment) vocabulary."""
     layer_norm_eps: Annotated[float, Field(gt=0)]
     """LayerNorm epsilon."""
@@ -458,15 +456,15 @@ class BertModelConfig(Section):
 class XLNetModelConfig(Section):
     """`XLNetConfig` fields (transformers names)."""
 
-    d_model: PositiveInt
+    d_model: PosInt
     """Width of the residual stream."""
-    n_layer: PositiveInt
+    n_layer: PosInt
     """Layers."""
-    n_head: PositiveInt
+    n_head: PosInt
     """Attention heads; d_model must be n_head * d_head."""
-    d_head: PositiveInt
+    d_head: PosInt
     """Head dim."""
-    d_inner: PositiveInt
+    d_inner: PosInt
     """Feed-forward width."""
     ff_activation: StrictStr
     """Feed-forward activation."""
@@ -512,11 +510,11 @@ class PretrainConfig(Section):
     """Architectures the DVC matrix trains (llama, mamba: causal LM; bert: MLM; xlnet: PLM)."""
     corpora: Annotated[list[Corpus], Field(min_length=1)]
     """Corpora the DVC matrix trains on (data/packed/<corpus>-<family>/)."""
-    max_steps: PositiveInt
+    max_steps: PosInt
     """Optimizer steps."""
-    batch_size: PositiveInt
+    batch_size: PosInt
     """Sequences per optimizer step, over all processes (the paper: 512)."""
-    micro_batch_size: PositiveInt
+    micro_batch_size: PosInt
     """Sequences per forward pass on one process; batch_size / (micro_batch_size * processes) steps of
     gradient accumulation make one optimizer step."""
     lr: PerArch
@@ -539,19 +537,19 @@ class PretrainConfig(Section):
     """BERT: share of tokens selected for MLM (replaced 80% [MASK], 10% random, 10% kept)."""
     plm_probability: Probability
     """XLNet: ratio of masked span length to its context length (the paper: 1/6)."""
-    max_span_length: PositiveInt
+    max_span_length: PosInt
     """XLNet: longest masked span."""
-    eval_every: PositiveInt
+    eval_every: PosInt
     """Evaluate on the validation split every this many steps (and at the end)."""
     eval_batches: NonNegInt
     """Validation batches per evaluation; 0 = the whole validation split."""
-    eval_batch_size: PositiveInt
+    eval_batch_size: PosInt
     """Sequences per validation batch (per process)."""
-    log_every: PositiveInt
+    log_every: PosInt
     """One log line and one curve row every this many steps."""
     save_every: NonNegInt
     """Write a resumable checkpoint to the run folder every this many steps; 0 = never."""
-    keep_checkpoints: PositiveInt
+    keep_checkpoints: PosInt
     """How many of the newest checkpoints to keep."""
     resume: StrictBool
     """Resume from the newest checkpoint of the same run (same params and data) if there is one."""
@@ -570,6 +568,104 @@ class PretrainConfig(Section):
     """Force deterministic torch kernels (slower on CUDA; CPU runs are deterministic anyway)."""
 
     _unique_lists = field_validator("archs", "corpora")(_unique)
+
+
+Family = Literal["causal", "bert", "xlnet"]
+Corpus = Literal[VARIANTS]
+
+
+class VocabConfig(Section):
+    """What `vocab` measures (see `tinyhelen.vocab`)."""
+
+    splits: Annotated[list[Split], Field(min_length=1)]
+    """Splits pooled into each (variant, genre) measurement."""
+    genres: Annotated[list[Genre], Field(min_length=1)]
+    """Genres to measure, each for ori and leaner."""
+    word_list: Literal["leaner", "wordfreq"]
+    """The reference word list: `leaner` = the most frequent words of the leaner training text (ties broken
+    alphabetically), `wordfreq` = the most frequent English words of the `wordfreq` package."""
+    word_list_size: PosInt
+    """How many words the reference list holds (the paper's preschool vocabulary: 2000)."""
+
+    _unique_lists = field_validator("splits", "genres")(_unique)
+
+
+class TokenizerConfig(Section):
+    """The byte-level BPE tokenizers `tokenizer` trains, one per model family (see `tinyhelen.tokenizer`)."""
+
+    variant: Variant
+    """Which corpus the BPE merges are learnt from (the paper: leaner); always its train split."""
+    genres: Annotated[list[Genre], Field(min_length=1)]
+    """Genres of training text."""
+    families: Annotated[list[Family], Field(min_length=1)]
+    """Tokenizers to build: `causal` (Llama, Mamba), `bert`, `xlnet`."""
+    vocab_size: Annotated[StrictInt, Field(ge=262, le=65536)]
+    """Entries in each vocabulary, specials and all 256 byte symbols included (262..65536: ids fit uint16)."""
+    min_frequency: PosInt
+    """A pair is merged only if it occurs at least this often."""
+    model_max_length: PosInt
+    """The longest input the tokenizers declare (`model_max_length`); the paper's models take 1024."""
+
+    _unique_lists = field_validator("genres", "families")(_unique)
+
+
+class ComposeConfig(Section):
+    """How `compose` chooses documents to a token budget (see `tinyhelen.compose`)."""
+
+    corpora: Annotated[list[Corpus], Field(min_length=1)]
+    """Corpora to write: `leaner` and/or `ori`."""
+    genres: Annotated[list[Genre], Field(min_length=1)]
+    """Genres to compose (the paper pre-trains on the five natural-language genres)."""
+    ratios: dict[Genre, Annotated[float, Field(ge=0)]]
+    """Share of the train budget per genre (the paper's: web .60, book .05, wiki .025, textbook .075,
+    conversation .025, code .175, math .025; they sum to .975 and are not renormalised)."""
+    budget_tokens: NonNegInt
+    """Train token budget, counted on the `reference` variant; 0 takes every document."""
+    eval_fraction: Probability
+    """Validation and test each get this fraction of the train budget, per genre (the paper: 0.05)."""
+    reference: Variant
+    """The variant whose token counts fill the budget (the paper: ori, the original text)."""
+    count_with: Family
+    """The tokenizer family that counts tokens (written by `tokenizer`)."""
+    paired_only: StrictBool
+    """Choose only documents present in both variants, so leaner and ori hold the same ids."""
+    on_absent: Literal["renormalise", "fail"]
+    """A composed genre with no documents in a split: share its ratio among the others, or fail."""
+
+    _unique_lists = field_validator("corpora", "genres")(_unique)
+
+    @model_validator(mode="after")
+    def _check_ratios(self) -> "ComposeConfig":
+        missing = [genre for genre in self.genres if genre not in self.ratios]
+        if missing:
+            raise ValueError(f"compose.ratios has no ratio for {missing}")
+        if not any(self.ratios[genre] > 0 for genre in self.genres):
+            raise ValueError("compose.ratios: the composed genres all have ratio 0")
+        return self
+
+
+class PackConfig(Section):
+    """How `pack` tokenises and writes the token shards (see `tinyhelen.pack`)."""
+
+    corpora: Annotated[list[Corpus], Field(min_length=1)]
+    """Composed corpora to pack."""
+    families: Annotated[list[Family], Field(min_length=1)]
+    """Tokenizer families to pack with (one pack per corpus and family)."""
+    block_size: Annotated[StrictInt, Field(ge=8)]
+    """Tokens per row, family framing included (the paper: 1024); even, as XLNet's permutation LM needs."""
+    batch_documents: PosInt
+    """Documents tokenised per batch."""
+    workers: PosInt
+    """Processes packing (corpus, family) pairs at once; 1 packs in the stage's own process."""
+
+    _unique_lists = field_validator("corpora", "families")(_unique)
+
+    @field_validator("block_size")
+    @classmethod
+    def _check_even(cls, value: int) -> int:
+        if value % 2:
+            raise ValueError("must be even (XLNet's permutation language modelling needs an even length)")
+        return value
 
 
 class Params(BaseModel):
@@ -597,6 +693,14 @@ class Params(BaseModel):
     """Model sizes per architecture (transformers' own field names)."""
     pretrain: PretrainConfig
     """The pretrain stage."""
+    vocab: VocabConfig
+    """The vocab stage (vocabulary and complexity metrics)."""
+    tokenizer: TokenizerConfig
+    """The tokenizer stage (2K byte-level BPE per model family)."""
+    compose: ComposeConfig
+    """The compose stage (documents by genre ratio up to a token budget)."""
+    pack: PackConfig
+    """The pack stage (uint16 token shards)."""
 
 
 def _format_key(loc: tuple) -> str:

@@ -1,0 +1,45 @@
+"""Stage `tokenizer`: train the 2K byte-level BPE tokenizers, one per model family.
+
+    python -m stages.tokenizer --leaner data/leaner --ori data/clean/ori --out data/tokenizers \
+        --metrics metrics/tokenizer.json [--params params.yaml]
+
+Writes `data/tokenizers/<family>/` (PreTrainedTokenizerFast folders; AutoTokenizer loads them), meta.json
+and `metrics/tokenizer.json`. See `tinyhelen.tokenizer`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tinyhelen.config import load_params
+from tinyhelen.io import write_json
+from tinyhelen.log import run_cli, setup_logging
+from tinyhelen.repro import seed_everything, write_meta
+from tinyhelen.tokenizer import build_tokenizers
+from tinyhelen.tracking import open_tracker
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leaner", default="data/leaner", help="leaner corpus folder")
+    parser.add_argument("--ori", default="data/clean/ori", help="original corpus folder")
+    parser.add_argument("--out", default="data/tokenizers", help="output folder")
+    parser.add_argument("--metrics", default="metrics/tokenizer.json", help="metrics file")
+    parser.add_argument("--params", default="params.yaml", help="params file")
+    args = parser.parse_args(argv)
+
+    params = load_params(args.params)
+    setup_logging()
+    seed_everything(params.seed)
+    config = {"seed": params.seed, "tokenizer": params.tokenizer}
+    with open_tracker("tokenizer", config) as tracker:
+        result = build_tokenizers(params.tokenizer, {"leaner": Path(args.leaner), "ori": Path(args.ori)},
+                                  args.out)
+        write_json(args.metrics, result.metrics)
+        write_meta(args.out, stage="tokenizer", config=config, seed=params.seed, inputs=result.inputs)
+        tracker.log_metrics(result.metrics)
+
+
+if __name__ == "__main__":
+    run_cli(main)
