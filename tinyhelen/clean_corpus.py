@@ -18,6 +18,7 @@ import itertools
 import logging
 import multiprocessing
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from tinyhelen.clean import Outcome, clean_document, line_key, rebuild_text
+from tinyhelen.clean import Outcome, clean_document, line_key
 from tinyhelen.config import CleanConfig, DataConfig
 from tinyhelen.dedup import NearDuplicates, exact_key
 from tinyhelen.errors import BadRecordError
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 
 RULES = ("unicode", "markup", "boilerplate", "private_data", "language", "length", "exact_dedup", "near_dedup")
 _REQUIRED = {"id": str, "genre": str, "text": str}
-_CHUNKSIZE = 8
+_BATCH = 32  # documents per task sent to a worker
 _MIN_POOL_BYTES = 2_000_000
 
 # Worker state, set once per pool by `_init_worker` (fork start: inherited, not pickled per task).
@@ -48,13 +49,31 @@ def _init_worker(cfg: CleanConfig, common_lines: frozenset[str]) -> None:
                   near=NearDuplicates(cfg.near_dedup.num_perm, cfg.near_dedup.threshold))
 
 
-def _clean_one(record: dict[str, Any]) -> tuple[Outcome, Any]:
+@dataclass
+class Cleaned:
+    """One document after the per-document rules, with what deduplication and counting need (computed in
+    the worker, so the main process only looks up, writes and counts)."""
+
+    id: str
+    words_in: int
+    outcome: Outcome
+    words_out: int = 0
+    exact_key: str | None = None
+    signature: Any = None
+
+
+def _clean_one(record: dict[str, Any]) -> Cleaned:
     cfg: CleanConfig = _STATE["cfg"]
     outcome = clean_document(record, cfg, _STATE["common_lines"])
-    signature = None
-    if outcome.record is not None and cfg.near_dedup.enabled and record["genre"] in cfg.near_dedup.genres:
-        signature = _STATE["near"].signature(outcome.record["text"], cfg.near_dedup.shingle_size)
-    return outcome, signature
+    result = Cleaned(id=record["id"], words_in=len(record["text"].split()), outcome=outcome)
+    if outcome.record is not None:
+        text = outcome.record["text"]
+        result.words_out = len(text.split())
+        if cfg.exact_dedup.enabled:
+            result.exact_key = exact_key(text)
+        if cfg.near_dedup.enabled and record["genre"] in cfg.near_dedup.genres:
+            result.signature = _STATE["near"].signature(text, cfg.near_dedup.shingle_size)
+    return result
 
 
 @dataclass
@@ -119,15 +138,29 @@ def _common_lines(paths: list[Path], genre: str, cfg: CleanConfig, skipped: Skip
     return frozenset(k for k, n in documents_with.items() if n >= cfg.boilerplate.min_docs)
 
 
-def _outcomes(records: Iterator[dict[str, Any]], pool: Any, batch_size: int
-              ) -> Iterator[tuple[dict[str, Any], Outcome, Any]]:
-    """(input record, outcome, signature) in input order; through the pool in bounded batches if there is one."""
+def _clean_batch(records: list[dict[str, Any]]) -> list[Cleaned]:
+    return [_clean_one(record) for record in records]
+
+
+def _outcomes(records: Iterator[dict[str, Any]], pool: Any, workers: int) -> Iterator[Cleaned]:
+    """Cleaned documents in input order.
+
+    With a pool, batches stream through `imap` (workers clean while this process deduplicates and writes);
+    a semaphore keeps at most a few batches per worker in flight, so memory stays bounded.
+    """
     if pool is None:
-        for record in records:
-            yield (record, *_clean_one(record))
+        yield from map(_clean_one, records)
         return
-    while batch := list(itertools.islice(records, batch_size)):
-        yield from zip(batch, *zip(*pool.map(_clean_one, batch, chunksize=_CHUNKSIZE)))
+    in_flight = threading.BoundedSemaphore(4 * workers)
+
+    def batches() -> Iterator[list[dict[str, Any]]]:
+        while batch := list(itertools.islice(records, _BATCH)):
+            in_flight.acquire()  # runs in the pool's feeder thread: blocks it, not us
+            yield batch
+
+    for results in pool.imap(_clean_batch, batches()):
+        in_flight.release()
+        yield from results
 
 
 def _workers(cfg: CleanConfig) -> int:
@@ -189,15 +222,17 @@ def clean_corpus(raw_dir: str | Path, out_dir: str | Path, data: DataConfig, cfg
                             continue
                         with open(out_path, "w", encoding="utf-8") as out:
                             records = _read(path, genre, skipped)
-                            progress = tqdm(_outcomes(records, pool, _CHUNKSIZE * 32 * workers), desc=f"clean {variant}/{split}/{genre}",
+                            progress = tqdm(_outcomes(records, pool, workers), desc=f"clean {variant}/{split}/{genre}",
                                             unit="doc", disable=None, leave=False)
-                            for record, outcome, signature in progress:
-                                _account(record, outcome, signature, stats, exact_seen, near, cfg, out, rejects,
-                                         variant, split, genre)
-                finally:
+                            for item in progress:
+                                _account(item, stats, exact_seen, near, out, rejects, variant, split, genre)
+                except BaseException:
                     if pool is not None:
-                        pool.close()
-                        pool.join()
+                        pool.terminate()  # its feeder may be blocked on the in-flight limit
+                    raise
+                if pool is not None:
+                    pool.close()
+                    pool.join()
                 if stats.documents_in == 0:
                     log.warning("no %s %s documents to clean", variant, genre)
                 metrics.setdefault(variant, {})[genre] = stats.as_dict()
@@ -207,37 +242,34 @@ def clean_corpus(raw_dir: str | Path, out_dir: str | Path, data: DataConfig, cfg
     return CleanResult(metrics=metrics, inputs=inputs, plot_rows=_plot_rows(metrics["corpus"]))
 
 
-def _account(record: dict[str, Any], outcome: Outcome, signature: Any, stats: GenreStats,
-             exact_seen: dict[str, str], near: NearDuplicates, cfg: CleanConfig, out: Any, rejects: Any,
-             variant: str, split: str, genre: str) -> None:
-    """Count one document, run the duplicate checks, and write it or its rejection."""
-    words_in = len(record["text"].split())
+def _account(item: Cleaned, stats: GenreStats, exact_seen: dict[str, str], near: NearDuplicates, out: Any,
+             rejects: Any, variant: str, split: str, genre: str) -> None:
+    """Count one document, run the duplicate checks in input order, and write it or its rejection."""
+    outcome = item.outcome
     stats.documents_in += 1
-    stats.words_in += words_in
+    stats.words_in += item.words_in
     for rule, words in outcome.words_removed.items():
         stats.words_removed[rule] += words
-    rule, reason, cleaned = outcome.rule, outcome.reason, outcome.record
-    if cleaned is not None and cfg.exact_dedup.enabled:
-        key = exact_key(cleaned["text"])
-        if key in exact_seen:
-            rule, reason = "exact_dedup", f"same text as an earlier document ({exact_seen[key]})"
+    rule, reason = outcome.rule, outcome.reason
+    if item.exact_key is not None:
+        if item.exact_key in exact_seen:
+            rule, reason = "exact_dedup", f"same text as an earlier document ({exact_seen[item.exact_key]})"
         else:
-            exact_seen[key] = record["id"]
-    if rule is None and cleaned is not None and signature is not None:
-        earlier = near.is_duplicate(f"{record['id']}", signature)
+            exact_seen[item.exact_key] = item.id
+    if rule is None and item.signature is not None:
+        earlier = near.is_duplicate(item.id, item.signature)
         if earlier is not None:
             rule, reason = "near_dedup", f"near duplicate of {earlier}"
     if rule is not None:
         stats.rejected[rule] += 1
-        remaining = words_in - sum(outcome.words_removed.values())
+        remaining = item.words_in - sum(outcome.words_removed.values())
         stats.words_removed[rule] += max(remaining, 0)
-        rejects.write(dumps_line({"id": record["id"], "variant": variant, "split": split, "genre": genre,
+        rejects.write(dumps_line({"id": item.id, "variant": variant, "split": split, "genre": genre,
                                   "rule": rule, "reason": reason}))
         return
-    cleaned["text"] = rebuild_text(cleaned)
     stats.documents_out += 1
-    stats.words_out += len(cleaned["text"].split())
-    out.write(dumps_line(cleaned))
+    stats.words_out += item.words_out
+    out.write(dumps_line(outcome.record))
 
 
 def _totals(corpus: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ are offered in a fixed order and the first of a group is kept, so the result is 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import zlib
 
@@ -37,6 +38,13 @@ def shingle_hashes(text: str, size: int) -> np.ndarray:
     return combined & _MAX_HASH  # repeated shingles do not change a minimum: no need to deduplicate
 
 
+@functools.lru_cache(maxsize=8)
+def _lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    """datasketch's optimal (bands, rows) for a threshold: a numerical optimisation worth computing once."""
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    return lsh.b, lsh.r
+
+
 class NearDuplicates:
     """MinHash LSH index: `is_duplicate(key, signature)` answers, then remembers the document."""
 
@@ -45,7 +53,7 @@ class NearDuplicates:
         template = MinHash(num_perm=num_perm, seed=seed)
         # Generating permutations costs about 1 ms; make them once and share them.
         self._scheme, self._permutations = template.scheme, template.permutations
-        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        self._lsh = MinHashLSH(num_perm=num_perm, params=_lsh_bands(threshold, num_perm))
 
     def signature(self, text: str, shingle_size: int) -> np.ndarray:
         """The MinHash hash values of a text's shingles (datasketch's permutations over our shingle hashes)."""

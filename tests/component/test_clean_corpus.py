@@ -93,3 +93,11 @@ def test_empty_and_missing_genres_give_empty_outputs(raw, data, params, tmp_path
     assert (tmp_path / "clean" / "leaner" / "test" / "math.jsonl").read_text() == ""
     assert result.metrics["corpus"]["ori"]["code"]["documents_in"] == 0
     assert any("missing" in m for m in caplog.messages)
+
+
+def test_bad_record_with_a_pool_fails_cleanly(raw, data, params, tmp_path, monkeypatch):
+    monkeypatch.setattr(module, "_MIN_POOL_BYTES", 0)
+    append_line(raw / "ori" / "train" / "web.jsonl", "{broken")
+    with pytest.raises(BadRecordError, match=r"web\.jsonl:\d+: invalid JSON"):
+        clean_corpus(raw, tmp_path / "clean", data, with_changes(params.clean, workers=2))
+    assert not (tmp_path / "clean").exists()
