@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params)
     setup_logging()
     seed_everything(params.seed)
-    config = {"seed": params.seed, "glue": params.glue}
+    config = {"seed": params.seed}
     with open_tracker("glue_summary", config) as tracker:
         summary, table, inputs = summarise_files(files)
         with atomic_dir(args.out) as tmp:

@@ -139,6 +139,8 @@ class GlueConfig(Section):
     """`auto` picks CUDA when available."""
     precision: Literal["fp32", "bf16"]
     """`bf16` uses autocast (on CUDA; on CPU only where it is faster)."""
+    cpu_threads: NonNegInt
+    """torch intra-op threads on CPU (0: torch's default, all cores). Tiny models run fastest on 1."""
 
     _unique_lists = field_validator("tasks", "seeds", "learning_rates")(_unique)
 

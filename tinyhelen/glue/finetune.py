@@ -217,6 +217,17 @@ def run_grid(source: BodySource, tokenizer: Any, glue_dir: str | Path, cfg: Glue
         Every run, the skipped tasks with their reasons, example counts and truncation counts per task.
     """
     device = resolve_device(cfg.device)
+    threads = torch.get_num_threads()
+    if device.type == "cpu" and cfg.cpu_threads:
+        torch.set_num_threads(cfg.cpu_threads)
+    try:
+        return _run_grid(source, tokenizer, glue_dir, cfg, device, tracker)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_grid(source: BodySource, tokenizer: Any, glue_dir: str | Path, cfg: GlueConfig, device: torch.device,
+              tracker: Any) -> GridResult:
     result = GridResult()
     tasks = {}
     for task in cfg.tasks:

@@ -120,15 +120,20 @@ class BodySource:
         return SequenceClassifier(body, self.family, num_labels, dropout)
 
 
+def _require_model_dir(model_dir: str | Path) -> Path:
+    model_dir = Path(model_dir)
+    if not (model_dir / "config.json").exists():
+        raise ConfigError(f"{model_dir}: no config.json (expected a save_pretrained model folder)")
+    return model_dir
+
+
 def load_body_source(model_dir: str | Path, scratch: bool) -> BodySource:
     """Read a pretrained model folder once: its config, and its base-model weights unless `scratch`.
 
     Raises:
         ConfigError: the folder is not a saved transformers model, or its architecture has no pooling rule.
     """
-    model_dir = Path(model_dir)
-    if not (model_dir / "config.json").exists():
-        raise ConfigError(f"{model_dir}: no config.json (expected a save_pretrained model folder)")
+    model_dir = _require_model_dir(model_dir)
     config = AutoConfig.from_pretrained(model_dir)
     family = FAMILY_REGISTRY.get(config.model_type)
     if family is None:
@@ -149,7 +154,7 @@ def load_body_source(model_dir: str | Path, scratch: bool) -> BodySource:
 
 def load_tokenizer(model_dir: str | Path) -> Any:
     """The model folder's tokenizer, with a pad token (eos when unset, as the paper's scripts did)."""
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(_require_model_dir(model_dir))
     if not getattr(tokenizer, "is_fast", False):
         raise ConfigError(f"{model_dir}: needs a fast (tokenizers) tokenizer")
     if tokenizer.pad_token is None:
