@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from tinyhelen.glue.metrics import compute_metrics
+from tinyhelen.glue.metrics import average_ranks, compute_metrics
 
 
 def test_cola_mcc():
@@ -47,3 +47,17 @@ def test_constant_predictions_score_zero_not_nan():
 def test_length_mismatch_is_an_error():
     with pytest.raises(ValueError, match="2 predictions for 3 labels"):
         compute_metrics("rte", [0, 1], [0, 1, 1])
+
+
+def test_ranks_and_correlations_match_scipy():
+    import numpy as np
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 6, 200).astype(float)  # many ties, like Leaner STS-B
+    predictions = labels + rng.normal(0, 1.5, 200)
+    predictions[:20] = 2.5
+    assert np.allclose(average_ranks(labels), stats.rankdata(labels))
+    metrics = compute_metrics("stsb", predictions, labels)
+    assert metrics["pearson"] == pytest.approx(stats.pearsonr(predictions, labels)[0])
+    assert metrics["spearman"] == pytest.approx(stats.spearmanr(predictions, labels)[0])
