@@ -1,6 +1,8 @@
-"""Leaner-GLUE metrics per task: scikit-learn for the classification metrics (`evaluate.load("glue")` needs
-the hub), NumPy for Pearson and Spearman (the same values as `scipy.stats`, whose import alone costs about a
-second per stage process; the tests check the two agree).
+"""Leaner-GLUE metrics per task, in NumPy (`evaluate.load("glue")` needs the hub).
+
+The formulas are those of scikit-learn (`accuracy_score`, `f1_score`, `matthews_corrcoef`) and SciPy
+(`pearsonr`, `spearmanr`), and the tests check that the values agree; importing those two libraries costs about
+2 s of CPU in every stage process (sklearn pulls in scipy.stats), a tenth of a sample-sized glue stage.
 
 Each task reports the metrics of the GLUE benchmark; `score` (the combined score) is their mean, and is what
 model selection and the tables use:
@@ -26,6 +28,25 @@ TASK_METRICS = {
     "rte": ("accuracy",),
     "wnli": ("accuracy",),
 }
+
+
+def f1_binary(predictions: np.ndarray, labels: np.ndarray) -> float:
+    """F1 of the positive class 1 (0 when it is never predicted nor present, as sklearn's zero_division=0)."""
+    true_positive = np.sum((predictions == 1) & (labels == 1))
+    denominator = np.sum(predictions == 1) + np.sum(labels == 1)
+    return float(2 * true_positive / denominator) if denominator else 0.0
+
+
+def matthews_corrcoef(predictions: np.ndarray, labels: np.ndarray) -> float:
+    """Multiclass Matthews correlation (Gorodkin's R_K, as sklearn); 0 when it is undefined."""
+    classes = np.union1d(predictions, labels)
+    confusion = np.zeros((len(classes), len(classes)), dtype=np.float64)
+    np.add.at(confusion, (np.searchsorted(classes, labels), np.searchsorted(classes, predictions)), 1)
+    true_per_class, predicted_per_class = confusion.sum(axis=1), confusion.sum(axis=0)
+    correct, total = np.trace(confusion), confusion.sum()
+    covariance = correct * total - predicted_per_class @ true_per_class
+    scale = (total**2 - predicted_per_class @ predicted_per_class) * (total**2 - true_per_class @ true_per_class)
+    return float(covariance / np.sqrt(scale)) if scale > 0 else 0.0
 
 
 def average_ranks(values: np.ndarray) -> np.ndarray:
@@ -63,19 +84,17 @@ def compute_metrics(task: str, predictions: Sequence, labels: Sequence) -> dict[
     Returns:
         `{metric: value}` for the task's metrics plus `score`, their mean (the combined score).
     """
-    from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef  # only where scores are computed
-
     predictions, labels = np.asarray(predictions), np.asarray(labels)
     if len(predictions) != len(labels) or len(labels) == 0:
         raise ValueError(f"{task}: {len(predictions)} predictions for {len(labels)} labels")
     values: dict[str, float] = {}
     for name in TASK_METRICS[task]:
         if name == "mcc":
-            values[name] = float(matthews_corrcoef(labels, predictions))
+            values[name] = matthews_corrcoef(predictions, labels)
         elif name == "accuracy":
-            values[name] = float(accuracy_score(labels, predictions))
+            values[name] = float(np.mean(predictions == labels))
         elif name == "f1":
-            values[name] = float(f1_score(labels, predictions, zero_division=0.0))
+            values[name] = f1_binary(predictions, labels)
         else:
             values[name] = _correlation(name, predictions.astype(float), labels.astype(float))
     values["score"] = float(np.mean([values[name] for name in TASK_METRICS[task]]))
