@@ -161,3 +161,21 @@ def test_early_stopping(workspace, cfg):
                        torch.device("cpu"))
     # a vanishing LR never improves on the first evaluation, so the run stops after 1 + 2 evaluations
     assert run.stopped_early and len(run.curve) == 3 and run.best_step == run.curve[0]["step"]
+
+
+@pytest.mark.shared_data
+def test_shared_release_tasks_without_train_are_skipped(shared_data):
+    glue = shared_data / "leaner" / "glue"
+    for task in ("sst2", "qqp", "mnli", "qnli"):
+        assert load_task(glue, task, 10, 10) == f"missing {task}_train.jsonl in {glue}"
+    for task in ("cola", "mrpc", "stsb", "rte", "wnli"):
+        data = load_task(glue, task, 10, 10)
+        assert len(data.train) == 10 and len(data.columns[task]["validation"]) == 10
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_finetune_on_cuda_in_bf16(workspace, cfg):
+    result = glue_model("llama-leaner", workspace["models"]["llama"], False, workspace["glue"],
+                        with_changes(cfg, device="cuda", precision="bf16", max_steps=10))
+    assert result.extra["device"] == "cuda" and result.metrics["tasks"]["sst2"]["status"] == "done"

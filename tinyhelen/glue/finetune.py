@@ -24,9 +24,12 @@ from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from tinyhelen.config import GlueConfig
-from tinyhelen.glue.data import TASK_COLUMNS, EncodedSplit, EncodedTask, encode_task, load_task
+from tinyhelen.errors import ConfigError
+from tinyhelen.glue.aggregate import summarise_model
+from tinyhelen.glue.data import TASK_COLUMNS, EncodedSplit, EncodedTask, encode_task, ensure_pair_separator, load_task
 from tinyhelen.glue.metrics import compute_metrics
-from tinyhelen.glue.model import BodySource, SequenceClassifier
+from tinyhelen.glue.model import BodySource, SequenceClassifier, load_body_source, load_tokenizer
+from tinyhelen.io import sha256_file
 from tinyhelen.repro import seed_everything
 
 log = logging.getLogger(__name__)
@@ -63,8 +66,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        from tinyhelen.errors import ConfigError
-
         raise ConfigError("glue.device is 'cuda' but no CUDA device is available")
     return torch.device(name)
 
@@ -284,11 +285,6 @@ def glue_model(name: str, model_dir: str | Path, scratch: bool, glue_dir: str | 
         The per-model metrics (see `aggregate.summarise_model`), every run, input hashes, and extra facts
         for meta.json (separator added, device, timings).
     """
-    from tinyhelen.glue.aggregate import summarise_model
-    from tinyhelen.glue.data import ensure_pair_separator
-    from tinyhelen.glue.model import load_body_source, load_tokenizer
-    from tinyhelen.io import sha256_file
-
     started = time.perf_counter()
     tokenizer = load_tokenizer(model_dir)
     added_separator = ensure_pair_separator(tokenizer)
