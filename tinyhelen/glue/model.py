@@ -5,7 +5,7 @@ those pool at `hidden[:, -1]` (XLNet) or at the first `pad_token_id` (Llama), wh
 padding side or when pad = eos; Mamba-2 has none at all. Pooling here reads the attention mask, so it picks
 the same token under left or right padding:
 
-    causal (llama, mamba2, mamba)  the last real token; position ids follow the mask under left padding
+    causal (llama, mamba2, bamba)  the last real token; position ids follow the mask under left padding
     bert                           the first real token ([CLS]), through BERT's pooler (dense + tanh)
     xlnet                          the last real token (<cls>), through XLNet's sequence summary
 
@@ -30,7 +30,8 @@ from tinyhelen.errors import ConfigError
 log = logging.getLogger(__name__)
 
 #: transformers model_type -> family (which decides pooling).
-FAMILY_REGISTRY = {"llama": "causal", "mamba2": "causal", "mamba": "causal", "bert": "bert", "xlnet": "xlnet"}
+FAMILY_REGISTRY = {"llama": "causal", "mamba2": "causal", "mamba": "causal", "bamba": "causal", "bert": "bert",
+                   "xlnet": "xlnet"}
 
 
 def pool_hidden(hidden: torch.Tensor, attention_mask: torch.Tensor, where: str) -> torch.Tensor:
