@@ -227,6 +227,8 @@ class CleanConfig(Section):
     """Exact duplicates."""
     near_dedup: NearDedupRule
     """Near duplicates."""
+
+
 class LLMConfig(Section):
     """The chat endpoint every LLM stage calls (`simplify` with backend `llm`, `glue_simplify`).
 
@@ -665,6 +667,9 @@ class PackConfig(Section):
     def _check_even(cls, value: int) -> int:
         if value % 2:
             raise ValueError("must be even (XLNet's permutation language modelling needs an even length)")
+        return value
+
+
 class GlueConfig(Section):
     """Leaner-GLUE fine-tuning and scoring (used by `glue` and `glue_summary`; protocol in spec §6.1-6.2)."""
 
