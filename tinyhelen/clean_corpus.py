@@ -14,7 +14,6 @@ not depend on the number of workers.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import multiprocessing
 import os
@@ -37,8 +36,9 @@ log = logging.getLogger(__name__)
 
 RULES = ("unicode", "markup", "boilerplate", "private_data", "language", "length", "exact_dedup", "near_dedup")
 _REQUIRED = {"id": str, "genre": str, "text": str}
-_BATCH = 32  # documents per task sent to a worker
-_MIN_POOL_BYTES = 2_000_000
+_BATCH = 32  # documents per task sent to a worker, at most
+_BATCH_CHARS = 100_000  # characters per task, at most (unless one document is longer)
+_MIN_POOL_BYTES = 500_000
 
 # Worker state, set once per pool by `_init_worker` (fork start: inherited, not pickled per task).
 _STATE: dict[str, Any] = {}
@@ -154,8 +154,19 @@ def _outcomes(records: Iterator[dict[str, Any]], pool: Any, workers: int) -> Ite
     in_flight = threading.BoundedSemaphore(4 * workers)
 
     def batches() -> Iterator[list[dict[str, Any]]]:
-        while batch := list(itertools.islice(records, _BATCH)):
-            in_flight.acquire()  # runs in the pool's feeder thread: blocks it, not us
+        # Batches are cut by size as well as count, so that a handful of book-length documents is still
+        # shared between the workers.
+        batch: list[dict[str, Any]] = []
+        size = 0
+        for record in records:
+            batch.append(record)
+            size += len(record["text"])
+            if len(batch) >= _BATCH or size >= _BATCH_CHARS:
+                in_flight.acquire()  # runs in the pool's feeder thread: blocks it, not us
+                yield batch
+                batch, size = [], 0
+        if batch:
+            in_flight.acquire()
             yield batch
 
     for results in pool.imap(_clean_batch, batches()):
