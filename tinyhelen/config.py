@@ -791,6 +791,19 @@ def validate_params(raw: Any, path: str = "params.yaml") -> Params:
         raise ConfigError(_format_errors(error, path)) from None
 
 
+def read_yaml(path: str | Path, what: str) -> Any:
+    """Parse a YAML file; `ConfigError` naming the file (and line) when it is missing or not valid YAML."""
+    path = Path(path)
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such {what}") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {getattr(error, 'problem', error)}") from None
+
+
 def load_params(path: str | Path = "params.yaml") -> Params:
     """Read and validate params.yaml.
 
@@ -804,14 +817,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         ConfigError: the file is missing, is not valid YAML, or any key or value is wrong.
     """
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such params file") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: not valid YAML: {getattr(error, 'problem', error)}") from None
+    raw = read_yaml(path, "params file")
     return validate_params(raw, str(path))
 
 

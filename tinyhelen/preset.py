@@ -19,19 +19,14 @@ from typing import Any
 
 import yaml
 
-from tinyhelen.config import validate_params
+from tinyhelen.config import read_yaml, validate_params
 from tinyhelen.errors import ConfigError
 
 
 def read_preset(path: str | Path) -> dict[str, Any]:
     """A preset file as a nested mapping."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such preset") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    raw = read_yaml(path, "preset")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a preset is a mapping of params.yaml keys")
     return raw
@@ -83,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--params", default="params.yaml", help="params file the presets must fit")
     parser.add_argument("--check", action="store_true", help="only validate; print nothing")
     args = parser.parse_args(argv)
-    params = yaml.safe_load(Path(args.params).read_text(encoding="utf-8"))
+    params = read_yaml(args.params, "params file")
     combined: dict[str, Any] = {}
     for path in args.presets:
         preset = read_preset(path)
