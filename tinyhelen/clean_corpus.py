@@ -30,7 +30,7 @@ from tinyhelen.config import CleanConfig, DataConfig
 from tinyhelen.dedup import NearDuplicates, exact_key
 from tinyhelen.errors import BadRecordError
 from tinyhelen.language import preload_language_model
-from tinyhelen.io import SkipCounter, atomic_dir, dumps_line, iter_jsonl, sha256_file
+from tinyhelen.io import SkipCounter, atomic_dir, dumps_line, handle_bad_record, iter_jsonl, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +119,7 @@ def _read(path: Path, genre: str, skipped: SkipCounter | None) -> Iterator[dict[
         if problem is None:
             yield record
             continue
-        error = BadRecordError(f"{path}:{lineno}: {problem}")
-        if skipped is None:
-            raise error
-        skipped(error, path)
+        handle_bad_record(BadRecordError(f"{path}:{lineno}: {problem}"), path, skipped)
 
 
 def _common_lines(paths: list[Path], genre: str, cfg: CleanConfig, skipped: SkipCounter | None) -> frozenset[str]:

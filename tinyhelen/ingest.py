@@ -24,7 +24,7 @@ from tqdm import tqdm
 from tinyhelen import hub
 from tinyhelen.config import DataConfig, IngestConfig
 from tinyhelen.errors import BadRecordError, DamagedFileError, DataError
-from tinyhelen.io import SkipCounter, atomic_dir, dumps_line, iter_records, sha256_file
+from tinyhelen.io import SkipCounter, atomic_dir, dumps_line, handle_bad_record, iter_records, sha256_file
 from tinyhelen.release import (
     BUDGET_DIRS, GLUE_SPLITS, normalise_document, normalise_glue, normalise_question, split_genre_file,
 )
@@ -124,18 +124,13 @@ class _Reader:
         rel = path.relative_to(self.root).as_posix()
         self.inputs[rel] = sha256_file(path)
         on_bad = self.skipped if self.data.on_bad_record == "skip" else None
-        count = 0
         try:
             for origin, raw in iter_records(path, on_bad):
                 try:
                     record = normalise(raw, rel + origin[len(str(path)):])
                 except ValueError as error:
-                    bad = BadRecordError(f"{origin}: {error}")
-                    if on_bad is None:
-                        raise bad from None
-                    on_bad(bad, path)
+                    handle_bad_record(BadRecordError(f"{origin}: {error}"), path, on_bad)
                     continue
-                count += 1
                 yield record
         except DamagedFileError as error:
             if self.data.on_damaged == "fail":

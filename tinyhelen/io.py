@@ -59,6 +59,13 @@ class SkipCounter:
 OnBad = Callable[[BadRecordError, Path], None] | None
 
 
+def handle_bad_record(error: BadRecordError, path: Path, on_bad: OnBad) -> None:
+    """The bad-record policy in one place: raise the error, or hand it to `on_bad` (skip and count)."""
+    if on_bad is None:
+        raise error
+    on_bad(error, path)
+
+
 def iter_jsonl(path: Path, on_bad: OnBad = None) -> Iterator[tuple[int, Any]]:
     """Yield `(line_number, record)` from a `.jsonl` or `.jsonl.zst` file.
 
@@ -83,10 +90,7 @@ def iter_jsonl(path: Path, on_bad: OnBad = None) -> Iterator[tuple[int, Any]]:
                     if not line.endswith(b"\n") and path.name.endswith(".zst"):
                         # A compressed stream that stops mid-line was cut short, not written badly.
                         raise _damage(path, f"stream ends inside line {lineno}", recovered) from None
-                    bad = BadRecordError(f"{path}:{lineno}: invalid JSON: {error}")
-                    if on_bad is None:
-                        raise bad from None
-                    on_bad(bad, path)
+                    handle_bad_record(BadRecordError(f"{path}:{lineno}: invalid JSON: {error}"), path, on_bad)
                     continue
                 recovered += 1
                 yield lineno, record
