@@ -4,12 +4,14 @@
     data/clean/<variant>/instruction.jsonl
     data/clean/rejects.jsonl                       {id, variant, split, genre, rule, reason}
 
-Per (variant, genre): an optional first pass counts short lines across all documents (cross-document
-boilerplate); then each split, in the order train, validation, test, is streamed through a process pool
-(`imap`, so order is kept) that applies the per-document rules and computes MinHash signatures; the main
-process drops exact and near duplicates, keeping the first occurrence. Duplicates are therefore found across
-splits too (a test document that repeats a training document is removed from test), and the output does
-not depend on the number of workers.
+First, for the genres with the boilerplate rule, a pass counts short lines across each (variant, genre)'s
+documents (cross-document boilerplate), while a thread loads the language model. Then every file, in the
+order variant, genre, split (train, validation, test), is streamed as raw lines through one process pool
+(`imap`, so order is kept, and no pause between files): the workers decode, apply the per-document rules,
+encode the cleaned record and compute its dedup keys and MinHash signature; the main process drops exact
+and near duplicates per (variant, genre), keeping the first occurrence, and writes bytes. Duplicates are
+therefore found across splits too (a test document that repeats a training document is removed from test),
+and the output does not depend on the number of workers.
 """
 
 from __future__ import annotations
@@ -27,52 +29,88 @@ from tqdm import tqdm
 
 from tinyhelen.clean import Outcome, clean_document, line_key
 from tinyhelen.config import CleanConfig, DataConfig
-from tinyhelen.dedup import NearDuplicates, exact_key
+from tinyhelen.dedup import NearDuplicates, exact_key, normalized_words
 from tinyhelen.errors import BadRecordError
 from tinyhelen.language import preload_language_model
-from tinyhelen.io import SkipCounter, atomic_dir, dumps_line, handle_bad_record, iter_jsonl, sha256_file
+from tinyhelen.io import SkipCounter, atomic_dir, decode_line, encode_line, handle_bad_record, sha256_file
 
 log = logging.getLogger(__name__)
 
 RULES = ("unicode", "markup", "boilerplate", "private_data", "language", "length", "exact_dedup", "near_dedup")
 _REQUIRED = {"id": str, "genre": str, "text": str}
 _BATCH = 32  # documents per task sent to a worker, at most
-_BATCH_CHARS = 100_000  # characters per task, at most (unless one document is longer)
+_BATCH_BYTES = 100_000  # bytes of input per task, at most (unless one line is longer)
 _MIN_POOL_BYTES = 500_000
 
 # Worker state, set once per pool by `_init_worker` (fork start: inherited, not pickled per task).
 _STATE: dict[str, Any] = {}
 
 
-def _init_worker(cfg: CleanConfig, common_lines: frozenset[str]) -> None:
+def _init_worker(cfg: CleanConfig, common_lines: dict[tuple[str, str], frozenset[str]]) -> None:
     _STATE.update(cfg=cfg, common_lines=common_lines,
                   near=NearDuplicates(cfg.near_dedup.num_perm, cfg.near_dedup.threshold))
 
 
+@dataclass(frozen=True)
+class _File:
+    """One input file of the run and where its output goes."""
+
+    variant: str
+    genre: str
+    split: str
+    rel: Path  # relative to the variant folder, in and out
+    path: Path  # the input
+
+
 @dataclass
 class Cleaned:
-    """One document after the per-document rules, with what deduplication and counting need (computed in
-    the worker, so the main process only looks up, writes and counts)."""
+    """One input line after the per-document rules, with what deduplication, counting and writing need: it is
+    all computed in the worker, so the main process only looks up, counts and writes bytes."""
 
     id: str
     words_in: int
     outcome: Outcome
+    line: bytes | None = None  # the cleaned record, encoded, if kept so far
     words_out: int = 0
     exact_key: str | None = None
     signature: Any = None
+    error: BadRecordError | None = None  # a malformed input line (`path:line` and the problem)
 
 
-def _clean_one(record: dict[str, Any]) -> Cleaned:
+def _check(record: Any, genre: str) -> str | None:
+    """What is wrong with a data/raw record for cleaning, or None."""
+    if not isinstance(record, dict):
+        return "a record should be a JSON object"
+    for key, kind in _REQUIRED.items():
+        if not isinstance(record.get(key), kind):
+            return f"missing or malformed '{key}'"
+    if record["genre"] != genre:
+        return f"genre '{record['genre']}' in the {genre} file"
+    return None
+
+
+def _clean_line(file: _File, lineno: int, line: bytes) -> Cleaned:
     cfg: CleanConfig = _STATE["cfg"]
-    outcome = clean_document(record, cfg, _STATE["common_lines"])
+    path, genre = file.path, file.genre
+    try:
+        record = decode_line(path, lineno, line)
+    except BadRecordError as error:
+        return Cleaned(id="", words_in=0, outcome=Outcome(record=None), error=error)
+    problem = _check(record, genre)
+    if problem is not None:
+        return Cleaned(id="", words_in=0, outcome=Outcome(record=None),
+                       error=BadRecordError(f"{path}:{lineno}: {problem}"))
+    outcome = clean_document(record, cfg, _STATE["common_lines"].get((file.variant, genre), frozenset()))
     result = Cleaned(id=record["id"], words_in=len(record["text"].split()), outcome=outcome)
     if outcome.record is not None:
-        text = outcome.record["text"]
-        result.words_out = len(text.split())
+        words = normalized_words(outcome.record["text"])
+        result.line = encode_line(outcome.record)
+        outcome.record = None  # the encoded line is all that travels back
+        result.words_out = len(words)
         if cfg.exact_dedup.enabled:
-            result.exact_key = exact_key(text)
-        if cfg.near_dedup.enabled and record["genre"] in cfg.near_dedup.genres:
-            result.signature = _STATE["near"].signature(text, cfg.near_dedup.shingle_size)
+            result.exact_key = exact_key(words)
+        if cfg.near_dedup.enabled and genre in cfg.near_dedup.genres:
+            result.signature = _STATE["near"].signature(words, cfg.near_dedup.shingle_size)
     return result
 
 
@@ -102,73 +140,90 @@ class CleanResult:
     plot_rows: list[dict[str, Any]]
 
 
-def _read(path: Path, genre: str, skipped: SkipCounter | None) -> Iterator[dict[str, Any]]:
-    """Records of one data/raw file, checked against what cleaning needs."""
-    for lineno, record in iter_jsonl(path, skipped):
-        problem = None
-        if not isinstance(record, dict):
-            problem = "a record should be a JSON object"
-        else:
-            for key, kind in _REQUIRED.items():
-                if not isinstance(record.get(key), kind):
-                    problem = f"missing or malformed '{key}'"
-                    break
-            else:
-                if record["genre"] != genre:
-                    problem = f"genre '{record['genre']}' in the {genre} file"
-        if problem is None:
-            yield record
-            continue
-        handle_bad_record(BadRecordError(f"{path}:{lineno}: {problem}"), path, skipped)
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """The non-blank lines of a data/raw file (plain JSON Lines, written by ingest), with their numbers."""
+    with open(path, "rb") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if not line.isspace():
+                yield lineno, line
 
 
-def _common_lines(paths: list[Path], genre: str, cfg: CleanConfig, skipped: SkipCounter | None) -> frozenset[str]:
-    """Short lines that occur in at least `min_docs` documents of the genre."""
+def _common_lines(paths: list[Path], genre: str, cfg: CleanConfig) -> frozenset[str]:
+    """Short lines that occur in at least `min_docs` documents of the genre (malformed records are passed
+    over here: the cleaning pass reports them)."""
     documents_with: dict[str, int] = {}
     max_words = cfg.boilerplate.max_words
     for path in paths:
-        for record in _read(path, genre, skipped):
-            keys = {line_key(line) for line in record["text"].split("\n")}
+        for lineno, line in _lines(path):
+            try:
+                record = decode_line(path, lineno, line)
+            except BadRecordError:
+                continue
+            if _check(record, genre) is not None:
+                continue
+            keys = {line_key(text_line) for text_line in record["text"].split("\n")}
             for key in keys:
                 if key and len(key.split()) <= max_words:
                     documents_with[key] = documents_with.get(key, 0) + 1
     return frozenset(k for k, n in documents_with.items() if n >= cfg.boilerplate.min_docs)
 
 
-def _clean_batch(records: list[dict[str, Any]]) -> list[Cleaned]:
-    return [_clean_one(record) for record in records]
+Task = tuple[int, _File, list[tuple[int, bytes]]]  # (file number, file, numbered lines)
 
 
-def _outcomes(records: Iterator[dict[str, Any]], pool: Any, workers: int) -> Iterator[Cleaned]:
-    """Cleaned documents in input order.
+def _clean_batch(task: Task) -> tuple[int, list[Cleaned]]:
+    number, file, lines = task
+    return number, [_clean_line(file, lineno, line) for lineno, line in lines]
 
-    With a pool, batches stream through `imap` (workers clean while this process deduplicates and writes);
-    a semaphore keeps at most a few batches per worker in flight, so memory stays bounded.
+
+def _outcomes(files: list[_File], pool: Any, workers: int) -> Iterator[tuple[int, Cleaned]]:
+    """(file number, cleaned line) for every line of `files` (missing ones are passed over), in order.
+
+    With a pool, batches of raw lines stream through `imap` (workers decode, clean and encode while this
+    process deduplicates and writes); a semaphore keeps at most a few batches per worker in flight, so memory
+    stays bounded.
     """
+    present = [(number, file) for number, file in enumerate(files) if file.path.exists()]
     if pool is None:
-        yield from map(_clean_one, records)
+        for number, file in present:
+            for lineno, line in _lines(file.path):
+                yield number, _clean_line(file, lineno, line)
         return
     in_flight = threading.BoundedSemaphore(4 * workers)
+    stop = threading.Event()
 
-    def batches() -> Iterator[list[dict[str, Any]]]:
+    def may_send() -> bool:
+        # Runs in the pool's feeder thread: blocks it, not us. Gives up once we stop (an error here), so that
+        # `pool.terminate()`, which waits for the feeder, does not wait forever.
+        while not in_flight.acquire(timeout=0.05):
+            if stop.is_set():
+                return False
+        return True
+
+    def batches() -> Iterator[Task]:
         # Batches are cut by size as well as count, so that a handful of book-length documents is still
         # shared between the workers.
-        batch: list[dict[str, Any]] = []
-        size = 0
-        for record in records:
-            batch.append(record)
-            size += len(record["text"])
-            if len(batch) >= _BATCH or size >= _BATCH_CHARS:
-                in_flight.acquire()  # runs in the pool's feeder thread: blocks it, not us
-                yield batch
-                batch, size = [], 0
-        if batch:
-            in_flight.acquire()
-            yield batch
+        for number, file in present:
+            batch: list[tuple[int, bytes]] = []
+            size = 0
+            for lineno, line in _lines(file.path):
+                batch.append((lineno, line))
+                size += len(line)
+                if len(batch) >= _BATCH or size >= _BATCH_BYTES:
+                    if not may_send():
+                        return
+                    yield number, file, batch
+                    batch, size = [], 0
+            if batch and may_send():
+                yield number, file, batch
 
-    for results in pool.imap(_clean_batch, batches()):
-        in_flight.release()
-        yield from results
+    try:
+        for number, results in pool.imap(_clean_batch, batches()):
+            in_flight.release()
+            for result in results:
+                yield number, result
+    finally:
+        stop.set()
 
 
 def _workers(cfg: CleanConfig) -> int:
@@ -192,92 +247,116 @@ def clean_corpus(raw_dir: str | Path, out_dir: str | Path, data: DataConfig, cfg
     """
     raw_dir = Path(raw_dir)
     skipped = SkipCounter() if data.on_bad_record == "skip" else None
-    metrics: dict[str, Any] = {}
-    inputs: dict[str, str] = {}
     groups = [(g, [(s, Path(s) / f"{g}.jsonl") for s in data.splits]) for g in data.genres]
     if data.instructions:
         groups.append(("instruction", [("all", Path("instruction.jsonl"))]))
-    context = multiprocessing.get_context("fork")
-    if cfg.language.enabled:
-        preload_language_model()  # load once here; forked workers share it
+    files = [_File(variant, genre, split, rel, raw_dir / variant / rel)
+             for variant in data.variants for genre, splits in groups for split, rel in splits]
 
-    with atomic_dir(out_dir) as tmp, open(tmp / "rejects.jsonl", "w", encoding="utf-8") as rejects:
+    # The language model takes most of a second to decompress (lzma, which frees the GIL): load it in a
+    # thread while this one hashes the inputs and counts shared lines, and before any worker is forked.
+    loader = threading.Thread(target=preload_language_model, daemon=True) if cfg.language.enabled else None
+    if loader is not None:
+        loader.start()
+    inputs = {f.path.relative_to(raw_dir).as_posix(): sha256_file(f.path) for f in files if f.path.exists()}
+    common: dict[tuple[str, str], frozenset[str]] = {}
+    if cfg.boilerplate.enabled:
         for variant in data.variants:
-            for genre, files in groups:
-                paths = [raw_dir / variant / rel for _, rel in files]
-                for path in paths:
-                    if path.exists():
-                        inputs[path.relative_to(raw_dir).as_posix()] = sha256_file(path)
-                common = frozenset()
-                if cfg.boilerplate.enabled and genre in cfg.boilerplate.genres:
-                    common = _common_lines([p for p in paths if p.exists()], genre, cfg, skipped)
-                stats = GenreStats()
-                exact_seen: dict[str, str] = {}
-                near = NearDuplicates(cfg.near_dedup.num_perm, cfg.near_dedup.threshold)
-                size = sum(p.stat().st_size for p in paths if p.exists())
-                # A pool pays off only on real volumes; either way the output is the same.
-                workers = _workers(cfg) if size >= _MIN_POOL_BYTES else 1
-                pool = context.Pool(workers, _init_worker, (cfg, common)) if workers > 1 else None
-                if pool is None:
-                    _init_worker(cfg, common)
-                try:
-                    for (split, rel), path in zip(files, paths):
-                        out_path = tmp / variant / rel
-                        out_path.parent.mkdir(parents=True, exist_ok=True)
-                        if not path.exists():
-                            log.warning("%s is missing: writing an empty %s", path, out_path.name)
-                            out_path.touch()
-                            continue
-                        with open(out_path, "w", encoding="utf-8") as out:
-                            records = _read(path, genre, skipped)
-                            progress = tqdm(_outcomes(records, pool, workers), desc=f"clean {variant}/{split}/{genre}",
-                                            unit="doc", disable=None, leave=False)
-                            for item in progress:
-                                _account(item, stats, exact_seen, near, out, rejects, variant, split, genre)
-                except BaseException:
-                    if pool is not None:
-                        pool.terminate()  # its feeder may be blocked on the in-flight limit
-                    raise
-                if pool is not None:
-                    pool.close()
-                    pool.join()
-                if stats.documents_in == 0:
-                    log.warning("no %s %s documents to clean", variant, genre)
-                metrics.setdefault(variant, {})[genre] = stats.as_dict()
+            for genre, _ in groups:
+                if genre in cfg.boilerplate.genres:
+                    paths = [f.path for f in files if f.variant == variant and f.genre == genre]
+                    common[(variant, genre)] = _common_lines([p for p in paths if p.exists()], genre, cfg)
+    if loader is not None:
+        loader.join()
 
+    # A pool pays off only on real volumes; either way the output is the same.
+    size = sum(f.path.stat().st_size for f in files if f.path.exists())
+    workers = _workers(cfg) if size >= _MIN_POOL_BYTES else 1
+    pool = None
+    if workers > 1:
+        pool = multiprocessing.get_context("fork").Pool(workers, _init_worker, (cfg, common))
+    else:
+        _init_worker(cfg, common)
+    stats: dict[tuple[str, str], _GenreState] = {}
+    outcomes = None
+    try:
+        with atomic_dir(out_dir) as tmp, open(tmp / "rejects.jsonl", "wb") as rejects:
+            outcomes = _outcomes(files, pool, workers)
+            results = iter(tqdm(outcomes, desc="clean", unit="doc", disable=None, leave=False))
+            pending = next(results, None)
+            for number, file in enumerate(files):
+                state = stats.setdefault((file.variant, file.genre), _GenreState(cfg))
+                out_path = tmp / file.variant / file.rel
+                out_path.parent.mkdir(parents=True, exist_ok=True)
+                if not file.path.exists():
+                    log.warning("%s is missing: writing an empty %s", file.path, out_path.name)
+                    out_path.touch()
+                    continue
+                with open(out_path, "wb") as out:
+                    while pending is not None and pending[0] == number:
+                        item = pending[1]
+                        if item.error is not None:
+                            handle_bad_record(item.error, file.path, skipped)
+                        else:
+                            _account(item, state, out, rejects, file)
+                        pending = next(results, None)
+    except BaseException:
+        if outcomes is not None:
+            outcomes.close()  # stops the feeder, which may be waiting for room in flight
+        if pool is not None:
+            pool.terminate()
+        raise
+    if pool is not None:
+        pool.close()
+        pool.join()
+
+    metrics: dict[str, Any] = {}
+    for (variant, genre), state in stats.items():
+        if state.counts.documents_in == 0:
+            log.warning("no %s %s documents to clean", variant, genre)
+        metrics.setdefault(variant, {})[genre] = state.counts.as_dict()
     metrics = {"corpus": metrics, "totals": _totals(metrics),
                "bad_records": dict(skipped.counts) if skipped else {}}
     return CleanResult(metrics=metrics, inputs=inputs, plot_rows=_plot_rows(metrics["corpus"]))
 
 
-def _account(item: Cleaned, stats: GenreStats, exact_seen: dict[str, str], near: NearDuplicates, out: Any,
-             rejects: Any, variant: str, split: str, genre: str) -> None:
+class _GenreState:
+    """Per (variant, genre): the counts, and the documents seen so far (duplicates are found across splits)."""
+
+    def __init__(self, cfg: CleanConfig) -> None:
+        self.counts = GenreStats()
+        self.exact_seen: dict[str, str] = {}
+        self.near = NearDuplicates(cfg.near_dedup.num_perm, cfg.near_dedup.threshold)
+
+
+def _account(item: Cleaned, state: _GenreState, out: Any, rejects: Any, file: _File) -> None:
     """Count one document, run the duplicate checks in input order, and write it or its rejection."""
-    outcome = item.outcome
+    outcome, stats = item.outcome, state.counts
     stats.documents_in += 1
     stats.words_in += item.words_in
     for rule, words in outcome.words_removed.items():
         stats.words_removed[rule] += words
     rule, reason = outcome.rule, outcome.reason
     if item.exact_key is not None:
-        if item.exact_key in exact_seen:
-            rule, reason = "exact_dedup", f"same text as an earlier document ({exact_seen[item.exact_key]})"
+        if item.exact_key in state.exact_seen:
+            earlier = state.exact_seen[item.exact_key]
+            rule, reason = "exact_dedup", f"same text as an earlier document ({earlier})"
         else:
-            exact_seen[item.exact_key] = item.id
+            state.exact_seen[item.exact_key] = item.id
     if rule is None and item.signature is not None:
-        earlier = near.is_duplicate(item.id, item.signature)
+        earlier = state.near.is_duplicate(item.id, item.signature)
         if earlier is not None:
             rule, reason = "near_dedup", f"near duplicate of {earlier}"
     if rule is not None:
         stats.rejected[rule] += 1
         remaining = item.words_in - sum(outcome.words_removed.values())
         stats.words_removed[rule] += max(remaining, 0)
-        rejects.write(dumps_line({"id": item.id, "variant": variant, "split": split, "genre": genre,
-                                  "rule": rule, "reason": reason}))
+        rejects.write(encode_line({"id": item.id, "variant": file.variant, "split": file.split,
+                                   "genre": file.genre, "rule": rule, "reason": reason}))
         return
     stats.documents_out += 1
     stats.words_out += item.words_out
-    out.write(dumps_line(outcome.record))
+    out.write(item.line)
 
 
 def _totals(corpus: dict[str, Any]) -> dict[str, Any]:

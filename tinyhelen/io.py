@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import ijson
+import orjson
 import zstandard
 
 from tinyhelen.errors import BadRecordError, DamagedFileError
@@ -66,6 +67,18 @@ def handle_bad_record(error: BadRecordError, path: Path, on_bad: OnBad) -> None:
     on_bad(error, path)
 
 
+def decode_line(path: Path, lineno: int, line: bytes) -> Any:
+    """One JSON Lines record (orjson: several times faster than the json module).
+
+    Raises:
+        BadRecordError: the line is not valid JSON (or not UTF-8), naming `path:lineno`.
+    """
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError as error:
+        raise BadRecordError(f"{path}:{lineno}: invalid JSON: {error}") from None
+
+
 def iter_jsonl(path: Path, on_bad: OnBad = None) -> Iterator[tuple[int, Any]]:
     """Yield `(line_number, record)` from a `.jsonl` or `.jsonl.zst` file.
 
@@ -85,12 +98,12 @@ def iter_jsonl(path: Path, on_bad: OnBad = None) -> Iterator[tuple[int, Any]]:
                 if not line.strip():
                     continue
                 try:
-                    record = json.loads(line)
-                except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                    record = decode_line(path, lineno, line)
+                except BadRecordError as error:
                     if not line.endswith(b"\n") and path.name.endswith(".zst"):
                         # A compressed stream that stops mid-line was cut short, not written badly.
                         raise _damage(path, f"stream ends inside line {lineno}", recovered) from None
-                    handle_bad_record(BadRecordError(f"{path}:{lineno}: invalid JSON: {error}"), path, on_bad)
+                    handle_bad_record(error, path, on_bad)
                     continue
                 recovered += 1
                 yield lineno, record
@@ -142,9 +155,14 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
         raise
 
 
+def encode_line(record: Any) -> bytes:
+    """One JSON Lines line as UTF-8 bytes: compact, non-ASCII kept as is, newline-terminated (orjson)."""
+    return orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE)
+
+
 def dumps_line(record: Any) -> str:
-    """One JSON Lines line: compact, UTF-8 kept as is, newline-terminated."""
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+    """`encode_line` as text, for files opened in text mode."""
+    return encode_line(record).decode("utf-8")
 
 
 def write_jsonl(path: str | Path, records: Iterable[Any]) -> int:

@@ -43,6 +43,8 @@ def test_code_keeps_literal_backslash_n():
         ("line  \n\n\n\n  next", "line\n\nnext"),
         ("  padded  ", "padded"),
         ("non\u00a0breaking", "non breaking"),
+        ("Entity \t| Description", "Entity | Description"),  # a space then a tab: one space, not two
+        ("em\u2003space \u3000ideographic", "em space ideographic"),
     ],
 )
 def test_repair_whitespace(text, expected):
@@ -107,6 +109,14 @@ def test_remove_boilerplate_repeats_and_common_lines():
         ("Order 1234 5678 9012 3456 is not a card", "Order 1234 5678 9012 3456 is not a card"),  # Luhn fails
         ("In 1990-2000, 10 000 000 people, version 1.2.3.4.5", "In 1990-2000, 10 000 000 people, version 1.2.3.4.5"),
         ("ｊｏ＠ｅｘａｍｐｌｅ．ｃｏｍ", "ｊｏ＠ｅｘａｍｐｌｅ．ｃｏｍ"),  # homoglyphs: only after NFKC (see below)
+        # Where the search windows begin and end: the text's ends, punctuation, line breaks, case.
+        ("a@b.io", "s@university.edu"),
+        ("Mail:a@b.io,c@d.io.\nWWW.Example.com/x", "Mail:s@university.edu,s@university.edu.\n"
+                                                   "http://www.blogwebsite.com/blog"),
+        ("ftp://files.example.net/a\tand Www.shop.example", "http://www.blogwebsite.com/blog\tand "
+                                                             "http://www.blogwebsite.com/blog"),
+        ("@handle and new.line and a.b@c", "@handle and new.line and a.b@c"),  # triggers without a match
+        ("x@y.com@z.org", "s@university.edu@z.org"),  # one token, two "@": scanned once, left to right
     ],
 )
 def test_scrub_private(text, expected):
@@ -153,6 +163,17 @@ def test_code_keeps_code_but_scrubs_email_inside_it(params):
     assert "def  notify():\n    send(\"s@university.edu\")  # tab\there" in record["response"]
     assert record["response"].startswith("Here is the code:\n```python")
     assert record["text"] == record["prompt"] + " " + record["response"]
+
+
+def test_code_keeps_indented_code_blocks(params):
+    # A quarter of the release's code answers indent their code (Markdown) instead of fencing it.
+    code = "    function  f() {\n        let s = '<div>  </div>';\t// keep\n    }"
+    response = f"{code}\n\nThe   function <b>above</b>   returns a div.\n\n{code}\n"
+    record = clean_document(_record("code", prompt="Write  it.", response=response), params.clean).record
+    assert record["response"] == f"{code}\n\nThe function above returns a div.\n\n{code}"
+    listed = "1.  Run   it:\n    ```sh\n    make  all\n    ```\n2.  Done."  # an indented fence: one block
+    record = clean_document(_record("code", prompt="Build.", response=listed), params.clean).record
+    assert record["response"] == "1. Run it:\n    ```sh\n    make  all\n    ```\n2. Done."
 
 
 def test_math_keeps_latex_and_numbers(params):

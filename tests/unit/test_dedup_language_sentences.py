@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tinyhelen.dedup import NearDuplicates, exact_key, shingle_hashes
+from tinyhelen.dedup import NearDuplicates, exact_key, normalized_words, shingle_hashes
 from tinyhelen.language import foreign_language, function_word_share, keep_english
 from tinyhelen.sentences import make_splitter
 
@@ -22,6 +22,18 @@ def test_shingles_are_deterministic_and_order_sensitive():
     assert (shingle_hashes(STORY, 5) == shingle_hashes(STORY, 5)).all()
     assert len(shingle_hashes("two words", 5)) == 1
     assert shingle_hashes("a b c", 2).tolist() != shingle_hashes("c b a", 2).tolist()
+
+
+def test_signature_is_datasketchs_minhash():
+    from datasketch import MinHash
+
+    index = NearDuplicates(num_perm=64, threshold=0.8)
+    reference = MinHash(num_perm=64, seed=1, hashfunc=int)
+    long_story = STORY * 300  # more shingles than one block
+    reference.update_batch(shingle_hashes(long_story, 3).tolist())
+    assert index.signature(long_story, 3).tolist() == reference.hashvalues.tolist()
+    words = normalized_words(STORY)
+    assert index.signature(words, 3).tolist() == index.signature(STORY, 3).tolist()
 
 
 def test_near_duplicates_found_and_first_kept():
