@@ -317,6 +317,12 @@ def _code_spans(text: str) -> list[tuple[int, int]]:
     return merged
 
 
+@functools.lru_cache(maxsize=16)
+def _latex_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of LaTeX in math text (cached like `_code_spans`)."""
+    return [match.span() for match in _LATEX.finditer(text)]
+
+
 def strip_field(text: str, genre: str | None) -> str:
     """Strip a field's ends; in code, an indented first line keeps its indentation (it is code)."""
     if genre != "code":
@@ -331,7 +337,7 @@ def _protected_spans(text: str, genre: str) -> list[tuple[int, int]]:
     if genre == "code":
         return _code_spans(text)
     if genre == "math":
-        return [m.span() for m in _LATEX.finditer(text)] if ("$" in text or "\\" in text) else []
+        return _latex_spans(text) if ("$" in text or "\\" in text) else []
     return []
 
 
@@ -370,29 +376,44 @@ def rebuild_text(record: dict[str, Any]) -> str:
 @dataclass
 class Outcome:
     """What cleaning did to one document: the record (None if rejected), the rejecting rule and reason,
-    and the words each editing rule removed."""
+    the words each editing rule removed, and the words of its text before cleaning (None when the text came
+    out unchanged: then they are the kept text's, which the caller counts anyway)."""
 
     record: dict[str, Any] | None
+    words_in: int | None = None
     rule: str | None = None
     reason: str | None = None
     words_removed: dict[str, int] = field(default_factory=dict)
 
 
-def apply_to_fields(record: dict[str, Any], fn: Callable[[str], str]) -> dict[str, Any]:
-    """Apply a text function to every text field of a record (lists of strings element-wise)."""
-    out = dict(record)
-    for name in TEXT_FIELDS.get(record["genre"], ("text",)):
-        value = out[name]
-        out[name] = [fn(v) for v in value] if isinstance(value, list) else fn(value)
-    return out
-
-
-def field_values(record: dict[str, Any]) -> list[str]:
+def _field_values(record: dict[str, Any]) -> tuple[list[str], list[int | None]]:
+    """A record's text fields as one flat list of strings (list fields spread out), and each field's length
+    (None for a plain string), to put them back with `_with_fields`."""
     values: list[str] = []
+    shape: list[int | None] = []
     for name in TEXT_FIELDS.get(record["genre"], ("text",)):
         value = record[name]
-        values.extend(value if isinstance(value, list) else [value])
-    return values
+        if isinstance(value, list):
+            values.extend(value)
+            shape.append(len(value))
+        else:
+            values.append(value)
+            shape.append(None)
+    return values, shape
+
+
+def _with_fields(record: dict[str, Any], values: list[str], shape: list[int | None]) -> dict[str, Any]:
+    """A copy of `record` with its text fields taken from `values` (the inverse of `_field_values`)."""
+    out = dict(record)
+    position = 0
+    for name, length in zip(TEXT_FIELDS.get(record["genre"], ("text",)), shape):
+        if length is None:
+            out[name] = values[position]
+            position += 1
+        else:
+            out[name] = values[position : position + length]
+            position += length
+    return out
 
 
 def clean_document(record: dict[str, Any], cfg: Any, common_lines: frozenset[str] = frozenset()) -> Outcome:
@@ -408,58 +429,74 @@ def clean_document(record: dict[str, Any], cfg: Any, common_lines: frozenset[str
     """
     genre = record["genre"]
     protect = genre if genre in ("code", "math") else None
-    outcome = Outcome(record=dict(record))
+    values, shape = _field_values(record)
+    counts: dict[str, int] = {}  # words per text seen (a str caches its hash: cheaper than splitting again)
+    outcome = Outcome(record=None)
+
+    def words(text: str) -> int:
+        count = counts.get(text)
+        if count is None:
+            count = counts[text] = len(text.split())
+        return count
 
     def edit(rule: str, fn: Callable[[str], str], protect_code: bool = True,
              whitespace_only: bool = False) -> bool:
-        current = outcome.record
+        nonlocal values
         pattern = protect if protect_code else None
-        edited = apply_to_fields(current, lambda text: map_unprotected(text, pattern, fn))
-        before_values, after_values = field_values(current), field_values(edited)
+        edited = [fn(v) if pattern is None else map_unprotected(v, pattern, fn) for v in values]
         # Words are counted only in the fields the rule changed (most rules leave most documents alone), and
         # never for a whitespace-only rule: it cannot change how many words there are.
-        removed = 0 if whitespace_only else sum(
-            len(before.split()) - len(after.split())
-            for before, after in zip(before_values, after_values) if after != before)
-        if removed > 0:
-            outcome.words_removed[rule] = outcome.words_removed.get(rule, 0) + removed
-        outcome.record = edited
-        if not any(v.strip() for v in after_values):
+        if not whitespace_only:
+            removed = sum(words(before) - words(after)
+                          for before, after in zip(values, edited) if after is not before and after != before)
+            if removed > 0:
+                outcome.words_removed[rule] = outcome.words_removed.get(rule, 0) + removed
+        values = edited
+        if not any(v and not v.isspace() for v in values):
             outcome.rule, outcome.reason = rule, f"nothing left after the {rule} rule"
             return False
         return True
 
+    def rejected() -> Outcome:
+        outcome.words_in = words(record["text"])
+        return outcome
+
     prose = genre in PROSE_GENRES
     if cfg.unicode.enabled and not edit("unicode", lambda t: normalize_unicode(t, prose=prose)):
-        return _rejected(outcome)
+        return rejected()
     if cfg.markup.enabled and not edit("markup", strip_markup):
-        return _rejected(outcome)
+        return rejected()
     if (cfg.boilerplate.enabled and genre in cfg.boilerplate.genres and not edit(
             "boilerplate", lambda t: remove_boilerplate(t, cfg.boilerplate.max_words,
                                                         cfg.boilerplate.min_repeats_in_doc, common_lines))):
-        return _rejected(outcome)
+        return rejected()
     if cfg.private_data.enabled and genre != "math":
         p = cfg.private_data
         stand_ins = StandIns(email=p.email, url=p.url, phone=p.phone, ip=p.ip, card=p.card)
         # Private data is scrubbed inside code too: a stand-in address keeps a string literal valid.
         if not edit("private_data", lambda t: scrub_private(t, stand_ins), protect_code=False):
-            return _rejected(outcome)
+            return rejected()
     if cfg.unicode.enabled:
         edit("unicode", lambda t: repair_whitespace(t, strip_ends=protect is None), whitespace_only=True)
-        outcome.record = apply_to_fields(outcome.record, lambda t: strip_field(t, genre))
+        values = [strip_field(v, genre) for v in values]
+    outcome.record = _with_fields(record, values, shape)
     if cfg.language.enabled and prose:
         if not _keep_english(outcome, cfg.language):
-            return _rejected(outcome)
-    record = outcome.record
-    record["text"] = rebuild_text(record)
+            outcome.record = None
+            return rejected()
+    cleaned = outcome.record
+    cleaned["text"] = rebuild_text(cleaned)
     if cfg.length.enabled and genre in cfg.length.genres:
-        size = len(record["text"])
+        size = len(cleaned["text"])
         if size < cfg.length.min_chars:
             outcome.rule, outcome.reason = "length", f"{size} characters < min_chars {cfg.length.min_chars}"
         elif size > cfg.length.max_chars:
             outcome.rule, outcome.reason = "length", f"{size} characters > max_chars {cfg.length.max_chars}"
         if outcome.rule:
-            return _rejected(outcome)
+            outcome.record = None
+            return rejected()
+    if cleaned["text"] != record["text"] or record["text"] in counts:
+        outcome.words_in = words(record["text"])
     return outcome
 
 
@@ -482,8 +519,3 @@ def _keep_english(outcome: Outcome, cfg: Any) -> bool:
             outcome.words_removed["language"] = outcome.words_removed.get("language", 0) + removed
         record["text"] = kept
     return True
-
-
-def _rejected(outcome: Outcome) -> Outcome:
-    outcome.record = None
-    return outcome

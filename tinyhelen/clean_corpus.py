@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from tinyhelen.clean import Outcome, clean_document, line_key
 from tinyhelen.config import CleanConfig, DataConfig
-from tinyhelen.dedup import NearDuplicates, exact_key, normalized_words
+from tinyhelen.dedup import NearDuplicates, count_words, exact_key, normalized_text
 from tinyhelen.errors import BadRecordError
 from tinyhelen.language import preload_language_model
 from tinyhelen.io import SkipCounter, atomic_dir, decode_line, encode_line, handle_bad_record, sha256_file
@@ -68,7 +68,6 @@ class Cleaned:
     all computed in the worker, so the main process only looks up, counts and writes bytes."""
 
     id: str
-    words_in: int
     outcome: Outcome
     line: bytes | None = None  # the cleaned record, encoded, if kept so far
     words_out: int = 0
@@ -95,22 +94,23 @@ def _clean_line(file: _File, lineno: int, line: bytes) -> Cleaned:
     try:
         record = decode_line(path, lineno, line)
     except BadRecordError as error:
-        return Cleaned(id="", words_in=0, outcome=Outcome(record=None), error=error)
+        return Cleaned(id="", outcome=Outcome(record=None), error=error)
     problem = _check(record, genre)
     if problem is not None:
-        return Cleaned(id="", words_in=0, outcome=Outcome(record=None),
-                       error=BadRecordError(f"{path}:{lineno}: {problem}"))
+        return Cleaned(id="", outcome=Outcome(record=None), error=BadRecordError(f"{path}:{lineno}: {problem}"))
     outcome = clean_document(record, cfg, _STATE["common_lines"].get((file.variant, genre), frozenset()))
-    result = Cleaned(id=record["id"], words_in=len(record["text"].split()), outcome=outcome)
+    result = Cleaned(id=record["id"], outcome=outcome)
     if outcome.record is not None:
-        words = normalized_words(outcome.record["text"])
+        normalized = normalized_text(outcome.record["text"])
         result.line = encode_line(outcome.record)
         outcome.record = None  # the encoded line is all that travels back
-        result.words_out = len(words)
+        result.words_out = count_words(normalized)
+        if outcome.words_in is None:  # the text came out unchanged
+            outcome.words_in = result.words_out
         if cfg.exact_dedup.enabled:
-            result.exact_key = exact_key(words)
+            result.exact_key = exact_key(normalized)
         if cfg.near_dedup.enabled and genre in cfg.near_dedup.genres:
-            result.signature = _STATE["near"].signature(words, cfg.near_dedup.shingle_size)
+            result.signature = _STATE["near"].signature(normalized, cfg.near_dedup.shingle_size)
     return result
 
 
@@ -272,11 +272,10 @@ def clean_corpus(raw_dir: str | Path, out_dir: str | Path, data: DataConfig, cfg
     # A pool pays off only on real volumes; either way the output is the same.
     size = sum(f.path.stat().st_size for f in files if f.path.exists())
     workers = _workers(cfg) if size >= _MIN_POOL_BYTES else 1
+    _init_worker(cfg, common)  # here too: what it computes once (the LSH bands) is then inherited
     pool = None
     if workers > 1:
         pool = multiprocessing.get_context("fork").Pool(workers, _init_worker, (cfg, common))
-    else:
-        _init_worker(cfg, common)
     stats: dict[tuple[str, str], _GenreState] = {}
     outcomes = None
     try:
@@ -333,7 +332,7 @@ def _account(item: Cleaned, state: _GenreState, out: Any, rejects: Any, file: _F
     """Count one document, run the duplicate checks in input order, and write it or its rejection."""
     outcome, stats = item.outcome, state.counts
     stats.documents_in += 1
-    stats.words_in += item.words_in
+    stats.words_in += outcome.words_in
     for rule, words in outcome.words_removed.items():
         stats.words_removed[rule] += words
     rule, reason = outcome.rule, outcome.reason
@@ -349,7 +348,7 @@ def _account(item: Cleaned, state: _GenreState, out: Any, rejects: Any, file: _F
             rule, reason = "near_dedup", f"near duplicate of {earlier}"
     if rule is not None:
         stats.rejected[rule] += 1
-        remaining = item.words_in - sum(outcome.words_removed.values())
+        remaining = outcome.words_in - sum(outcome.words_removed.values())
         stats.words_removed[rule] += max(remaining, 0)
         rejects.write(encode_line({"id": item.id, "variant": file.variant, "split": file.split,
                                    "genre": file.genre, "rule": rule, "reason": reason}))

@@ -3,9 +3,12 @@
 Shingle hashes are computed with NumPy from CRC-32 word hashes (no per-shingle Python hashing). The MinHash
 signature is datasketch's own "affine32" scheme (the MurmurHash3 finalizer, then `a * h + b` modulo 2^32 with
 datasketch's permutations), applied to the whole array at once: `MinHash.update_batch` would first turn every
-shingle into a Python int, which costs more than the hashing itself. A test checks that the values are
-datasketch's. `MinHashLSH` does the banding and lookup. Documents are offered in a fixed order and the first
-of a group is kept, so the result is deterministic.
+shingle into a Python int, which costs more than the hashing itself. The LSH banding uses datasketch's
+optimal (bands, rows) for the threshold and cuts the signature into bands as `MinHashLSH` does, but the band
+keys are made where the signature is (in the clean workers) and the index is a dict per band: building a
+`MinHash` object per document to feed `MinHashLSH` cost the main process more than the lookups. Tests check
+both against datasketch. Documents are offered in a fixed order and the first of a group is kept, so the
+result is deterministic.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import zlib
-from collections.abc import Sequence
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
@@ -24,26 +26,29 @@ _CHUNK = 8192  # shingles per (num_perm x chunk) block: bounded memory for book-
 _SCHEME = "affine32"
 
 
-def normalized_words(text: str) -> list[str]:
-    """The lower-cased words of a text, as exact and near deduplication compare them."""
-    return text.lower().split()
+def normalized_text(text: str) -> bytes:
+    """A text as deduplication compares it: lower-cased words joined by single spaces, UTF-8."""
+    return " ".join(text.lower().split()).encode("utf-8")
 
 
-def exact_key(text: str | Sequence[str]) -> str:
-    """Case- and whitespace-insensitive fingerprint of a text (or of its `normalized_words`)."""
-    words = normalized_words(text) if isinstance(text, str) else text
-    return hashlib.sha1(" ".join(words).encode("utf-8")).hexdigest()
+def count_words(normalized: bytes) -> int:
+    """The number of words of a `normalized_text`."""
+    return normalized.count(b" ") + 1 if normalized else 0
 
 
-def shingle_hashes(text: str | Sequence[str], size: int) -> np.ndarray:
-    """32-bit hashes of the lower-cased word `size`-grams of a text or of its `normalized_words` (one hash
+def exact_key(text: str | bytes) -> str:
+    """Case- and whitespace-insensitive fingerprint of a text (or of its `normalized_text`)."""
+    return hashlib.sha1(normalized_text(text) if isinstance(text, str) else text).hexdigest()
+
+
+def shingle_hashes(text: str | bytes, size: int) -> np.ndarray:
+    """32-bit hashes of the lower-cased word `size`-grams of a text or of its `normalized_text` (one hash
     for texts shorter than that)."""
-    words = normalized_words(text) if isinstance(text, str) else text
-    if not words:
+    normalized = normalized_text(text) if isinstance(text, str) else text
+    if not normalized:
         return np.zeros(1, dtype=np.uint64)
-    # Words hold no whitespace, so joining with single spaces and splitting the bytes gives them back encoded.
-    encoded = " ".join(words).encode("utf-8").split(b" ")
-    word_hashes = np.fromiter(map(zlib.crc32, encoded), dtype=np.uint64, count=len(encoded))
+    words = normalized.split(b" ")
+    word_hashes = np.fromiter(map(zlib.crc32, words), dtype=np.uint64, count=len(words))
     width = min(size, len(word_hashes))
     combined = np.zeros(len(word_hashes) - width + 1, dtype=np.uint64)
     with np.errstate(over="ignore"):  # uint64 arithmetic wraps on purpose
@@ -69,20 +74,20 @@ def _lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
 
 
 class NearDuplicates:
-    """MinHash LSH index: `is_duplicate(key, signature)` answers, then remembers the document."""
+    """MinHash LSH index: `is_duplicate(key, bands)` answers, then remembers the document."""
 
     def __init__(self, num_perm: int, threshold: float, seed: int = 1) -> None:
-        self.num_perm, self.seed = num_perm, seed
         template = MinHash(num_perm=num_perm, seed=seed, scheme=_SCHEME)
         # Generating permutations costs about 1 ms; make them once and share them.
-        self._permutations = template.permutations
         a, b = (np.asarray(p, dtype=np.uint32) for p in template.permutations)
         self._a, self._b = a[:, None], b[:, None]
         self._empty = template.hashvalues
-        self._lsh = MinHashLSH(num_perm=num_perm, params=_lsh_bands(threshold, num_perm))
+        bands, rows = _lsh_bands(threshold, num_perm)
+        self._ranges = [(band * rows, (band + 1) * rows) for band in range(bands)]
+        self._tables: list[dict[bytes, list[str]]] = [{} for _ in range(bands)]
 
-    def signature(self, text: str | Sequence[str], shingle_size: int) -> np.ndarray:
-        """The MinHash values of a text's shingles (or of its `normalized_words`' shingles)."""
+    def minhash(self, text: str | bytes, shingle_size: int) -> np.ndarray:
+        """The MinHash values of a text's shingles (or of its `normalized_text`'s shingles)."""
         hashes = _fmix32(shingle_hashes(text, shingle_size).astype(np.uint32))
         values = self._empty
         with np.errstate(over="ignore"):
@@ -92,12 +97,16 @@ class NearDuplicates:
                 values = np.minimum(values, block.min(axis=1))
         return values
 
-    def is_duplicate(self, key: str, signature: np.ndarray) -> str | None:
-        """The key of an earlier near-duplicate, or None (and the document is indexed)."""
-        minhash = MinHash(num_perm=self.num_perm, seed=self.seed, hashvalues=signature,
-                          permutations=self._permutations, scheme=_SCHEME)
-        matches = self._lsh.query(minhash)
+    def signature(self, text: str | bytes, shingle_size: int) -> list[bytes]:
+        """The LSH band keys of a text (or of its `normalized_text`): what `is_duplicate` takes."""
+        values = self.minhash(text, shingle_size)
+        return [values[start:end].tobytes() for start, end in self._ranges]
+
+    def is_duplicate(self, key: str, bands: list[bytes]) -> str | None:
+        """The (smallest) key of an earlier document sharing a band, or None (and the document is indexed)."""
+        matches = [earlier for table, band in zip(self._tables, bands) for earlier in table.get(band, ())]
         if matches:
             return min(matches)
-        self._lsh.insert(key, minhash)
+        for table, band in zip(self._tables, bands):
+            table.setdefault(band, []).append(key)
         return None

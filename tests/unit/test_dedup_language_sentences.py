@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tinyhelen.dedup import NearDuplicates, exact_key, normalized_words, shingle_hashes
+from tinyhelen.dedup import NearDuplicates, count_words, exact_key, normalized_text, shingle_hashes
 from tinyhelen.language import foreign_language, function_word_share, keep_english
 from tinyhelen.sentences import make_splitter
 
@@ -31,9 +31,32 @@ def test_signature_is_datasketchs_minhash():
     reference = MinHash(num_perm=64, seed=1, hashfunc=int)
     long_story = STORY * 300  # more shingles than one block
     reference.update_batch(shingle_hashes(long_story, 3).tolist())
-    assert index.signature(long_story, 3).tolist() == reference.hashvalues.tolist()
-    words = normalized_words(STORY)
-    assert index.signature(words, 3).tolist() == index.signature(STORY, 3).tolist()
+    assert index.minhash(long_story, 3).tolist() == reference.hashvalues.tolist()
+    assert index.minhash(normalized_text(STORY), 3).tolist() == index.minhash(STORY, 3).tolist()
+
+
+def test_normalized_text():
+    assert normalized_text(" Hello\u00a0  WORLD\n") == b"hello world"
+    assert count_words(normalized_text(STORY)) == len(STORY.split()) and count_words(b"") == 0
+    assert shingle_hashes(b"", 5).tolist() == [0]
+
+
+def test_lsh_answers_as_datasketchs_index():
+    from datasketch import MinHash, MinHashLSH
+
+    index, reference = NearDuplicates(num_perm=128, threshold=0.5), MinHashLSH(threshold=0.5, num_perm=128)
+    sentences = STORY.split(". ")
+    texts = [". ".join(sentences[i:] + sentences[:i]) for i in range(len(sentences))] + [STORY, STORY.upper()]
+    found = []
+    for number, text in enumerate(texts):
+        key = f"doc{number}"
+        minhash = MinHash(num_perm=128, seed=1, hashvalues=index.minhash(text, 2), scheme="affine32")
+        expected = min(reference.query(minhash), default=None)
+        if expected is None:
+            reference.insert(key, minhash)
+        assert index.is_duplicate(key, index.signature(text, 2)) == expected
+        found.append(expected)
+    assert found[-1] is not None and found.count(None) >= 1  # both answers occur
 
 
 def test_near_duplicates_found_and_first_kept():
