@@ -15,9 +15,10 @@ Rules, in the order `clean_document` applies them:
 - `length`: documents shorter or longer than the limits are rejected.
 
 Genre awareness: code keeps its code blocks (fenced, or indented as in Markdown) byte for byte (only the
-prose around them is cleaned, but private data is scrubbed everywhere); math keeps its LaTeX (`$...$`, `\\(...\\)`, `\\[...\\]`) and gets no
-boilerplate, private-data, language or length rule; conversation keeps its quoted turns (only whitespace and
-markup are touched). Duplicates are handled corpus-wide in `tinyhelen.clean_corpus`.
+prose around them is cleaned, but private data is scrubbed everywhere); math keeps its LaTeX (`$...$`,
+`\\(...\\)`, `\\[...\\]`) and gets no boilerplate, private-data, language or length rule; conversation keeps
+its quoted turns (only whitespace and markup are touched). Duplicates are handled corpus-wide in
+`tinyhelen.clean_corpus`.
 """
 
 from __future__ import annotations

@@ -5,8 +5,9 @@
     data/clean/rejects.jsonl                       {id, variant, split, genre, rule, reason}
 
 First, for the genres with the boilerplate rule, a pass counts short lines across each (variant, genre)'s
-documents (cross-document boilerplate), while a thread loads the language model. Then every file, in the
-order variant, genre, split (train, validation, test), is streamed as raw lines through one process pool
+documents (cross-document boilerplate), while the workers start and load the language model. Then every
+file, in the order variant, genre, split (train, validation, test), is streamed as raw lines through one
+process pool
 (`imap`, so order is kept, and no pause between files): the workers decode, apply the per-document rules,
 encode the cleaned record and compute its dedup keys and MinHash signature; the main process drops exact
 and near duplicates per (variant, genre), keeping the first occurrence, and writes bytes. Duplicates are
@@ -38,17 +39,21 @@ log = logging.getLogger(__name__)
 
 RULES = ("unicode", "markup", "boilerplate", "private_data", "language", "length", "exact_dedup", "near_dedup")
 _REQUIRED = {"id": str, "genre": str, "text": str}
-_BATCH = 32  # documents per task sent to a worker, at most
-_BATCH_BYTES = 100_000  # bytes of input per task, at most (unless one line is longer)
+# A task sent to a worker holds at most this many documents and about `_batch_bytes` of input. Big tasks keep
+# this process's share of the work (one hand-over per task) small: on the 10M corpus, 2 MB tasks clean ~25%
+# faster than 100 kB ones; but each worker should still get several, so that none waits at the end.
+_BATCH = 512
+_BATCH_BYTES = (100_000, 2_000_000)
 _MIN_POOL_BYTES = 500_000
 
-# Worker state, set once per pool by `_init_worker` (fork start: inherited, not pickled per task).
+# Worker state, set once per process by `_init_worker`.
 _STATE: dict[str, Any] = {}
 
 
-def _init_worker(cfg: CleanConfig, common_lines: dict[tuple[str, str], frozenset[str]]) -> None:
-    _STATE.update(cfg=cfg, common_lines=common_lines,
-                  near=NearDuplicates(cfg.near_dedup.num_perm, cfg.near_dedup.threshold))
+def _init_worker(cfg: CleanConfig) -> None:
+    _STATE.update(cfg=cfg, near=NearDuplicates(cfg.near_dedup.num_perm, cfg.near_dedup.threshold))
+    if cfg.language.enabled:
+        preload_language_model()
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,7 @@ def _check(record: Any, genre: str) -> str | None:
     return None
 
 
-def _clean_line(file: _File, lineno: int, line: bytes) -> Cleaned:
+def _clean_line(file: _File, common_lines: frozenset[str], lineno: int, line: bytes) -> Cleaned:
     cfg: CleanConfig = _STATE["cfg"]
     path, genre = file.path, file.genre
     try:
@@ -97,8 +102,9 @@ def _clean_line(file: _File, lineno: int, line: bytes) -> Cleaned:
         return Cleaned(id="", outcome=Outcome(record=None), error=error)
     problem = _check(record, genre)
     if problem is not None:
-        return Cleaned(id="", outcome=Outcome(record=None), error=BadRecordError(f"{path}:{lineno}: {problem}"))
-    outcome = clean_document(record, cfg, _STATE["common_lines"].get((file.variant, genre), frozenset()))
+        error = BadRecordError(f"{path}:{lineno}: {problem}")
+        return Cleaned(id="", outcome=Outcome(record=None), error=error)
+    outcome = clean_document(record, cfg, common_lines)
     result = Cleaned(id=record["id"], outcome=outcome)
     if outcome.record is not None:
         normalized = normalized_text(outcome.record["text"])
@@ -168,26 +174,30 @@ def _common_lines(paths: list[Path], genre: str, cfg: CleanConfig) -> frozenset[
     return frozenset(k for k, n in documents_with.items() if n >= cfg.boilerplate.min_docs)
 
 
-Task = tuple[int, _File, list[tuple[int, bytes]]]  # (file number, file, numbered lines)
+Task = tuple[int, _File, frozenset[str], list[tuple[int, bytes]]]  # (file number, file, common lines, lines)
 
 
 def _clean_batch(task: Task) -> tuple[int, list[Cleaned]]:
-    number, file, lines = task
-    return number, [_clean_line(file, lineno, line) for lineno, line in lines]
+    number, file, common_lines, lines = task
+    return number, [_clean_line(file, common_lines, lineno, line) for lineno, line in lines]
 
 
-def _outcomes(files: list[_File], pool: Any, workers: int) -> Iterator[tuple[int, Cleaned]]:
-    """(file number, cleaned line) for every line of `files` (missing ones are passed over), in order.
+def _outcomes(files: list[_File], common: dict[tuple[str, str], frozenset[str]], pool: Any,
+              workers: int) -> Iterator[tuple[int, Cleaned]]:
+    """(file number, cleaned line) for every line of `files` (missing ones are passed over), in order;
+    `common` holds the shared short lines of each (variant, genre) with the boilerplate rule.
 
     With a pool, batches of raw lines stream through `imap` (workers decode, clean and encode while this
     process deduplicates and writes); a semaphore keeps at most a few batches per worker in flight, so memory
     stays bounded.
     """
-    present = [(number, file) for number, file in enumerate(files) if file.path.exists()]
+    present = [(number, file, common.get((file.variant, file.genre), frozenset()))
+               for number, file in enumerate(files) if file.path.exists()]
+    batch_bytes = _batch_bytes(sum(file.path.stat().st_size for _, file, _ in present), workers)
     if pool is None:
-        for number, file in present:
+        for number, file, shared in present:
             for lineno, line in _lines(file.path):
-                yield number, _clean_line(file, lineno, line)
+                yield number, _clean_line(file, shared, lineno, line)
         return
     in_flight = threading.BoundedSemaphore(4 * workers)
     stop = threading.Event()
@@ -203,19 +213,19 @@ def _outcomes(files: list[_File], pool: Any, workers: int) -> Iterator[tuple[int
     def batches() -> Iterator[Task]:
         # Batches are cut by size as well as count, so that a handful of book-length documents is still
         # shared between the workers.
-        for number, file in present:
+        for number, file, shared in present:
             batch: list[tuple[int, bytes]] = []
             size = 0
             for lineno, line in _lines(file.path):
                 batch.append((lineno, line))
                 size += len(line)
-                if len(batch) >= _BATCH or size >= _BATCH_BYTES:
+                if len(batch) >= _BATCH or size >= batch_bytes:
                     if not may_send():
                         return
-                    yield number, file, batch
+                    yield number, file, shared, batch
                     batch, size = [], 0
             if batch and may_send():
-                yield number, file, batch
+                yield number, file, shared, batch
 
     try:
         for number, results in pool.imap(_clean_batch, batches()):
@@ -224,6 +234,12 @@ def _outcomes(files: list[_File], pool: Any, workers: int) -> Iterator[tuple[int
                 yield number, result
     finally:
         stop.set()
+
+
+def _batch_bytes(total: int, workers: int) -> int:
+    """Input bytes per task: about an eighth of each worker's share, within `_BATCH_BYTES`."""
+    low, high = _BATCH_BYTES
+    return max(low, min(high, total // (8 * workers)))
 
 
 def _workers(cfg: CleanConfig) -> int:
@@ -253,38 +269,32 @@ def clean_corpus(raw_dir: str | Path, out_dir: str | Path, data: DataConfig, cfg
     files = [_File(variant, genre, split, rel, raw_dir / variant / rel)
              for variant in data.variants for genre, splits in groups for split, rel in splits]
 
-    # The language model takes most of a second to decompress (lzma, which frees the GIL): load it in a
-    # thread while this one hashes the inputs and counts shared lines, and before any worker is forked.
-    loader = threading.Thread(target=preload_language_model, daemon=True) if cfg.language.enabled else None
-    if loader is not None:
-        loader.start()
-    inputs = {f.path.relative_to(raw_dir).as_posix(): sha256_file(f.path) for f in files if f.path.exists()}
-    common: dict[tuple[str, str], frozenset[str]] = {}
-    if cfg.boilerplate.enabled:
-        for variant in data.variants:
-            for genre, _ in groups:
-                if genre in cfg.boilerplate.genres:
-                    paths = [f.path for f in files if f.variant == variant and f.genre == genre]
-                    common[(variant, genre)] = _common_lines([p for p in paths if p.exists()], genre, cfg)
-    if loader is not None:
-        loader.join()
-
-    # A pool pays off only on real volumes; either way the output is the same.
+    # A pool pays off only on real volumes; either way the output is the same. It starts first, so that the
+    # workers load the language model while this process hashes the inputs and counts shared lines.
     size = sum(f.path.stat().st_size for f in files if f.path.exists())
     workers = _workers(cfg) if size >= _MIN_POOL_BYTES else 1
-    _init_worker(cfg, common)  # here too: what it computes once (the LSH bands) is then inherited
-    pool = None
-    if workers > 1:
-        pool = multiprocessing.get_context("fork").Pool(workers, _init_worker, (cfg, common))
+    pool = multiprocessing.get_context("fork").Pool(workers, _init_worker, (cfg,)) if workers > 1 else None
+    if pool is None:
+        _init_worker(cfg)
     stats: dict[tuple[str, str], _GenreState] = {}
     outcomes = None
     try:
+        inputs = {f.path.relative_to(raw_dir).as_posix(): sha256_file(f.path)
+                  for f in files if f.path.exists()}
+        common: dict[tuple[str, str], frozenset[str]] = {}
+        if cfg.boilerplate.enabled:
+            for variant in data.variants:
+                for genre, _ in groups:
+                    if genre in cfg.boilerplate.genres:
+                        paths = [f.path for f in files if f.variant == variant and f.genre == genre]
+                        common[(variant, genre)] = _common_lines([p for p in paths if p.exists()], genre, cfg)
         with atomic_dir(out_dir) as tmp, open(tmp / "rejects.jsonl", "wb") as rejects:
-            outcomes = _outcomes(files, pool, workers)
+            outcomes = _outcomes(files, common, pool, workers)
             results = iter(tqdm(outcomes, desc="clean", unit="doc", disable=None, leave=False))
             pending = next(results, None)
             for number, file in enumerate(files):
-                state = stats.setdefault((file.variant, file.genre), _GenreState(cfg))
+                state = stats.get((file.variant, file.genre)) or stats.setdefault(
+                    (file.variant, file.genre), _GenreState(cfg))
                 out_path = tmp / file.variant / file.rel
                 out_path.parent.mkdir(parents=True, exist_ok=True)
                 if not file.path.exists():
@@ -320,7 +330,7 @@ def clean_corpus(raw_dir: str | Path, out_dir: str | Path, data: DataConfig, cfg
 
 
 class _GenreState:
-    """Per (variant, genre): the counts, and the documents seen so far (duplicates are found across splits)."""
+    """Per (variant, genre): the counts and the documents seen so far (duplicates are found across splits)."""
 
     def __init__(self, cfg: CleanConfig) -> None:
         self.counts = GenreStats()
