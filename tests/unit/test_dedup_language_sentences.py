@@ -73,6 +73,26 @@ def test_function_word_share():
     assert function_word_share("") == 0.0
 
 
+def test_language_model_cache_is_written_and_rebuilt_when_damaged(tmp_path, monkeypatch, caplog):
+    from tinyhelen import language
+
+    monkeypatch.setenv("TINYHELEN_LANGID_CACHE", str(tmp_path / "langid"))
+    french = "Le marché de la place centrale ouvre chaque samedi matin avec des producteurs locaux."
+    try:
+        language._identifier.cache_clear()
+        expected = language.identify(french)
+        cache = language.model_cache_path()
+        assert cache.parent == tmp_path / "langid" and cache.stat().st_size > 0
+        language._identifier.cache_clear()
+        assert language.identify(french) == expected  # read back from the cache
+        cache.write_bytes(b"not a zstd frame")
+        language._identifier.cache_clear()
+        assert language.identify(french) == expected and "rebuilding" in caplog.text
+        assert cache.read_bytes() != b"not a zstd frame"
+    finally:
+        language._identifier.cache_clear()
+
+
 def test_foreign_language_detection():
     assert foreign_language(STORY, threshold=0.9) is None
     french = "Le marché de la place centrale ouvre chaque samedi matin avec des producteurs locaux."
