@@ -417,6 +417,43 @@ def _with_fields(record: dict[str, Any], values: list[str], shape: list[int | No
     return out
 
 
+def _common_prefix(a: str, b: str) -> int:
+    """Length of the longest common prefix (binary search over slice comparisons, which run in C)."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[:middle] == b[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _break_before(text: str, position: int) -> int:
+    """The start of the word around `position`: just after the last space, tab or line break before it."""
+    return max(text.rfind(" ", 0, position), text.rfind("\n", 0, position), text.rfind("\t", 0, position)) + 1
+
+
+def _break_after(text: str, position: int) -> int:
+    """The end of the word around `position`: the next space, tab or line break at or after it."""
+    ends = [end for end in (text.find(" ", position), text.find("\n", position), text.find("\t", position))
+            if end >= 0]
+    return min(ends, default=len(text))
+
+
+def words_removed(before: str, after: str) -> int:
+    """`len(before.split()) - len(after.split())`, counting only around the part that differs.
+
+    The texts are cut where they start and stop differing, widened to whitespace on both sides, so no word
+    straddles a cut: the words outside the cuts are the same in both and cancel out.
+    """
+    start = _break_before(before, _common_prefix(before, after))
+    tail = _common_prefix(before[start:][::-1], after[start:][::-1])
+    end_before = _break_after(before, len(before) - tail)
+    end_after = len(after) - (len(before) - end_before)
+    return len(before[start:end_before].split()) - len(after[start:end_after].split())
+
+
 def clean_document(record: dict[str, Any], cfg: Any, common_lines: frozenset[str] = frozenset()) -> Outcome:
     """Apply the enabled rules to one normalised record, in order.
 
@@ -448,7 +485,7 @@ def clean_document(record: dict[str, Any], cfg: Any, common_lines: frozenset[str
         # Words are counted only in the fields the rule changed (most rules leave most documents alone), and
         # never for a whitespace-only rule: it cannot change how many words there are.
         if not whitespace_only:
-            removed = sum(words(before) - words(after)
+            removed = sum(words_removed(before, after)
                           for before, after in zip(values, edited) if after is not before and after != before)
             if removed > 0:
                 outcome.words_removed[rule] = outcome.words_removed.get(rule, 0) + removed

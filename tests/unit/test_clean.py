@@ -8,7 +8,7 @@ import pytest
 
 from tinyhelen.clean import (
     StandIns, clean_document, is_boilerplate_line, map_unprotected, normalize_unicode, remove_boilerplate,
-    repair_whitespace, scrub_private, strip_markup,
+    repair_whitespace, scrub_private, strip_markup, words_removed,
 )
 from tinyhelen.config import with_changes
 
@@ -126,6 +126,18 @@ def test_scrub_private(text, expected):
 def test_homoglyph_email_is_caught_after_normalisation():
     text = normalize_unicode("mail ｊｏ＠ｅｘａｍｐｌｅ．ｃｏｍ now")
     assert scrub_private(text, STAND_INS) == "mail s@university.edu now"
+
+
+def test_words_removed_counts_like_split():
+    import random
+
+    rng = random.Random(7)
+    pieces = ["a", "bc", " ", "  ", "\n", "\t", "\u00a0", "<b>", "."]
+    for _ in range(3000):
+        before = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 25)))
+        cut = sorted(rng.randint(0, len(before)) for _ in range(2))
+        after = before[: cut[0]] + "".join(rng.choice(pieces) for _ in range(rng.randint(0, 4))) + before[cut[1] :]
+        assert words_removed(before, after) == len(before.split()) - len(after.split()), (before, after)
 
 
 def test_map_unprotected_skips_code_and_latex():
