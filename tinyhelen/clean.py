@@ -220,6 +220,18 @@ _NUMERIC = re.compile(f"(?P<ip>{_IPV4.pattern})|(?P<card>{_CARD.pattern})|(?P<ph
 _NUMBER_RUN = re.compile(r"\d[\d .()+-]{5,}\d")
 
 
+def _break_before(text: str, position: int) -> int:
+    """The start of the word around `position`: just after the last space, tab or line break before it."""
+    return max(text.rfind(" ", 0, position), text.rfind("\n", 0, position), text.rfind("\t", 0, position)) + 1
+
+
+def _break_after(text: str, position: int) -> int:
+    """The end of the word around `position`: the next space, tab or line break at or after it."""
+    ends = [end for end in (text.find(" ", position), text.find("\n", position), text.find("\t", position))
+            if end >= 0]
+    return min(ends, default=len(text))
+
+
 def _token_windows(text: str, needles: Iterable[str]) -> list[tuple[int, int]]:
     """Whitespace-delimited tokens of `text` that contain one of `needles`, in order, as (start, end)."""
     hits = []
@@ -236,9 +248,7 @@ def _token_windows(text: str, needles: Iterable[str]) -> list[tuple[int, int]]:
     for hit in sorted(hits):
         if windows and hit < windows[-1][1]:
             continue
-        start = max(text.rfind(" ", 0, hit), text.rfind("\n", 0, hit), text.rfind("\t", 0, hit)) + 1
-        ends = [end for end in (text.find(" ", hit), text.find("\n", hit), text.find("\t", hit)) if end >= 0]
-        windows.append((start, min(ends, default=len(text))))
+        windows.append((_break_before(text, hit), _break_after(text, hit)))
     return windows
 
 
@@ -429,18 +439,6 @@ def _common_prefix(a: str, b: str) -> int:
     return low
 
 
-def _break_before(text: str, position: int) -> int:
-    """The start of the word around `position`: just after the last space, tab or line break before it."""
-    return max(text.rfind(" ", 0, position), text.rfind("\n", 0, position), text.rfind("\t", 0, position)) + 1
-
-
-def _break_after(text: str, position: int) -> int:
-    """The end of the word around `position`: the next space, tab or line break at or after it."""
-    ends = [end for end in (text.find(" ", position), text.find("\n", position), text.find("\t", position))
-            if end >= 0]
-    return min(ends, default=len(text))
-
-
 def words_removed(before: str, after: str) -> int:
     """`len(before.split()) - len(after.split())`, counting only around the part that differs.
 
@@ -468,14 +466,7 @@ def clean_document(record: dict[str, Any], cfg: Any, common_lines: frozenset[str
     genre = record["genre"]
     protect = genre if genre in ("code", "math") else None
     values, shape = _field_values(record)
-    counts: dict[str, int] = {}  # words per text seen (a str caches its hash: cheaper than splitting again)
     outcome = Outcome(record=None)
-
-    def words(text: str) -> int:
-        count = counts.get(text)
-        if count is None:
-            count = counts[text] = len(text.split())
-        return count
 
     def edit(rule: str, fn: Callable[[str], str], protect_code: bool = True,
              whitespace_only: bool = False) -> bool:
@@ -486,7 +477,7 @@ def clean_document(record: dict[str, Any], cfg: Any, common_lines: frozenset[str
         # never for a whitespace-only rule: it cannot change how many words there are.
         if not whitespace_only:
             removed = sum(words_removed(before, after)
-                          for before, after in zip(values, edited) if after is not before and after != before)
+                          for before, after in zip(values, edited) if after != before)
             if removed > 0:
                 outcome.words_removed[rule] = outcome.words_removed.get(rule, 0) + removed
         values = edited
@@ -496,7 +487,7 @@ def clean_document(record: dict[str, Any], cfg: Any, common_lines: frozenset[str
         return True
 
     def rejected() -> Outcome:
-        outcome.words_in = words(record["text"])
+        outcome.words_in = len(record["text"].split())
         return outcome
 
     prose = genre in PROSE_GENRES
@@ -533,8 +524,8 @@ def clean_document(record: dict[str, Any], cfg: Any, common_lines: frozenset[str
         if outcome.rule:
             outcome.record = None
             return rejected()
-    if cleaned["text"] != record["text"] or record["text"] in counts:
-        outcome.words_in = words(record["text"])
+    if cleaned["text"] != record["text"]:
+        outcome.words_in = len(record["text"].split())
     return outcome
 
 

@@ -7,8 +7,7 @@
 First, for the genres with the boilerplate rule, a pass counts short lines across each (variant, genre)'s
 documents (cross-document boilerplate), while the workers start and load the language model. Then every
 file, in the order variant, genre, split (train, validation, test), is streamed as raw lines through one
-process pool
-(`imap`, so order is kept, and no pause between files): the workers decode, apply the per-document rules,
+process pool (`imap`, so order is kept, and no pause between files): the workers decode, apply the rules,
 encode the cleaned record and compute its dedup keys and MinHash signature; the main process drops exact
 and near duplicates per (variant, genre), keeping the first occurrence, and writes bytes. Duplicates are
 therefore found across splits too (a test document that repeats a training document is removed from test),
@@ -193,12 +192,12 @@ def _outcomes(files: list[_File], common: dict[tuple[str, str], frozenset[str]],
     """
     present = [(number, file, common.get((file.variant, file.genre), frozenset()))
                for number, file in enumerate(files) if file.path.exists()]
-    batch_bytes = _batch_bytes(sum(file.path.stat().st_size for _, file, _ in present), workers)
     if pool is None:
         for number, file, shared in present:
             for lineno, line in _lines(file.path):
                 yield number, _clean_line(file, shared, lineno, line)
         return
+    batch_bytes = _batch_bytes(sum(file.path.stat().st_size for _, file, _ in present), workers)
     in_flight = threading.BoundedSemaphore(4 * workers)
     stop = threading.Event()
 
@@ -286,15 +285,17 @@ def clean_corpus(raw_dir: str | Path, out_dir: str | Path, data: DataConfig, cfg
             for variant in data.variants:
                 for genre, _ in groups:
                     if genre in cfg.boilerplate.genres:
-                        paths = [f.path for f in files if f.variant == variant and f.genre == genre]
-                        common[(variant, genre)] = _common_lines([p for p in paths if p.exists()], genre, cfg)
+                        paths = [f.path for f in files
+                                 if f.variant == variant and f.genre == genre and f.path.exists()]
+                        common[(variant, genre)] = _common_lines(paths, genre, cfg)
         with atomic_dir(out_dir) as tmp, open(tmp / "rejects.jsonl", "wb") as rejects:
             outcomes = _outcomes(files, common, pool, workers)
             results = iter(tqdm(outcomes, desc="clean", unit="doc", disable=None, leave=False))
             pending = next(results, None)
             for number, file in enumerate(files):
-                state = stats.get((file.variant, file.genre)) or stats.setdefault(
-                    (file.variant, file.genre), _GenreState(cfg))
+                if (file.variant, file.genre) not in stats:
+                    stats[file.variant, file.genre] = _GenreState(cfg)
+                state = stats[file.variant, file.genre]
                 out_path = tmp / file.variant / file.rel
                 out_path.parent.mkdir(parents=True, exist_ok=True)
                 if not file.path.exists():
