@@ -20,9 +20,10 @@ from pathlib import Path
 
 os.environ.setdefault("TINYHELEN_TRACKING", "off")
 
-from tinyhelen.clean_corpus import clean_corpus  # noqa: E402
-from tinyhelen.config import load_params, with_changes  # noqa: E402
-from tinyhelen.ingest import ingest  # noqa: E402
+from tinyhelen.core.config import with_changes  # noqa: E402
+from tinyhelen.corpus.clean import clean_corpus  # noqa: E402
+from tinyhelen.corpus.ingest import ingest  # noqa: E402
+from tinyhelen.params import load_params  # noqa: E402
 
 
 def main() -> None:

@@ -25,11 +25,12 @@ os.environ.setdefault("TINYHELEN_TRACKING", "off")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from tinyhelen.config import load_params, with_changes  # noqa: E402
+from tinyhelen.core.config import with_changes  # noqa: E402
+from tinyhelen.core.release import GLUE_FIELDS  # noqa: E402
 from tinyhelen.glue.data import load_task  # noqa: E402
 from tinyhelen.glue.finetune import glue_model  # noqa: E402
 from tinyhelen.glue.metrics import compute_metrics  # noqa: E402
-from tinyhelen.release import GLUE_FIELDS  # noqa: E402
+from tinyhelen.params import load_params  # noqa: E402
 
 TASKS = ["rte", "mrpc", "cola", "stsb", "wnli"]
 

@@ -41,12 +41,14 @@ def main() -> None:
     import torch
     import yaml
 
-    from tinyhelen.config import ModelConfig, load_params, with_changes
-    from tinyhelen.models import build_model, count_parameters
-    from tinyhelen.objectives import Objective
+    from tinyhelen.core.config import with_changes  # noqa: E402
+    from tinyhelen.core.tracking import NullLogger
+    from tinyhelen.params import load_params  # noqa: E402
     from tinyhelen.preset import apply_preset, read_preset
-    from tinyhelen.tracking import NullLogger
-    from tinyhelen.train import train_model
+    from tinyhelen.pretrain.config import ModelConfig  # noqa: E402
+    from tinyhelen.pretrain.loop import train_model
+    from tinyhelen.pretrain.models import build_model, count_parameters
+    from tinyhelen.pretrain.objectives import Objective
 
     if not torch.cuda.is_available():
         sys.exit("no CUDA device: this benchmark measures GPU throughput")

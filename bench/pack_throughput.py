@@ -4,7 +4,7 @@
     python bench/pack_throughput.py --raw /tmp/th/raw [--families causal bert xlnet] [--block-size 1024]
 
 Trains the causal tokenizer on the leaner train text (the `tokenizer` stage's code), writes every ingested
-document of each corpus as one composed file per split (all genres), then times `tinyhelen.pack.pack` on
+document of each corpus as one composed file per split (all genres), then times `tinyhelen.tokens.pack.pack` on
 them (wall time, reading and writing included). The baseline, in the same run on the same machine, is the
 paper's way (spec §5.2): transformers' `tokenizer(texts)` on batches of 1,000 documents with eos appended,
 then `group_texts`-style concatenation and chunking in Python lists. Target: >= 1M tokens/s on 2 cores. The load average is printed, since other
@@ -24,12 +24,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tinyhelen.config import load_params, with_changes  # noqa: E402
-from tinyhelen.corpus import corpus_file, iter_documents, training_text  # noqa: E402
-from tinyhelen.io import write_jsonl  # noqa: E402
-from tinyhelen.pack import pack  # noqa: E402
-from tinyhelen.release import GENRES, SPLITS  # noqa: E402
-from tinyhelen.tokenizer import build_tokenizers  # noqa: E402
+from tinyhelen.core.config import with_changes  # noqa: E402
+from tinyhelen.core.documents import corpus_file, iter_documents, training_text  # noqa: E402
+from tinyhelen.core.io import write_jsonl  # noqa: E402
+from tinyhelen.core.release import GENRES, SPLITS  # noqa: E402
+from tinyhelen.params import load_params  # noqa: E402
+from tinyhelen.tokens.pack import pack  # noqa: E402
+from tinyhelen.tokens.tokenizer import build_tokenizers  # noqa: E402
 
 
 def write_composed(raw: Path, out: Path) -> int:

@@ -16,7 +16,7 @@ import json
 import time
 from pathlib import Path
 
-from tinyhelen.sentences import make_splitter
+from tinyhelen.core.sentences import make_splitter
 
 
 def boundaries(text: str, sentences: list[str]) -> set[int]:

@@ -21,9 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tinyhelen.config import load_params, with_changes  # noqa: E402
-from tinyhelen.llm import CachedLLM, ResponseCache  # noqa: E402
-from tinyhelen.simplify import GenreStats, LLMBackend  # noqa: E402
+from tinyhelen.core.config import with_changes  # noqa: E402
+from tinyhelen.params import load_params  # noqa: E402
+from tinyhelen.simplify.backends import GenreStats, LLMBackend  # noqa: E402
+from tinyhelen.simplify.llm import CachedLLM, ResponseCache  # noqa: E402
 
 
 def main() -> None:

@@ -4,20 +4,20 @@
         --plots metrics/plots [--params params.yaml]
 
 Writes `data/clean/` (same layout and ids as data/raw, plus rejects.jsonl and meta.json), `metrics/clean.json`
-and a plot of what each rule removed per genre. See `tinyhelen.clean` for the rules.
+and a plot of what each rule removed per genre. See `tinyhelen.corpus.clean_rules` for the rules.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from tinyhelen.clean_corpus import clean_corpus
-from tinyhelen.config import load_params
-from tinyhelen.io import write_json
-from tinyhelen.log import run_cli, setup_logging
-from tinyhelen.plots import write_bar_plot
-from tinyhelen.repro import seed_everything, write_meta
-from tinyhelen.tracking import open_tracker
+from tinyhelen.core.io import write_json
+from tinyhelen.core.log import run_cli, setup_logging
+from tinyhelen.core.plots import write_bar_plot
+from tinyhelen.core.repro import seed_everything, write_meta
+from tinyhelen.core.tracking import open_tracker
+from tinyhelen.corpus.clean import clean_corpus
+from tinyhelen.params import load_params
 
 
 def main(argv: list[str] | None = None) -> None:

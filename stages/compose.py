@@ -4,7 +4,7 @@
         --out data/composed --metrics metrics/compose.json [--params params.yaml]
 
 Writes `data/composed/<corpus>/<split>.jsonl` (same ids in every corpus), meta.json and
-`metrics/compose.json` (achieved vs target tokens per genre, absent genres). See `tinyhelen.compose`.
+`metrics/compose.json` (achieved vs target tokens per genre, absent genres). See `tinyhelen.tokens.compose`.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tinyhelen.compose import compose
-from tinyhelen.config import load_params
-from tinyhelen.io import write_json
-from tinyhelen.log import run_cli, setup_logging
-from tinyhelen.repro import seed_everything, write_meta
-from tinyhelen.tracking import open_tracker
+from tinyhelen.core.io import write_json
+from tinyhelen.core.log import run_cli, setup_logging
+from tinyhelen.core.repro import seed_everything, write_meta
+from tinyhelen.core.tracking import open_tracker
+from tinyhelen.params import load_params
+from tinyhelen.tokens.compose import compose
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,19 +3,19 @@
     python -m stages.glue_simplify --out data/leaner_glue --metrics metrics/glue_simplify.json
 
 Off by default for the bundled sample (`glue_simplify.enabled`); needs OPENAI_API_KEY / OPENAI_BASE_URL.
-See `tinyhelen.glue_simplify`.
+See `tinyhelen.simplify.leaner_glue`.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from tinyhelen.config import load_params
-from tinyhelen.glue_simplify import build_leaner_glue
-from tinyhelen.io import write_json
-from tinyhelen.log import run_cli, setup_logging
-from tinyhelen.repro import seed_everything, write_meta
-from tinyhelen.tracking import open_tracker
+from tinyhelen.core.io import write_json
+from tinyhelen.core.log import run_cli, setup_logging
+from tinyhelen.core.repro import seed_everything, write_meta
+from tinyhelen.core.tracking import open_tracker
+from tinyhelen.params import load_params
+from tinyhelen.simplify.leaner_glue import build_leaner_glue
 
 
 def main(argv: list[str] | None = None) -> None:

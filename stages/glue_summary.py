@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tinyhelen.config import load_params
+from tinyhelen.core.io import atomic_dir, atomic_open, write_json
+from tinyhelen.core.log import run_cli, setup_logging
+from tinyhelen.core.repro import seed_everything, write_meta
+from tinyhelen.core.tracking import open_tracker
 from tinyhelen.glue.aggregate import summarise_files
-from tinyhelen.io import atomic_dir, atomic_open, write_json
-from tinyhelen.log import run_cli, setup_logging
-from tinyhelen.repro import seed_everything, write_meta
-from tinyhelen.tracking import open_tracker
+from tinyhelen.params import load_params
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,19 +3,19 @@
     python -m stages.ingest --out data/raw --metrics metrics/ingest.json [--params params.yaml]
 
 Reads the bundled sample, a local folder in the TinyHelen release layout, or the hub repo, and writes
-`data/raw/` (with meta.json) and `metrics/ingest.json`. See `tinyhelen.ingest` for the layout.
+`data/raw/` (with meta.json) and `metrics/ingest.json`. See `tinyhelen.corpus.ingest` for the layout.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from tinyhelen.config import load_params
-from tinyhelen.ingest import ingest
-from tinyhelen.io import write_json
-from tinyhelen.log import run_cli, setup_logging
-from tinyhelen.repro import seed_everything, write_meta
-from tinyhelen.tracking import open_tracker
+from tinyhelen.core.io import write_json
+from tinyhelen.core.log import run_cli, setup_logging
+from tinyhelen.core.repro import seed_everything, write_meta
+from tinyhelen.core.tracking import open_tracker
+from tinyhelen.corpus.ingest import ingest
+from tinyhelen.params import load_params
 
 
 def main(argv: list[str] | None = None) -> None:

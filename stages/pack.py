@@ -4,19 +4,19 @@
         --metrics metrics/pack.json [--params params.yaml]
 
 Writes `data/packed/<corpus>-<family>/{<split>.bin,index.json}` (each row one model input_ids row),
-meta.json and `metrics/pack.json`. See `tinyhelen.pack`.
+meta.json and `metrics/pack.json`. See `tinyhelen.tokens.pack`.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from tinyhelen.config import load_params
-from tinyhelen.io import write_json
-from tinyhelen.log import run_cli, setup_logging
-from tinyhelen.pack import pack
-from tinyhelen.repro import seed_everything, write_meta
-from tinyhelen.tracking import open_tracker
+from tinyhelen.core.io import write_json
+from tinyhelen.core.log import run_cli, setup_logging
+from tinyhelen.core.repro import seed_everything, write_meta
+from tinyhelen.core.tracking import open_tracker
+from tinyhelen.params import load_params
+from tinyhelen.tokens.pack import pack
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,7 +5,7 @@
 
 Reads data/packed/<corpus>-<family>/ and data/tokenizers/<family>/; writes models/<arch>-<corpus>/ (HF model,
 tokenizer, meta.json), metrics/pretrain/<arch>-<corpus>.json and the curves metrics/pretrain/curves/<arch>-<corpus>/
-{train,val}.csv. Checkpoints go to pretrain.run_dir (git-ignored). See `tinyhelen.train` for the loop.
+{train,val}.csv. Checkpoints go to pretrain.run_dir (git-ignored). See `tinyhelen.pretrain.loop` for the loop.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import argparse
 import contextlib
 from pathlib import Path
 
-from tinyhelen.config import load_params
-from tinyhelen.log import run_cli, setup_logging
-from tinyhelen.pretrain import launched_rank, pretrain, write_outputs
-from tinyhelen.repro import seed_everything
-from tinyhelen.tracking import NullLogger, open_tracker
+from tinyhelen.core.log import run_cli, setup_logging
+from tinyhelen.core.repro import seed_everything
+from tinyhelen.core.tracking import NullLogger, open_tracker
+from tinyhelen.params import load_params
+from tinyhelen.pretrain.run import launched_rank, pretrain, write_outputs
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     tracking = open_tracker("pretrain", config, run_name=f"pretrain@{name}") if main_process else (
         contextlib.nullcontext(NullLogger()))
     with tracking as tracker:
-        tracker.set_tags({"tinyhelen.arch": args.arch, "tinyhelen.corpus": args.corpus})
+        tracker.set_tags({"tinyhelen.arch": args.arch, "tinyhelen.core.documents": args.corpus})
         model_dir = Path(args.models) / name
         result = pretrain(args.arch, args.corpus, params, packed_root=args.packed, tokenizers_root=args.tokenizers,
                           model_dir=model_dir, tracker=tracker)

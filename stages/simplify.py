@@ -3,19 +3,19 @@
     python -m stages.simplify --clean data/clean --out data/leaner --metrics metrics/simplify.json
 
 Backend `llm` reads OPENAI_API_KEY / OPENAI_BASE_URL from the environment and caches every response in
-`.cache/llm/responses.sqlite` (or $TINYHELEN_LLM_CACHE). See `tinyhelen.simplify`.
+`.cache/llm/responses.sqlite` (or $TINYHELEN_LLM_CACHE). See `tinyhelen.simplify.backends`.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from tinyhelen.config import load_params
-from tinyhelen.io import write_json
-from tinyhelen.log import run_cli, setup_logging
-from tinyhelen.repro import seed_everything, write_meta
-from tinyhelen.simplify import simplify_corpus
-from tinyhelen.tracking import open_tracker
+from tinyhelen.core.io import write_json
+from tinyhelen.core.log import run_cli, setup_logging
+from tinyhelen.core.repro import seed_everything, write_meta
+from tinyhelen.core.tracking import open_tracker
+from tinyhelen.params import load_params
+from tinyhelen.simplify.backends import simplify_corpus
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,7 +4,7 @@
         --metrics metrics/tokenizer.json [--params params.yaml]
 
 Writes `data/tokenizers/<family>/` (PreTrainedTokenizerFast folders; AutoTokenizer loads them), meta.json
-and `metrics/tokenizer.json`. See `tinyhelen.tokenizer`.
+and `metrics/tokenizer.json`. See `tinyhelen.tokens.tokenizer`.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tinyhelen.config import load_params
-from tinyhelen.io import write_json
-from tinyhelen.log import run_cli, setup_logging
-from tinyhelen.repro import seed_everything, write_meta
-from tinyhelen.tokenizer import build_tokenizers
-from tinyhelen.tracking import open_tracker
+from tinyhelen.core.io import write_json
+from tinyhelen.core.log import run_cli, setup_logging
+from tinyhelen.core.repro import seed_everything, write_meta
+from tinyhelen.core.tracking import open_tracker
+from tinyhelen.params import load_params
+from tinyhelen.tokens.tokenizer import build_tokenizers
 
 
 def main(argv: list[str] | None = None) -> None:

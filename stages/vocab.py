@@ -4,7 +4,7 @@
         --metrics metrics/vocab.json --plot metrics/vocab.png [--params params.yaml]
 
 Writes `metrics/vocab.json`, a png comparing ori and leaner per genre, the reference word list
-(`data/vocab/word_list.txt`, with meta.json), and logs a plain-words table. See `tinyhelen.vocab`.
+(`data/vocab/word_list.txt`, with meta.json), and logs a plain-words table. See `tinyhelen.tokens.vocab`.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import argparse
 import logging
 from pathlib import Path
 
-from tinyhelen.config import load_params
-from tinyhelen.io import atomic_open, write_json
-from tinyhelen.log import run_cli, setup_logging
-from tinyhelen.repro import seed_everything, write_meta
-from tinyhelen.sentences import make_splitter
-from tinyhelen.tracking import open_tracker
-from tinyhelen.vocab import format_table, measure_vocabulary, plot_comparison
+from tinyhelen.core.io import atomic_open, write_json
+from tinyhelen.core.log import run_cli, setup_logging
+from tinyhelen.core.repro import seed_everything, write_meta
+from tinyhelen.core.sentences import make_splitter
+from tinyhelen.core.tracking import open_tracker
+from tinyhelen.params import load_params
+from tinyhelen.tokens.vocab import format_table, measure_vocabulary, plot_comparison
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ def shared_data() -> Path:
 
 @pytest.fixture
 def params():
-    from tinyhelen.config import load_params
+    from tinyhelen.params import load_params
 
     return load_params(REPO_ROOT / "params.yaml")
 

@@ -8,15 +8,14 @@ import re
 import pytest
 import yaml
 
-from tinyhelen.config import load_params
-
 from tests.conftest import REPO_ROOT
+from tinyhelen.params import load_params
 
 DVC = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())
 PARAMS = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
 STAGES = DVC["stages"]
 # Modules that only log or track, never shape an output: editing them should not re-run the pipeline.
-NOT_DEPS = {"tinyhelen/log.py", "tinyhelen/tracking.py"}
+NOT_DEPS = {"tinyhelen/core/log.py", "tinyhelen/core/tracking.py"}
 
 
 def _param_keys(stage: dict) -> list[str]:

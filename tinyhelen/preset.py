@@ -19,8 +19,9 @@ from typing import Any
 
 import yaml
 
-from tinyhelen.config import read_yaml, validate_params
-from tinyhelen.errors import ConfigError
+from tinyhelen.core.config import read_yaml
+from tinyhelen.core.errors import ConfigError
+from tinyhelen.params import validate_params
 
 
 def read_preset(path: str | Path) -> dict[str, Any]:
@@ -90,6 +91,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from tinyhelen.log import run_cli
+    from tinyhelen.core.log import run_cli
 
     run_cli(main, sys.argv[1:])

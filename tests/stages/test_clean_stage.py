@@ -10,7 +10,6 @@ import yaml
 
 from stages import clean as clean_stage
 from stages import ingest as ingest_stage
-
 from tests.conftest import REPO_ROOT
 
 

@@ -18,9 +18,8 @@ from stages import ingest as ingest_stage
 from stages import pack as pack_stage
 from stages import tokenizer as tokenizer_stage
 from stages import vocab as vocab_stage
-from tinyhelen.pack import open_blocks
-
 from tests.conftest import REPO_ROOT
+from tinyhelen.tokens.pack import open_blocks
 
 
 def _params(tmp: Path, **sections) -> str:
@@ -116,7 +115,7 @@ def test_pack_on_the_sample(run):
 
 
 def test_bad_pack_params_exit_2_before_any_work(run, tmp_path, caplog):
-    from tinyhelen.log import run_cli
+    from tinyhelen.core.log import run_cli
 
     params = _params(tmp_path, pack={"block_size": 127})
     with pytest.raises(SystemExit) as info:

@@ -10,11 +10,10 @@ import pytest
 
 from stages import glue as glue_stage
 from stages import glue_summary as summary_stage
-from tinyhelen.io import iter_jsonl, write_jsonl
-from tinyhelen.release import GLUE_SPLITS, normalise_glue
-
 from tests.conftest import REPO_ROOT
 from tests.fixtures.glue_models import save_model, train_tokenizer
+from tinyhelen.core.io import iter_jsonl, write_jsonl
+from tinyhelen.core.release import GLUE_SPLITS, normalise_glue
 
 SAMPLE_GLUE = REPO_ROOT / "data" / "sample" / "leaner" / "glue"
 
@@ -92,7 +91,7 @@ def test_missing_model_fails_cleanly_without_outputs(workspace, tmp_path):
     _, glue_dir = workspace
     metrics = tmp_path / "m.json"
     with pytest.raises(SystemExit) as exit_info:
-        from tinyhelen.log import run_cli
+        from tinyhelen.core.log import run_cli
 
         run_cli(glue_stage.main, ["--model", str(tmp_path / "nope"), "--name", "llama-leaner", "--glue",
                                   str(glue_dir), "--out", str(tmp_path / "out"), "--metrics", str(metrics)])

@@ -9,7 +9,6 @@ import pytest
 import yaml
 
 from stages import ingest as stage
-
 from tests.conftest import REPO_ROOT
 
 
@@ -49,7 +48,7 @@ def test_ingest_sample(tmp_path, monkeypatch):
 
 
 def test_bad_params_exit_2_naming_the_key(tmp_path, monkeypatch, caplog):
-    from tinyhelen.log import run_cli
+    from tinyhelen.core.log import run_cli
 
     raw = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
     raw["ingest"]["nosuch"] = 1

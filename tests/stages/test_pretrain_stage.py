@@ -14,10 +14,9 @@ import pytest
 import yaml
 
 from stages import pretrain as stage
-from tinyhelen.io import iter_records
-
 from tests.conftest import REPO_ROOT
 from tests.fixtures.tiny_packs import write_tiny_packs
+from tinyhelen.core.io import iter_records
 
 SAMPLE = REPO_ROOT / "data" / "sample"
 

@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tinyhelen.io import iter_records, read_json
-
 from tests.conftest import REPO_ROOT
 from tests.fake_llm_server import FakeLLMServer
 from tests.fixtures.simplify_corpus import write_simplify_corpus
+from tinyhelen.core.io import iter_records, read_json
 
 
 def records(path: Path) -> list[dict]:

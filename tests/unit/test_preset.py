@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tinyhelen.config import validate_params
-from tinyhelen.errors import ConfigError
-from tinyhelen.preset import apply_preset, dvc_flags, read_preset
-
 from tests.conftest import REPO_ROOT
+from tinyhelen.core.errors import ConfigError
+from tinyhelen.params import validate_params
+from tinyhelen.preset import apply_preset, dvc_flags, read_preset
 
 PARAMS = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from tinyhelen.errors import DataError
+from tinyhelen.core.errors import DataError
+from tinyhelen.core.io import read_json, sha256_file
 from tinyhelen.glue.data import TASK_COLUMNS
-from tinyhelen.io import read_json, sha256_file
 from tinyhelen.glue.metrics import TASK_METRICS
 
 ARCH_LABELS = {"llama": "Llama", "mamba": "Mamba", "bert": "BERT", "xlnet": "XLNet"}

@@ -23,9 +23,9 @@ from typing import Any
 
 from tokenizers import Tokenizer
 
-from tinyhelen.errors import BadRecordError, ConfigError
-from tinyhelen.io import iter_jsonl
-from tinyhelen.release import GLUE_FIELDS, GLUE_NUM_LABELS
+from tinyhelen.core.errors import BadRecordError, ConfigError
+from tinyhelen.core.io import iter_jsonl
+from tinyhelen.core.release import GLUE_FIELDS, GLUE_NUM_LABELS
 
 log = logging.getLogger(__name__)
 

@@ -23,14 +23,21 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
-from tinyhelen.config import GlueConfig
-from tinyhelen.errors import ConfigError
+from tinyhelen.core.errors import ConfigError
+from tinyhelen.core.io import sha256_file
+from tinyhelen.core.repro import seed_everything
 from tinyhelen.glue.aggregate import summarise_model
-from tinyhelen.glue.data import TASK_COLUMNS, EncodedSplit, EncodedTask, encode_task, ensure_pair_separator, load_task
+from tinyhelen.glue.config import GlueConfig
+from tinyhelen.glue.data import (
+    TASK_COLUMNS,
+    EncodedSplit,
+    EncodedTask,
+    encode_task,
+    ensure_pair_separator,
+    load_task,
+)
 from tinyhelen.glue.metrics import compute_metrics
 from tinyhelen.glue.model import BodySource, SequenceClassifier, load_body_source, load_tokenizer
-from tinyhelen.io import sha256_file
-from tinyhelen.repro import seed_everything
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PretrainedConfig
 
-from tinyhelen.errors import ConfigError
+from tinyhelen.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,93 @@
+"""The whole params.yaml, assembled from the phases' own sections, validated strictly before any work.
+
+Each top-level section maps to one frozen pydantic model owned by its phase (`tinyhelen.<phase>.config`);
+`load_params` validates the whole file and raises `ConfigError` naming the full key and the bad value, e.g.
+`params.yaml: unknown key 'ingest.nosuch' (value: 1)`. Stages load the file here and hand each library
+function its own section. This module only assembles; it is not a DVC dep of any stage (each stage depends on
+the config modules of the sections it reads).
+
+    from tinyhelen.params import load_params
+    params = load_params("params.yaml")
+    params.data.source, params.seed
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from tinyhelen.core.config import NonNegInt, SentencesConfig, format_errors, read_yaml
+from tinyhelen.core.errors import ConfigError
+from tinyhelen.corpus.config import CleanConfig, DataConfig, IngestConfig
+from tinyhelen.glue.config import GlueConfig
+from tinyhelen.pretrain.config import ModelConfig, PretrainConfig
+from tinyhelen.simplify.config import GlueSimplifyConfig, LLMConfig, SimplifyConfig
+from tinyhelen.tokens.config import ComposeConfig, PackConfig, TokenizerConfig, VocabConfig
+
+
+class Params(BaseModel):
+    """The whole params.yaml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    seed: NonNegInt
+    """Global seed for every stage (Python, NumPy, torch and the explicit generators)."""
+    data: DataConfig
+    """The corpus and what to read of it."""
+    sentences: SentencesConfig
+    """The sentence splitter."""
+    ingest: IngestConfig
+    """The ingest stage."""
+    clean: CleanConfig
+    """The clean stage."""
+    llm: LLMConfig
+    """The OpenAI-compatible endpoint's model and decoding settings."""
+    simplify: SimplifyConfig
+    """The simplify stage."""
+    glue_simplify: GlueSimplifyConfig
+    """The glue_simplify stage (Leaner-GLUE construction)."""
+    model: ModelConfig
+    """Model sizes per architecture (transformers' own field names)."""
+    pretrain: PretrainConfig
+    """The pretrain stage."""
+    vocab: VocabConfig
+    """The vocab stage (vocabulary and complexity metrics)."""
+    tokenizer: TokenizerConfig
+    """The tokenizer stage (2K byte-level BPE per model family)."""
+    compose: ComposeConfig
+    """The compose stage (documents by genre ratio up to a token budget)."""
+    pack: PackConfig
+    """The pack stage (uint16 token shards)."""
+    glue: GlueConfig
+    """The glue stages (Leaner-GLUE fine-tuning and the summary table)."""
+
+
+
+def validate_params(raw: Any, path: str = "params.yaml") -> Params:
+    """Validate an already-parsed params mapping; raise `ConfigError` naming every bad key."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(format_errors(error, path)) from None
+
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate params.yaml.
+
+    Args:
+        path: the params file.
+
+    Returns:
+        The validated, frozen `Params`.
+
+    Raises:
+        ConfigError: the file is missing, is not valid YAML, or any key or value is wrong.
+    """
+    path = Path(path)
+    raw = read_yaml(path, "params file")
+    return validate_params(raw, str(path))
