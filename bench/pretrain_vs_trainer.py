@@ -33,6 +33,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tinyhelen.core.config import with_changes  # noqa: E402
+from tinyhelen.core.runtime import load_tokenizer  # noqa: E402
 from tinyhelen.core.tracking import NullLogger  # noqa: E402
 from tinyhelen.params import load_params  # noqa: E402
 from tinyhelen.preset import apply_preset, read_preset  # noqa: E402
@@ -40,7 +41,6 @@ from tinyhelen.pretrain.config import ModelConfig  # noqa: E402
 from tinyhelen.pretrain.loop import evaluate, train_model  # noqa: E402
 from tinyhelen.pretrain.models import build_model, count_parameters  # noqa: E402
 from tinyhelen.pretrain.objectives import make_objective  # noqa: E402
-from tinyhelen.pretrain.run import load_tokenizer  # noqa: E402
 from tinyhelen.tokens.shards import BatchOrder, open_split, read_pack_index, read_rows  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,13 +10,13 @@ and a plot of what each rule removed per genre. See `tinyhelen.corpus.clean_rule
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from tinyhelen.core.io import write_json
 from tinyhelen.core.log import run_cli, setup_logging
 from tinyhelen.core.plots import write_bar_plot
-from tinyhelen.core.repro import seed_everything, write_meta
+from tinyhelen.core.repro import seed_everything, write_meta, write_metrics
 from tinyhelen.core.tracking import open_tracker
-from tinyhelen.corpus.clean import clean_corpus
+from tinyhelen.corpus.clean import HEADLINE_METRICS, clean_corpus
 from tinyhelen.params import load_params
 
 
@@ -35,11 +35,11 @@ def main(argv: list[str] | None = None) -> None:
     config = {"seed": params.seed, "data": params.data, "clean": params.clean}
     with open_tracker("clean", config) as tracker:
         result = clean_corpus(args.raw, args.out, params.data, params.clean)
-        write_json(args.metrics, result.metrics)
+        timings = write_metrics(args.metrics, result.metrics, headline=HEADLINE_METRICS, details_path=Path(args.out) / "stats.json")
         write_bar_plot(result.plot_rows, f"{args.plots}/clean_removed", category="genre", series="rule",
                        value="words_removed", title="Words removed per rule")
         write_meta(args.out, stage="clean", config=config, seed=params.seed, inputs=result.inputs)
-        tracker.log_metrics(result.metrics)
+        tracker.log_metrics({**result.metrics, **timings})
 
 
 if __name__ == "__main__":

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 
-from tinyhelen.core.io import atomic_dir, write_json, write_jsonl
+from tinyhelen.core.io import atomic_dir, write_jsonl
 from tinyhelen.core.log import run_cli, setup_logging
-from tinyhelen.core.repro import seed_everything, write_meta
+from tinyhelen.core.repro import seed_everything, split_volatile, write_meta, write_metrics
 from tinyhelen.core.tracking import open_tracker
-from tinyhelen.glue.finetune import glue_model
+from tinyhelen.glue.finetune import HEADLINE_METRICS, glue_model
 from tinyhelen.params import load_params
 
 
@@ -41,11 +41,12 @@ def main(argv: list[str] | None = None) -> None:
     with open_tracker("glue", config, run_name=f"glue@{args.name}") as tracker:
         result = glue_model(args.name, args.model, args.scratch, args.glue, params.glue, tracker)
         with atomic_dir(out) as tmp:
-            write_jsonl(tmp / "runs.jsonl", result.runs)
+            write_jsonl(tmp / "runs.jsonl", [split_volatile(run)[0] for run in result.runs])
             write_meta(tmp, stage="glue", config=config, seed=params.seed, inputs=result.inputs,
                        extra=result.extra)
-        write_json(metrics_path, result.metrics)
-        tracker.log_metrics({"average": result.metrics["average"], "scores": result.metrics["scores"]})
+            timings = write_metrics(metrics_path, result.metrics, headline=HEADLINE_METRICS,
+                                    details_path=tmp / "metrics.json")
+        tracker.log_metrics({"average": result.metrics["average"], "scores": result.metrics["scores"], **timings})
         tracker.set_tags({"glue.model": args.name, "glue.init": result.extra["init"]})
 
 

@@ -9,10 +9,10 @@ See `tinyhelen.simplify.leaner_glue`.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from tinyhelen.core.io import write_json
 from tinyhelen.core.log import run_cli, setup_logging
-from tinyhelen.core.repro import seed_everything, write_meta
+from tinyhelen.core.repro import seed_everything, write_meta, write_metrics
 from tinyhelen.core.tracking import open_tracker
 from tinyhelen.params import load_params
 from tinyhelen.simplify.leaner_glue import build_leaner_glue
@@ -31,9 +31,9 @@ def main(argv: list[str] | None = None) -> None:
     config = {"seed": params.seed, "llm": params.llm, "glue_simplify": params.glue_simplify}
     with open_tracker("glue_simplify", config) as tracker:
         result = build_leaner_glue(params.glue_simplify, params.llm, args.out)
-        write_json(args.metrics, result.metrics)
+        timings = write_metrics(args.metrics, result.metrics, details_path=Path(args.out) / "stats.json")
         write_meta(args.out, stage="glue_simplify", config=config, seed=params.seed, inputs=result.inputs)
-        tracker.log_metrics(result.metrics)
+        tracker.log_metrics({**result.metrics, **timings})
 
 
 if __name__ == "__main__":

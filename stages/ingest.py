@@ -9,12 +9,12 @@ Reads the bundled sample, a local folder in the TinyHelen release layout, or the
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from tinyhelen.core.io import write_json
 from tinyhelen.core.log import run_cli, setup_logging
-from tinyhelen.core.repro import seed_everything, write_meta
+from tinyhelen.core.repro import seed_everything, write_meta, write_metrics
 from tinyhelen.core.tracking import open_tracker
-from tinyhelen.corpus.ingest import ingest
+from tinyhelen.corpus.ingest import HEADLINE_METRICS, ingest
 from tinyhelen.params import load_params
 
 
@@ -31,10 +31,10 @@ def main(argv: list[str] | None = None) -> None:
     config = {"seed": params.seed, "data": params.data, "ingest": params.ingest}
     with open_tracker("ingest", config) as tracker:
         result = ingest(params.data, params.ingest, args.out)
-        write_json(args.metrics, result.metrics)
+        timings = write_metrics(args.metrics, result.metrics, headline=HEADLINE_METRICS, details_path=Path(args.out) / "stats.json")
         write_meta(args.out, stage="ingest", config=config, seed=params.seed, inputs=result.inputs,
                    extra={"source": result.source})
-        tracker.log_metrics(result.metrics)
+        tracker.log_metrics({**result.metrics, **timings})
         tracker.set_tags({"data.revision": result.source["revision"]})
 
 

@@ -10,13 +10,13 @@ meta.json and `metrics/pack.json`. See `tinyhelen.tokens.pack`.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from tinyhelen.core.io import write_json
 from tinyhelen.core.log import run_cli, setup_logging
-from tinyhelen.core.repro import seed_everything, write_meta
+from tinyhelen.core.repro import seed_everything, write_meta, write_metrics
 from tinyhelen.core.tracking import open_tracker
 from tinyhelen.params import load_params
-from tinyhelen.tokens.pack import pack
+from tinyhelen.tokens.pack import HEADLINE_METRICS, pack
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -34,9 +34,9 @@ def main(argv: list[str] | None = None) -> None:
     config = {"seed": params.seed, "pack": params.pack}
     with open_tracker("pack", config) as tracker:
         result = pack(params.pack, args.composed, args.tokenizers, args.out)
-        write_json(args.metrics, result.metrics)
+        timings = write_metrics(args.metrics, result.metrics, headline=HEADLINE_METRICS, details_path=Path(args.out) / "stats.json")
         write_meta(args.out, stage="pack", config=config, seed=params.seed, inputs=result.inputs)
-        tracker.log_metrics(result.metrics)
+        tracker.log_metrics({**result.metrics, **timings})
 
 
 if __name__ == "__main__":

@@ -15,16 +15,18 @@ import contextlib
 from pathlib import Path
 
 from tinyhelen.core.log import run_cli, setup_logging
+from tinyhelen.core.release import VARIANTS
 from tinyhelen.core.repro import seed_everything
 from tinyhelen.core.tracking import NullLogger, open_tracker
 from tinyhelen.params import load_params
+from tinyhelen.pretrain.config import ARCH_REGISTRY
 from tinyhelen.pretrain.run import launched_rank, pretrain, write_outputs
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--arch", required=True, choices=["llama", "mamba", "bert", "xlnet"])
-    parser.add_argument("--corpus", required=True, choices=["leaner", "ori"])
+    parser.add_argument("--arch", required=True, choices=list(ARCH_REGISTRY))
+    parser.add_argument("--corpus", required=True, choices=list(VARIANTS))
     parser.add_argument("--packed", default="data/packed", help="folder of <corpus>-<family> packs")
     parser.add_argument("--tokenizers", default="data/tokenizers", help="folder of <family> tokenizers")
     parser.add_argument("--models", default="models", help="output folder of <arch>-<corpus> models")

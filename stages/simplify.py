@@ -9,13 +9,13 @@ Backend `llm` reads OPENAI_API_KEY / OPENAI_BASE_URL from the environment and ca
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from tinyhelen.core.io import write_json
 from tinyhelen.core.log import run_cli, setup_logging
-from tinyhelen.core.repro import seed_everything, write_meta
+from tinyhelen.core.repro import seed_everything, write_meta, write_metrics
 from tinyhelen.core.tracking import open_tracker
 from tinyhelen.params import load_params
-from tinyhelen.simplify.backends import simplify_corpus
+from tinyhelen.simplify.backends import HEADLINE_METRICS, simplify_corpus
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -32,9 +32,9 @@ def main(argv: list[str] | None = None) -> None:
     config = {"seed": params.seed, "sentences": params.sentences, "llm": params.llm, "simplify": params.simplify}
     with open_tracker("simplify", config) as tracker:
         result = simplify_corpus(params, args.clean, args.out)
-        write_json(args.metrics, result.metrics)
+        timings = write_metrics(args.metrics, result.metrics, headline=HEADLINE_METRICS, details_path=Path(args.out) / "stats.json")
         write_meta(args.out, stage="simplify", config=config, seed=params.seed, inputs=result.inputs)
-        tracker.log_metrics(result.metrics)
+        tracker.log_metrics({**result.metrics, **timings})
 
 
 if __name__ == "__main__":

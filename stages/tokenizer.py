@@ -12,12 +12,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tinyhelen.core.io import write_json
 from tinyhelen.core.log import run_cli, setup_logging
-from tinyhelen.core.repro import seed_everything, write_meta
+from tinyhelen.core.repro import seed_everything, write_meta, write_metrics
 from tinyhelen.core.tracking import open_tracker
 from tinyhelen.params import load_params
-from tinyhelen.tokens.tokenizer import build_tokenizers
+from tinyhelen.tokens.tokenizer import HEADLINE_METRICS, build_tokenizers
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -36,9 +35,9 @@ def main(argv: list[str] | None = None) -> None:
     with open_tracker("tokenizer", config) as tracker:
         result = build_tokenizers(params.tokenizer, {"leaner": Path(args.leaner), "ori": Path(args.ori)},
                                   args.out)
-        write_json(args.metrics, result.metrics)
+        timings = write_metrics(args.metrics, result.metrics, headline=HEADLINE_METRICS, details_path=Path(args.out) / "stats.json")
         write_meta(args.out, stage="tokenizer", config=config, seed=params.seed, inputs=result.inputs)
-        tracker.log_metrics(result.metrics)
+        tracker.log_metrics({**result.metrics, **timings})
 
 
 if __name__ == "__main__":

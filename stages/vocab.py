@@ -13,13 +13,13 @@ import argparse
 import logging
 from pathlib import Path
 
-from tinyhelen.core.io import atomic_open, write_json
+from tinyhelen.core.io import atomic_open
 from tinyhelen.core.log import run_cli, setup_logging
-from tinyhelen.core.repro import seed_everything, write_meta
+from tinyhelen.core.repro import seed_everything, write_meta, write_metrics
 from tinyhelen.core.sentences import make_splitter
 from tinyhelen.core.tracking import open_tracker
 from tinyhelen.params import load_params
-from tinyhelen.tokens.vocab import format_table, measure_vocabulary, plot_comparison
+from tinyhelen.tokens.vocab import HEADLINE_METRICS, format_table, measure_vocabulary, plot_comparison
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +41,13 @@ def main(argv: list[str] | None = None) -> None:
     corpora = {"ori": Path(args.ori), "leaner": Path(args.leaner)}
     with open_tracker("vocab", config) as tracker:
         result = measure_vocabulary(params.vocab, make_splitter(params.sentences), corpora)
-        write_json(args.metrics, result.metrics)
+        timings = write_metrics(args.metrics, result.metrics, headline=HEADLINE_METRICS, details_path=Path(args.out) / "stats.json")
         plot_comparison(result.metrics, args.plot)
         with atomic_open(Path(args.out) / "word_list.txt") as handle:
             handle.write("\n".join(result.word_list) + "\n")
         write_meta(args.out, stage="vocab", config=config, seed=params.seed, inputs=result.inputs)
         log.info("ori -> leaner per genre:\n%s", format_table(result.metrics))
-        tracker.log_metrics(result.metrics)
+        tracker.log_metrics({**result.metrics, **timings})
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import re
 
@@ -9,13 +10,12 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT
+from tests.stage_deps import code_deps, listed_code_deps, yaml_block
 from tinyhelen.params import load_params
 
 DVC = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())
 PARAMS = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
 STAGES = DVC["stages"]
-# Modules that only log or track, never shape an output: editing them should not re-run the pipeline.
-NOT_DEPS = {"tinyhelen/core/log.py", "tinyhelen/core/tracking.py"}
 
 
 def _param_keys(stage: dict) -> list[str]:
@@ -68,31 +68,34 @@ def test_stage_cmd_module_imports(name):
 
 
 @pytest.mark.parametrize("name", sorted(STAGES))
-def test_stage_deps_exist_and_cover_imports(name):
+def test_stage_deps_exist(name):
     stage = STAGES[name]
     deps = [d for d in stage.get("deps", []) if "${" not in d]
     produced = {out if isinstance(out, str) else next(iter(out))
-                for other in STAGES.values() for out in other.get("outs", [])}
+                for other in STAGES.values() for out in [*other.get("outs", []), *other.get("metrics", [])]}
+    produced = {out if isinstance(out, str) else next(iter(out)) for out in produced}
     for dep in deps:
-        # a dep is a file in the repo, or (inside) what another stage writes (data/raw, data/clean/ori, ...)
-        upstream = any(dep == out or dep.startswith(out.rstrip("/") + "/") for out in produced)
+        # a dep is a file in the repo, or (inside, or a folder of) what other stages write
+        upstream = any(dep == out or dep.startswith(out.rstrip("/") + "/") or out.startswith(dep.rstrip("/") + "/")
+                       for out in produced if "${" not in out)
         assert (REPO_ROOT / dep).exists() or upstream, f"stage {name}: dep {dep} does not exist"
-    # Every tinyhelen module the stage's entry point imports (directly or not) must be a dep.
-    module = re.match(r"python -m ([\w.]+)", stage["cmd"]).group(1)
-    imported = _tinyhelen_imports(module)
-    missing = sorted(m for m in imported - NOT_DEPS if m not in deps)
-    assert not missing, f"stage {name}: add these library modules to its deps: {missing}"
 
 
-def _tinyhelen_imports(module: str, seen: set | None = None) -> set[str]:
-    seen = set() if seen is None else seen
-    path = REPO_ROOT / (module.replace(".", "/") + ".py")
-    if not path.exists():
-        path = REPO_ROOT / module.replace(".", "/") / "__init__.py"
-    for match in re.finditer(r"^\s*(?:from|import) (tinyhelen(?:\.[\w.]+)?)", path.read_text(), re.M):
-        name = match.group(1)
-        target = name.replace(".", "/") + ".py"
-        if (REPO_ROOT / target).exists() and target not in seen:
-            seen.add(target)
-            _tinyhelen_imports(name, seen)
-    return seen
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_stage_code_deps_equal_import_closure(name):
+    """Every module the entry point imports (directly or not) is a dep, and every code dep is imported."""
+    stage = STAGES[name]
+    expected = set(code_deps(stage))
+    listed = listed_code_deps(stage)
+    assert listed == expected, (
+        f"stage {name}: code deps differ from the import closure\n"
+        f"  missing: {sorted(expected - listed)}\n  not imported: {sorted(listed - expected)}\n"
+        f"paste this into dvc.yaml:\n{yaml_block(name, stage)}")
+
+
+def test_package_inits_hold_no_code():
+    """Package `__init__.py` files are docstrings only, so they can be left out of stage deps."""
+    for init in sorted((REPO_ROOT / "tinyhelen").rglob("__init__.py")) + [REPO_ROOT / "stages" / "__init__.py"]:
+        body = ast.parse(init.read_text()).body
+        code = [node for node in body if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))]
+        assert not code, f"{init.relative_to(REPO_ROOT)} holds code; keep package __init__ files to a docstring"

@@ -19,7 +19,7 @@ from stages import pack as pack_stage
 from stages import tokenizer as tokenizer_stage
 from stages import vocab as vocab_stage
 from tests.conftest import REPO_ROOT
-from tinyhelen.tokens.pack import open_blocks
+from tinyhelen.tokens.shards import open_blocks
 
 
 def _params(tmp: Path, **sections) -> str:

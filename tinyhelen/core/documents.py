@@ -24,8 +24,14 @@ MATH_TEMPLATE = "### MATH INPUT:\n{input}\n\n### RESPONSE:\n{response}"
 
 
 def corpus_file(root: Path, split: str, genre: str) -> Path:
-    """`<root>/<split>/<genre>.jsonl`: one split and genre of a corpus."""
+    """`<root>/<split>/<genre>.jsonl`: one split and genre of a corpus (the one place this layout is spelled;
+    ingest, clean, simplify and every reader use it)."""
     return Path(root) / split / f"{genre}.jsonl"
+
+
+def instruction_file(root: Path) -> Path:
+    """`<root>/instruction.jsonl`: a corpus's instruction records (one file, no splits)."""
+    return Path(root) / "instruction.jsonl"
 
 
 def iter_documents(path: Path, *, required: bool = False) -> Iterator[dict[str, Any]]:

@@ -27,6 +27,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from tinyhelen.core.documents import corpus_file, instruction_file
 from tinyhelen.core.errors import BadRecordError
 from tinyhelen.core.io import (
     SkipCounter,
@@ -42,6 +43,10 @@ from tinyhelen.corpus.dedup import NearDuplicates, count_words, exact_key, norma
 from tinyhelen.corpus.language import preload_language_model
 
 log = logging.getLogger(__name__)
+
+#: The headline numbers of `metrics/clean.json` (`repro.pick` patterns); the full accounting is
+#: `stats.json` in the stage's output folder.
+HEADLINE_METRICS = ("totals", "bad_records")
 
 RULES = ("unicode", "markup", "boilerplate", "private_data", "language", "length", "exact_dedup", "near_dedup")
 _REQUIRED = {"id": str, "genre": str, "text": str}
@@ -269,9 +274,9 @@ def clean_corpus(raw_dir: str | Path, out_dir: str | Path, data: DataConfig, cfg
     """
     raw_dir = Path(raw_dir)
     skipped = SkipCounter() if data.on_bad_record == "skip" else None
-    groups = [(g, [(s, Path(s) / f"{g}.jsonl") for s in data.splits]) for g in data.genres]
+    groups = [(g, [(s, corpus_file(Path(), s, g)) for s in data.splits]) for g in data.genres]
     if data.instructions:
-        groups.append(("instruction", [("all", Path("instruction.jsonl"))]))
+        groups.append(("instruction", [("all", instruction_file(Path()))]))
     files = [_File(variant, genre, split, rel, raw_dir / variant / rel)
              for variant in data.variants for genre, splits in groups for split, rel in splits]
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from tinyhelen.core.documents import corpus_file, instruction_file
 from tinyhelen.core.errors import BadRecordError, DamagedFileError, DataError
 from tinyhelen.core.io import (
     SkipCounter,
@@ -42,6 +43,10 @@ from tinyhelen.corpus import hub
 from tinyhelen.corpus.config import DataConfig, IngestConfig
 
 log = logging.getLogger(__name__)
+
+#: The headline numbers of `metrics/ingest.json` (`repro.pick` patterns); the full accounting is
+#: `stats.json` in the stage's output folder.
+HEADLINE_METRICS = ("source", "budget", "missing", "damaged", "bad_records")
 
 #: `data.source: sample` reads this folder, relative to the repo root.
 SAMPLE_DIR = Path("data/sample")
@@ -65,10 +70,10 @@ def plan_groups(data: DataConfig) -> list[Group]:
             for genre in data.genres:
                 patterns = tuple(f"{variant}/{budget_dir}/{split}/{genre}[0-9]*"
                                  for budget_dir in BUDGET_DIRS[data.budget])
-                groups.append(Group("corpus", f"{variant}/{split}/{genre}.jsonl", patterns,
+                groups.append(Group("corpus", corpus_file(Path(variant), split, genre).as_posix(), patterns,
                                     {"variant": variant, "split": split, "genre": genre}))
         if data.instructions:
-            groups.append(Group("instruction", f"{variant}/instruction.jsonl",
+            groups.append(Group("instruction", instruction_file(Path(variant)).as_posix(),
                                 (f"{variant}/instruction[0-9]*",), {"variant": variant}))
     for task in data.glue_tasks:
         for split in GLUE_SPLITS[task]:

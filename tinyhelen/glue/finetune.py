@@ -9,7 +9,6 @@ are dynamically padded, evaluation batches sorted by length.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import time
@@ -23,9 +22,9 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
-from tinyhelen.core.errors import ConfigError
 from tinyhelen.core.io import sha256_file
 from tinyhelen.core.repro import seed_everything
+from tinyhelen.core.runtime import bf16_autocast, cpu_threads, resolve_device
 from tinyhelen.glue.aggregate import summarise_model
 from tinyhelen.glue.config import GlueConfig
 from tinyhelen.glue.data import (
@@ -40,6 +39,10 @@ from tinyhelen.glue.metrics import compute_metrics
 from tinyhelen.glue.model import BodySource, SequenceClassifier, load_body_source, load_tokenizer
 
 log = logging.getLogger(__name__)
+
+#: The headline numbers of `metrics/glue/<model>.json` (`repro.pick` patterns): the GLUE average and each
+#: task's test score; the full per-task accounting is `metrics.json` in the model's results folder.
+HEADLINE_METRICS = ("model", "arch", "init", "average", "scores.*.test.score.mean")
 
 
 @dataclass
@@ -69,14 +72,6 @@ class GridResult:
     tokenise_seconds: float = 0.0
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("glue.device is 'cuda' but no CUDA device is available")
-    return torch.device(name)
-
-
 class Batcher:
     """Pads examples into tensors with the tokenizer's own padding side and pad id (dynamic padding)."""
 
@@ -97,12 +92,6 @@ def _inputs(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, t
     return {k: v.to(device) for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
 
 
-def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    if precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 @torch.no_grad()
 def predict(model: SequenceClassifier, split: EncodedSplit, batcher: Batcher, batch_size: int,
             device: torch.device, precision: str) -> np.ndarray:
@@ -114,7 +103,7 @@ def predict(model: SequenceClassifier, split: EncodedSplit, batcher: Batcher, ba
     for start in range(0, len(order), batch_size):
         chunk = order[start:start + batch_size]
         batch = batcher([examples[i] for i in chunk])
-        with _autocast(device, precision):
+        with bf16_autocast(device.type, precision == "bf16"):
             logits = model(**_inputs(batch, device)).float()
         values = logits[:, 0] if model.num_labels == 1 else logits.argmax(dim=-1)
         outputs[chunk] = values.cpu().numpy()
@@ -173,7 +162,7 @@ def finetune_run(source: BodySource, encoded: EncodedTask, batcher: Batcher, lr:
         for batch in loader:
             model.train()
             labels = batch["labels"].to(device)
-            with _autocast(device, cfg.precision):
+            with bf16_autocast(device.type, cfg.precision == "bf16"):
                 logits = model(**_inputs(batch, device)).float()
             if encoded.num_labels == 1:
                 loss = torch.nn.functional.mse_loss(logits[:, 0], labels)
@@ -224,14 +213,9 @@ def run_grid(source: BodySource, tokenizer: Any, glue_dir: str | Path, cfg: Glue
     Returns:
         Every run, the skipped tasks with their reasons, example counts and truncation counts per task.
     """
-    device = resolve_device(cfg.device)
-    threads = torch.get_num_threads()
-    if device.type == "cpu" and cfg.cpu_threads:
-        torch.set_num_threads(cfg.cpu_threads)
-    try:
+    device = resolve_device(cfg.device, "glue.device")
+    with cpu_threads(device, cfg.cpu_threads):
         return _run_grid(source, tokenizer, glue_dir, cfg, device, tracker)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run_grid(source: BodySource, tokenizer: Any, glue_dir: str | Path, cfg: GlueConfig, device: torch.device,
@@ -311,6 +295,6 @@ def glue_model(name: str, model_dir: str | Path, scratch: bool, glue_dir: str | 
                    if p.name.split("_", 1)[0] in cfg.tasks})
     extra = {"model": name, "model_dir": str(model_dir), "init": "scratch" if scratch else "pretrained",
              "family": source.family, "model_type": source.config.model_type,
-             "added_pair_separator": added_separator, "device": str(resolve_device(cfg.device)),
+             "added_pair_separator": added_separator, "device": str(resolve_device(cfg.device, "glue.device")),
              "examples": result.examples, "truncated": result.truncated, "skipped": result.skipped}
     return ModelResult(metrics, runs, inputs, extra)

@@ -23,9 +23,10 @@ from typing import Any
 
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModel, AutoTokenizer, PretrainedConfig
+from transformers import AutoConfig, AutoModel, PretrainedConfig
 
 from tinyhelen.core.errors import ConfigError
+from tinyhelen.core.runtime import load_tokenizer as load_saved_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,7 @@ def load_body_source(model_dir: str | Path, scratch: bool) -> BodySource:
 
 def load_tokenizer(model_dir: str | Path) -> Any:
     """The model folder's tokenizer, with a pad token (eos when unset, as the paper's scripts did)."""
-    tokenizer = AutoTokenizer.from_pretrained(_require_model_dir(model_dir))
+    tokenizer = load_saved_tokenizer(_require_model_dir(model_dir))
     if not getattr(tokenizer, "is_fast", False):
         raise ConfigError(f"{model_dir}: needs a fast (tokenizers) tokenizer")
     if tokenizer.pad_token is None:

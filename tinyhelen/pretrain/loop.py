@@ -28,6 +28,7 @@ from typing import Any, Callable
 import numpy as np
 
 from tinyhelen.core.errors import ConfigError
+from tinyhelen.core.runtime import bf16_autocast, resolve_device
 from tinyhelen.core.tracking import MetricLogger
 from tinyhelen.pretrain.checkpoint import (
     find_resumable,
@@ -73,12 +74,7 @@ class TrainResult:
 
 def resolve_runtime(cfg: PretrainConfig) -> dict[str, Any]:
     """Device, autocast and compile choices from `device`, `precision` and `compile`."""
-    import torch
-
-    cuda = torch.cuda.is_available()
-    if cfg.device == "cuda" and not cuda:
-        raise ConfigError("pretrain.device is 'cuda' but no CUDA device is available (use auto or cpu)")
-    use_cuda = cfg.device == "cuda" or (cfg.device == "auto" and cuda)
+    use_cuda = resolve_device(cfg.device, "pretrain.device").type == "cuda"
     bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and use_cuda)
     compile_model = cfg.compile == "on" or (cfg.compile == "auto" and use_cuda)
     return {"cpu": not use_cuda, "bf16": bf16, "compile": compile_model}
@@ -92,12 +88,6 @@ def make_accelerator(cpu: bool):
     from accelerate import Accelerator
 
     return Accelerator(cpu=cpu, mixed_precision="no")
-
-
-def _autocast(device_type: str, enabled: bool):
-    import torch
-
-    return torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=enabled)
 
 
 def _to_device(batch: dict[str, Any], device) -> dict[str, Any]:
@@ -126,7 +116,7 @@ def evaluate(model, objective: Objective, blocks: np.ndarray, *, batch_size: int
             rows = np.arange(number * batch_size, min(len(blocks), (number + 1) * batch_size))
             batch = objective.make_batch(read_rows(blocks, rows))
             batch = _to_device(batch, device)
-            with _autocast(device.type, bf16):
+            with bf16_autocast(device.type, bf16):
                 out = model(**batch)
             correct, counted = objective.accuracy_counts(out.logits.float(), batch["labels"])
             totals += torch.tensor([float(out.loss) * counted, correct, counted], dtype=torch.float64)
@@ -246,7 +236,7 @@ def train_model(model, objective: Objective, train_blocks: np.ndarray, val_block
             is_last = micro == accumulation - 1
             sync = contextlib.nullcontext() if (is_last or world == 1) else accelerator.no_sync(wrapped)
             with sync:
-                with _autocast(device.type, runtime["bf16"]):
+                with bf16_autocast(device.type, runtime["bf16"]):
                     loss = wrapped(**batch).loss
                 (loss / accumulation).backward()
             step_loss += loss.detach().double() / accumulation

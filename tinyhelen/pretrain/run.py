@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from tinyhelen.core.errors import DataError
-from tinyhelen.core.io import atomic_dir, atomic_open, read_json, sha256_file, write_json
-from tinyhelen.core.repro import write_meta
+from tinyhelen.core.io import atomic_dir, atomic_open, read_json, sha256_file
+from tinyhelen.core.repro import write_meta, write_metrics
+from tinyhelen.core.runtime import load_tokenizer
 from tinyhelen.core.tracking import MetricLogger
 from tinyhelen.params import Params
 from tinyhelen.pretrain.loop import make_accelerator, resolve_runtime, train_model
@@ -37,16 +38,6 @@ class PretrainResult:
     val_curve: list[dict[str, float]]
     inputs: dict[str, str] = field(default_factory=dict)
     is_main_process: bool = True
-
-
-def load_tokenizer(tokenizer_dir: str | Path):
-    """The family's `PreTrainedTokenizerFast` folder, loaded offline."""
-    from transformers import AutoTokenizer
-
-    tokenizer_dir = Path(tokenizer_dir)
-    if not (tokenizer_dir / "tokenizer.json").exists():
-        raise DataError(f"{tokenizer_dir}: no tokenizer.json (run the tokenizer stage first)")
-    return AutoTokenizer.from_pretrained(str(tokenizer_dir), local_files_only=True)
 
 
 def pretrain(arch: str, corpus: str, params: Params, *, packed_root: str | Path, tokenizers_root: str | Path,
@@ -122,7 +113,7 @@ def write_outputs(result: PretrainResult, *, arch: str, corpus: str, model_dir: 
     curves = Path(metrics_dir) / "curves" / name
     write_curves(curves / "train.csv", result.train_curve, ("step", "tokens", "loss", "lr"))
     write_curves(curves / "val.csv", result.val_curve, ("step", "tokens", "loss", "accuracy"))
-    write_json(Path(metrics_dir) / f"{name}.json", result.metrics)
+    write_metrics(Path(metrics_dir) / f"{name}.json", result.metrics)  # timings stay in MLflow
     saved = read_json(Path(model_dir) / "config.json")
     write_meta(model_dir, stage="pretrain", config=config, seed=seed, inputs=result.inputs,
                extra={"arch": arch, "corpus": corpus, "architectures": saved.get("architectures"),

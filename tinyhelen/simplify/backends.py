@@ -28,6 +28,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from tinyhelen.core.documents import corpus_file, instruction_file
 from tinyhelen.core.io import atomic_dir, dumps_line, iter_records, sha256_file
 from tinyhelen.core.release import NATURAL_GENRES, instruction_text, strip_tags
 from tinyhelen.core.sentences import make_splitter
@@ -48,6 +49,10 @@ from tinyhelen.simplify.prompts import (
 from tinyhelen.simplify.rules import RuleSimplifier
 
 log = logging.getLogger(__name__)
+
+#: The headline numbers of `metrics/simplify.json` (`repro.pick` patterns); the full accounting is
+#: `stats.json` in the stage's output folder.
+HEADLINE_METRICS = ("backend", "total")
 
 INSTRUCTION = "instruction"
 #: Documents handled together, times the genre's docs_per_group so windows never split a group (bounds memory;
@@ -119,8 +124,8 @@ class ReleaseBackend:
         self.inputs: dict[str, str] = {}
 
     def run(self, split: str, genre: str, docs: list[dict], stats: GenreStats) -> list[Outcome]:
-        path = self.clean_dir / "leaner" / (f"{INSTRUCTION}.jsonl" if genre == INSTRUCTION
-                                            else f"{split}/{genre}.jsonl")
+        leaner = self.clean_dir / "leaner"
+        path = instruction_file(leaner) if genre == INSTRUCTION else corpus_file(leaner, split, genre)
         if str(path) not in self.inputs:
             self._twins = {}
             if path.is_file():
@@ -276,10 +281,10 @@ def _windows(path: Path, limit: int, size: int) -> Iterator[list[dict]]:
 
 def _units(params: Params, clean_dir: Path) -> list[tuple[str, str, Path, str]]:
     """(split, genre, input path, output name) for every file to simplify."""
-    units = [(split, genre, clean_dir / "ori" / split / f"{genre}.jsonl", f"{split}/{genre}.jsonl")
+    units = [(split, genre, corpus_file(clean_dir / "ori", split, genre), corpus_file(Path(), split, genre).as_posix())
              for split in params.simplify.splits for genre in params.simplify.genres]
     if params.simplify.instructions:
-        units.append(("all", INSTRUCTION, clean_dir / "ori" / f"{INSTRUCTION}.jsonl", f"{INSTRUCTION}.jsonl"))
+        units.append(("all", INSTRUCTION, instruction_file(clean_dir / "ori"), instruction_file(Path()).as_posix()))
     return units
 
 

@@ -35,6 +35,10 @@ from tinyhelen.tokens.tokenizer import ChunkEncoder, load_backend
 
 log = logging.getLogger(__name__)
 
+#: The headline numbers of `metrics/compose.json` (`repro.pick` patterns); the full accounting is
+#: `stats.json` in the stage's output folder.
+HEADLINE_METRICS = ("budget_tokens", "splits.train.genres.*.tokens")
+
 
 def selection_key(seed: int, doc_id: str) -> str:
     """The order in which documents are chosen: a hash of the seed and the id, independent of the others."""

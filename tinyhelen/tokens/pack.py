@@ -11,7 +11,7 @@ The tail shorter than a row is dropped (and counted). Output per corpus and fami
     <out_dir>/<corpus>-<family>/index.json      block_size, num_blocks per split, dtype, vocab_size, family,
                                                 special_ids, framing, tokenizer, documents, tokens
 
-    rows = open_blocks("data/packed/leaner-causal", "train")   # np.memmap [num_blocks, block_size]
+    rows = open_blocks("data/packed/leaner-causal", "train")  # tinyhelen.tokens.shards, the one reader   # np.memmap [num_blocks, block_size]
 """
 
 from __future__ import annotations
@@ -31,12 +31,16 @@ from tqdm import tqdm
 
 from tinyhelen.core.documents import iter_documents, training_text
 from tinyhelen.core.errors import DataError
-from tinyhelen.core.io import atomic_dir, read_json, sha256_file, write_json
+from tinyhelen.core.io import atomic_dir, sha256_file, write_json
 from tinyhelen.core.release import SPLITS
 from tinyhelen.tokens.config import PackConfig
 from tinyhelen.tokens.tokenizer import FAMILY_REGISTRY, ChunkEncoder, load_backend, load_path, special_ids
 
 log = logging.getLogger(__name__)
+
+#: The headline numbers of `metrics/pack.json` (`repro.pick` patterns); the full accounting is
+#: `stats.json` in the stage's output folder.
+HEADLINE_METRICS = ("block_size", "tokens", "packs.*.train.blocks")
 
 DTYPE = np.uint16
 
@@ -103,15 +107,6 @@ def pack_split(path: Path, encoder: ChunkEncoder, framing: Framing, block_size: 
         stats["blocks"] += len(rows)
     stats["dropped_tokens"] = len(tail)
     return stats
-
-
-def open_blocks(pack_dir: str | Path, split: str) -> np.memmap:
-    """A packed split as a read-only memmap of shape [num_blocks, block_size] (see index.json)."""
-    index = read_json(Path(pack_dir) / "index.json")
-    shape = (index["num_blocks"][split], index["block_size"])
-    if shape[0] == 0:  # an empty file cannot be memory-mapped
-        return np.empty(shape, dtype=index["dtype"])
-    return np.memmap(Path(pack_dir) / f"{split}.bin", dtype=index["dtype"], mode="r", shape=shape)
 
 
 def pack_corpus(cfg: PackConfig, composed_dir: Path, tokenizers_dir: Path, corpus: str, family: str,

@@ -76,16 +76,26 @@ def read_pack_index(pack_dir: str | Path) -> PackIndex:
         tokenizer=str(raw["tokenizer"]), extra={k: v for k, v in raw.items() if k not in INDEX_KEYS})
 
 
-def open_split(index: PackIndex, split: str) -> np.memmap:
+def open_split(index: PackIndex, split: str, *, allow_empty: bool = False) -> np.memmap | np.ndarray:
     """Memory-map `<split>.bin` as [num_blocks, block_size] uint16, checking its size against the index.
 
+    The one reader of the pack format (`tinyhelen.tokens.pack` is its one writer).
+
+    Args:
+        index: the pack's index (`read_pack_index`).
+        split: train, validation or test.
+        allow_empty: give an empty [0, block_size] array for a split without blocks instead of failing.
+
     Raises:
-        DataError: the split is not in the index, the file is missing, or its size does not match.
+        DataError: the split is not in the index, has no blocks (unless `allow_empty`), the file is missing,
+            or its size does not match.
     """
     path = index.path / f"{split}.bin"
     if split not in index.num_blocks:
         raise DataError(f"{index.path / 'index.json'}: no split {split!r} in num_blocks")
     rows = index.num_blocks[split]
+    if rows == 0 and allow_empty:
+        return np.empty((0, index.block_size), dtype=np.uint16)  # an empty file cannot be memory-mapped
     if rows == 0:
         raise DataError(f"{path}: the {split} split has no blocks (too little text for block_size "
                         f"{index.block_size})")
@@ -97,6 +107,11 @@ def open_split(index: PackIndex, split: str) -> np.memmap:
         raise DataError(f"{path}: {size} bytes, but index.json says {rows} blocks x {index.block_size} "
                         f"tokens x 2 bytes = {expected}")
     return np.memmap(path, dtype=np.uint16, mode="r", shape=(rows, index.block_size))
+
+
+def open_blocks(pack_dir: str | Path, split: str) -> np.memmap | np.ndarray:
+    """`open_split` of a pack folder, empty splits allowed: the rows of one split of one pack."""
+    return open_split(read_pack_index(pack_dir), split, allow_empty=True)
 
 
 class BatchOrder:

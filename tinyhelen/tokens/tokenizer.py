@@ -38,6 +38,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: The headline numbers of `metrics/tokenizer.json` (`repro.pick` patterns); the full accounting is
+#: `stats.json` in the stage's output folder.
+HEADLINE_METRICS = ("variant", "documents", "families.*.vocab_size", "families.*.tokens_per_word")
+
 #: The byte-level alphabet: one printable symbol per byte value (GPT-2's mapping).
 BYTE_ALPHABET = tuple(pre_tokenizers.ByteLevel.alphabet())
 

@@ -38,6 +38,10 @@ from tinyhelen.tokens.config import VocabConfig
 
 log = logging.getLogger(__name__)
 
+#: The headline numbers of `metrics/vocab.json` (`repro.pick` patterns); the full accounting is
+#: `stats.json` in the stage's output folder.
+HEADLINE_METRICS = ("word_list", "*.all")
+
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 
 #: Metrics drawn in the plot and printed in the table, with their labels.

@@ -15,12 +15,13 @@ from tests.conftest import REPO_ROOT
 from tests.fixtures.tiny_packs import write_tiny_packs
 from tinyhelen.core.config import with_changes
 from tinyhelen.core.errors import DataError
+from tinyhelen.core.runtime import load_tokenizer
 from tinyhelen.core.tracking import NullLogger
 from tinyhelen.params import load_params
 from tinyhelen.pretrain.loop import evaluate
 from tinyhelen.pretrain.models import arch_spec
 from tinyhelen.pretrain.objectives import make_objective
-from tinyhelen.pretrain.run import load_tokenizer, pretrain
+from tinyhelen.pretrain.run import pretrain
 from tinyhelen.tokens.shards import open_split, read_pack_index
 
 TINY_MODEL = {

@@ -13,7 +13,8 @@ from tinyhelen.core.config import with_changes
 from tinyhelen.core.errors import ConfigError, DataError
 from tinyhelen.core.io import read_json, write_jsonl
 from tinyhelen.params import validate_params
-from tinyhelen.tokens.pack import open_blocks, pack
+from tinyhelen.tokens.pack import pack
+from tinyhelen.tokens.shards import open_blocks
 from tinyhelen.tokens.tokenizer import FAMILY_REGISTRY
 
 BLOCK = 32
