@@ -14,6 +14,22 @@ from typing import Any
 
 from tinyhelen.core.io import atomic_open
 
+#: One colour per corpus, used by every plot and the report, so leaner and ori look the same everywhere.
+CORPUS_COLORS = {"leaner": "#1b9e77", "ori": "#d95f02", "scratch": "#7570b3", "unigram": "#666666"}
+
+
+def save_png(fig: Any, path: str | Path, dpi: int = 100) -> Path:
+    """Save a matplotlib figure as PNG atomically (no timestamp in the file: the bytes depend on the plot only)
+    and close it."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    plt.close(fig)
+    with atomic_open(path, "wb") as handle:
+        handle.write(buffer.getvalue())
+    return Path(path)
+
 
 def write_csv(rows: Sequence[dict[str, Any]], path: str | Path) -> None:
     """Write rows (dicts with the same keys) as CSV, atomically."""
@@ -58,16 +74,12 @@ def write_bar_plot(rows: Sequence[dict[str, Any]], stem: str | Path, *, category
     for name in names:
         widths = [table.get((c, name), 0) for c in categories]
         ax.barh(categories, widths, left=left, label=name)
-        left = [a + b for a, b in zip(left, widths)]
+        left = [a + b for a, b in zip(left, widths, strict=True)]
     ax.invert_yaxis()
     ax.set_xlabel(value.replace("_", " "))
     ax.set_title(title)
     if names:
         ax.legend(fontsize="small", loc="lower right")
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    with atomic_open(png_path, "wb") as handle:
-        handle.write(buffer.getvalue())
+    save_png(fig, png_path)
     return csv_path, png_path
