@@ -62,10 +62,17 @@ def _imported_modules(path: str) -> set[str]:
     return found
 
 
+def holds_code(path: str) -> bool:
+    """Whether a file holds more than a docstring (package `__init__.py` files that do not are left out)."""
+    body = ast.parse((REPO_ROOT / path).read_text(encoding="utf-8")).body
+    return any(not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)) for node in body)
+
+
 @cache
 def import_closure(module: str) -> frozenset[str]:
-    """Repo files that importing `module` runs, minus `NOT_DEPS` (not followed) and package `__init__.py`s
-    (which hold only a docstring: `test_package_inits_hold_no_code`)."""
+    """Repo files that importing `module` runs: its imports followed recursively, every parent package's
+    `__init__.py` included when it holds code (tinyhelen/__init__.py sets the portable CPU numerics), minus
+    `NOT_DEPS` (not followed)."""
     start = module_file(module)
     seen: set[str] = set()
     todo = [start] if start else []
@@ -74,11 +81,13 @@ def import_closure(module: str) -> frozenset[str]:
         if path in seen:
             continue
         seen.add(path)
-        for name in _imported_modules(path):
+        names = _imported_modules(path)
+        names |= {".".join(n.split(".")[:i]) for n in list(names) for i in range(1, n.count(".") + 1)}
+        for name in names:
             target = module_file(name)
             if target and target not in seen and target not in NOT_DEPS:
                 todo.append(target)
-    return frozenset(p for p in seen if not p.endswith("__init__.py"))
+    return frozenset(p for p in seen if not p.endswith("__init__.py") or holds_code(p))
 
 
 def stage_module(stage: dict) -> str:

@@ -12,3 +12,12 @@ docs/architecture.md):
     params.py    assembles the phases' params sections into the whole params.yaml
     grid.py      the model grid (archs x corpora x seeds) from params
 """
+
+import os as _os
+
+# Portable CPU numerics, set before torch loads: ATen's scalar kernels and MKL's conditional numerical
+# reproducibility give the same floats on every x86 CPU, so trained weights (DVC outputs) hash the same on any
+# machine. They cost ~1.4x on CPU training and nothing on CUDA; `TINYHELEN_CPU_NUMERICS=native` opts out.
+if _os.environ.get("TINYHELEN_CPU_NUMERICS", "portable") == "portable":
+    _os.environ.setdefault("ATEN_CPU_CAPABILITY", "default")
+    _os.environ.setdefault("MKL_CBWR", "COMPATIBLE")
