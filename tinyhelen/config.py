@@ -723,6 +723,9 @@ class GlueConfig(Section):
         return value
 
 
+from tinyhelen.instruct.config import InstructConfig, InstructDataConfig  # noqa: E402 (needs Section)
+
+
 class Params(BaseModel):
     """The whole params.yaml."""
 
@@ -758,6 +761,10 @@ class Params(BaseModel):
     """The pack stage (uint16 token shards)."""
     glue: GlueConfig
     """The glue stages (Leaner-GLUE fine-tuning and the summary table)."""
+    instruct_data: InstructDataConfig
+    """The instruct_data stage (Leaner-Instruct and Alpaca-cleaned, split alike)."""
+    instruct: InstructConfig
+    """The instruct stage (instruction tuning of the pretrained causal models)."""
 
 
 def _format_key(loc: tuple) -> str:
