@@ -133,7 +133,8 @@ def layout_rows(examples: list[tuple[list[int], list[int]]], block_size: int, pa
 @dataclass
 class InstructObjective(Objective):
     """Causal LM on instruction rows: labels -100 on padding, on each example's first token and (loss_on
-    response) on the prompt; restarting position ids when packed, an attention mask over padding when not."""
+    response) on the prompt; restarting position ids when packed, an attention mask over padding when not.
+    Packed rows need the model's KV cache off (`without_cache`)."""
 
     packing: bool = True
     loss_on: str = "all"
@@ -152,6 +153,23 @@ class InstructObjective(Objective):
         else:
             batch["attention_mask"] = real.long()
         return batch
+
+
+def without_cache(model):
+    """Turn the model's KV cache off for training and scoring. With a cache (transformers' default, in train
+    mode too) the model ignores restarting position ids and packed examples attend to each other."""
+    model.config.use_cache = False
+    return model
+
+
+def save_folder(model, tokenizer, folder: Path, use_cache: bool) -> None:
+    """`save_pretrained` model and tokenizer, with the start model's `use_cache` (for generation) restored."""
+    model.config.use_cache = use_cache
+    try:
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+    finally:
+        model.config.use_cache = False
 
 
 def read_split(data_root: str | Path, variant: str, split: str) -> tuple[list[dict], Path]:
@@ -233,6 +251,8 @@ def tune(arch: str, corpus: str, variant: str, params: Params, *, models_root: s
     accelerator = make_accelerator(runtime["cpu"])
     torch.manual_seed(params.seed)
     model = AutoModelForCausalLM.from_pretrained(str(source), local_files_only=True, dtype=torch.float32)
+    use_cache = bool(getattr(model.config, "use_cache", True))
+    without_cache(model)
     max_positions = getattr(model.config, "max_position_embeddings", None)
     if max_positions is not None and cfg.block_size > max_positions:
         raise DataError(f"instruct.block_size {cfg.block_size} exceeds the start model's "
@@ -253,8 +273,7 @@ def tune(arch: str, corpus: str, variant: str, params: Params, *, models_root: s
         if cfg.export_every and step % cfg.export_every == 0:
             if accelerator.is_main_process:
                 with atomic_dir(exports / f"step-{step}") as tmp:
-                    model.save_pretrained(tmp)
-                    tokenizer.save_pretrained(tmp)
+                    save_folder(model, tokenizer, tmp, use_cache)
                 write_json(exports / f"step-{step}.json", {"run": export_mark, "step": step})
             accelerator.wait_for_everyone()
             exported_now.add(step)
@@ -289,8 +308,7 @@ def tune(arch: str, corpus: str, variant: str, params: Params, *, models_root: s
     }
     if accelerator.is_main_process:
         with atomic_dir(out_dir) as tmp:
-            model.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
+            save_folder(model, tokenizer, tmp, use_cache)
             for step in steps:
                 shutil.copytree(exports / f"step-{step}", tmp / f"step-{step}")
     accelerator.wait_for_everyone()
