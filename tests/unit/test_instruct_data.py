@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tinyhelen.config import with_changes
+import yaml
+
+from tinyhelen.config import validate_params, with_changes
 from tinyhelen.errors import ConfigError, DataError
 from tinyhelen.instruct.data import assign_splits, build_instruct_data, dedup, read_source, record_id
 from tinyhelen.io import iter_records
@@ -19,7 +21,8 @@ from tinyhelen.release import normalise_document
 
 from tests.conftest import REPO_ROOT
 
-WORDS = "a the is to and of you it in can be one two dog cat red sun name give write say word".split()
+WORDS = ("a", "the", "is", "to", "and", "of", "you", "it", "in", "can", "be", "one", "two", "dog", "cat", "red",
+         "sun", "name", "give", "write", "say", "word")
 
 
 def alpaca(number: int, with_input: bool = False) -> dict:
@@ -135,11 +138,13 @@ def test_a_bad_record_stops_naming_file_and_line(params, tmp_path):
         read_source(with_changes(params.instruct_data, source=str(path)))
     with pytest.raises(DataError, match="no such file"):
         read_source(with_changes(params.instruct_data, source=str(tmp_path / "absent.jsonl")))
-    with pytest.raises(ConfigError):
-        from tinyhelen.config import validate_params
-        import yaml
-        raw = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
-        raw["instruct_data"]["source"] = "hf:alpaca-cleaned"
+    raw = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
+    raw["instruct_data"]["source"] = "hf:alpaca-cleaned"
+    with pytest.raises(ConfigError, match="instruct_data.source"):
+        validate_params(raw)
+    raw["instruct_data"]["source"] = "sample"
+    raw["instruct"]["export_every"] = 7
+    with pytest.raises(ConfigError, match="multiple of eval_every"):
         validate_params(raw)
 
 

@@ -50,7 +50,7 @@ class InstructDataConfig(Section):
         return value
 
     @model_validator(mode="after")
-    def _check_fractions(self) -> "InstructDataConfig":
+    def _check_fractions(self) -> InstructDataConfig:
         if self.validation_fraction + self.test_fraction >= 0.5:
             raise ValueError("validation_fraction + test_fraction must stay below 0.5 (train is the rest)")
         return self
@@ -121,7 +121,7 @@ class InstructConfig(Section):
     _unique_lists = field_validator("archs", "corpora", "variants")(_unique)
 
     @model_validator(mode="after")
-    def _check(self) -> "InstructConfig":
+    def _check(self) -> InstructConfig:
         if self.export_every and self.export_every % self.eval_every:
             raise ValueError(f"export_every ({self.export_every}) must be a multiple of eval_every "
                              f"({self.eval_every}), so every exported checkpoint has its validation loss")

@@ -86,7 +86,7 @@ def _hub_rows(source: str, split: str, cache_dir: str | None) -> Iterator[tuple[
         log.warning("instruct_data.source=%s has no @revision: pin one to make the run repeatable", source)
     try:
         rows = datasets.load_dataset(repo_id, revision=revision, split=split, cache_dir=cache_dir)
-    except Exception as error:  # network, auth, not found and schema errors all stop the stage here
+    except Exception as error:  # noqa: BLE001 (network, auth, not found, schema: all stop the stage here)
         raise DataError(f"instruct_data.source={source}: cannot load split {split!r}: {error}") from None
     for number, row in enumerate(rows, start=1):
         yield f"{source}[{split}#{number}]", row
