@@ -30,7 +30,7 @@ import numpy as np
 
 from tinyhelen.checkpoint import fingerprint
 from tinyhelen.config import Params, with_changes
-from tinyhelen.errors import DataError
+from tinyhelen.errors import ConfigError, DataError
 from tinyhelen.instruct.config import InstructConfig
 from tinyhelen.instruct.template import InstructTemplate, load_template
 from tinyhelen.io import atomic_dir, iter_records, read_json, sha256_file, write_json
@@ -226,6 +226,8 @@ def tune(arch: str, corpus: str, variant: str, params: Params, *, models_root: s
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     cfg = params.instruct
+    if cfg.packing and arch == "mamba":
+        raise ConfigError("instruct.packing: mamba carries its state across packed examples; use packing: false")
     source = start_dir(models_root, arch, corpus, cfg)
     if not (source / "config.json").is_file():
         raise DataError(f"{source}: no pretrained model (config.json) to start from (instruct.pretrain_seed="
