@@ -13,11 +13,11 @@ import pytest
 import torch
 
 from tinyhelen.config import with_changes
-from tinyhelen.errors import ConfigError
+from tinyhelen.errors import ConfigError, DataError
 from tinyhelen.instruct.data import build_instruct_data
 from tinyhelen.instruct.template import load_template
 from tinyhelen.instruct.tune import PROMPT, RESPONSE, InstructObjective, encode_examples, layout_rows, tune
-from tinyhelen.instruct.tune import without_cache
+from tinyhelen.instruct.tune import start_dir, without_cache
 from tinyhelen.io import iter_records
 from tinyhelen.objectives import IGNORE_INDEX
 from tinyhelen.packed import read_rows
@@ -171,6 +171,18 @@ def test_kill_and_resume_matches_an_uninterrupted_run(params, tokenizer, tmp_pat
     final = AutoModelForCausalLM.from_pretrained(tmp_path / "cut" / "model")
     last = AutoModelForCausalLM.from_pretrained(tmp_path / "cut" / "model" / "step-12")
     assert all(torch.equal(x, y) for x, y in zip(final.state_dict().values(), last.state_dict().values()))
+
+
+def test_start_weights_come_from_the_grid(params, tokenizer, tmp_path):
+    cfg = with_changes(params.instruct, pretrain_step=100)
+    assert start_dir(tmp_path, "llama", "ori", cfg) == tmp_path / "llama-ori-s65" / "step-100"
+    assert start_dir(tmp_path, "llama", "ori", params.instruct) == tmp_path / "llama-ori-s65"
+    write_data(tmp_path / "data")
+    with pytest.raises(DataError, match="llama-leaner-s65: no pretrained model"):
+        run(params, tmp_path, "none")
+    with pytest.raises(ConfigError, match="mamba"):
+        tune("mamba", "leaner", "leaner", params, models_root=tmp_path, data_root=tmp_path / "data",
+             out_dir=tmp_path / "x", tracker=NullLogger())
 
 
 def test_instruct_data_llm_backend_against_the_fake_endpoint(params, tmp_path, monkeypatch):

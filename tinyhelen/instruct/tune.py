@@ -36,7 +36,7 @@ from tinyhelen.instruct.template import InstructTemplate, load_template
 from tinyhelen.io import atomic_dir, iter_records, read_json, sha256_file, write_json
 from tinyhelen.objectives import IGNORE_INDEX, Objective
 from tinyhelen.tracking import MetricLogger
-from tinyhelen.train import make_accelerator, resolve_runtime, train_model
+from tinyhelen.train import _NOT_FINGERPRINTED, make_accelerator, resolve_runtime, train_model
 
 log = logging.getLogger(__name__)
 
@@ -267,8 +267,9 @@ def tune(arch: str, corpus: str, variant: str, params: Params, *, models_root: s
                                                                   "pretrain_seed", "pretrain_step")}}
     run_dir = Path(cfg.run_dir) / name
     exports = run_dir / "exports"
-    export_mark = fingerprint({"loop": loop_cfg.model_dump(mode="json"), "lr": cfg.lr, "seed": params.seed,
-                               **fingerprint_data})
+    # Identifies the run as the loop's own resume fingerprint does (what the weights depend on).
+    loop_fields = {k: v for k, v in loop_cfg.model_dump(mode="json").items() if k not in _NOT_FINGERPRINTED}
+    export_mark = fingerprint({"loop": loop_fields, "lr": cfg.lr, "seed": params.seed, **fingerprint_data})
     exported_now: set[int] = set()
 
     def export(step: int) -> None:
