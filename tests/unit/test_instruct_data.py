@@ -45,6 +45,7 @@ def leaner(record: dict, output: str | None = None) -> dict:
 def corpus(tmp_path: Path) -> dict:
     records = [alpaca(i, with_input=i % 3 == 0) for i in range(20)]
     source = records + [records[4], records[7]]  # two exact duplicates
+    source.append({"instruction": "Say nothing.", "input": "", "output": " "})  # nothing to learn
     path = tmp_path / "alpaca.json"
     path.write_text(json.dumps(source, indent=1))
     release = tmp_path / "raw" / "leaner"
@@ -111,12 +112,13 @@ def test_both_variants_hold_the_same_records_per_split(params, corpus, tmp_path)
     leaner_train = read[("leaner", "train")]
     assert all("seat" in r["output"] and "bench" not in r["output"] for r in leaner_train)
     assert all("bench" in r["output"] for r in read[("ori", "train")])
-    # 22 read, 2 duplicates, 1 empty twin and 2 without one are rejects with their reason
+    # 23 read, 2 duplicates; an empty original, an empty twin and 2 without one are rejects with their reason
     metrics = result.metrics
-    assert (metrics["source_records"], metrics["duplicates"], metrics["kept"]) == (22, 2, 17)
-    assert metrics["reject_reasons"] == {"empty_output": 1, "not in release": 2}
+    assert (metrics["source_records"], metrics["duplicates"], metrics["kept"]) == (23, 2, 17)
+    assert metrics["reject_reasons"] == {"empty_output": 1, "empty_source": 1, "not in release": 2}
     rejects = [r for _, r in iter_records(out / "rejects.jsonl")]
-    assert {r["reason"] for r in rejects} == {"empty_output", "not in release"} and len(rejects) == 3
+    assert {r["reason"] for r in rejects} == {"empty_output", "empty_source", "not in release"}
+    assert len(rejects) == 4
     assert all(r["origin"].startswith(str(corpus["path"])) for r in rejects)
     for variant in ("ori", "leaner"):
         item = metrics["variants"][variant]
@@ -128,7 +130,7 @@ def test_both_variants_hold_the_same_records_per_split(params, corpus, tmp_path)
 def test_rules_backend_keeps_every_record(params, corpus, tmp_path):
     result = build_instruct_data(data_params(params, source=str(corpus["path"]), backend="rules"),
                                  tmp_path / "out", release_dir=corpus["raw"], word_list=corpus["words"])
-    assert result.metrics["kept"] == 20 and result.metrics["rejected"] == 0
+    assert result.metrics["kept"] == 20 and result.metrics["reject_reasons"] == {"empty_source": 1}
 
 
 def test_a_bad_record_stops_naming_file_and_line(params, tmp_path):

@@ -218,7 +218,9 @@ def build_instruct_data(params: Params, out_dir: str | Path, *, release_dir: str
     inputs[str(word_list)] = sha256_file(word_list)
     unique, duplicates = dedup(records)
     backend = backend or make_backend(params, release_dir)
-    twins, rejected, stats = leaner_twins(unique, backend)
+    usable = [r for r in unique if r["instruction"].strip() and r["output"].strip()]
+    twins, rejected, stats = leaner_twins(usable, backend)
+    rejected.update({r["id"]: "empty_source" for r in unique if r not in usable})
     inputs.update(backend.inputs)
     kept = [record for record in unique if record["id"] in twins]
     splits = assign_splits([record["id"] for record in kept], cfg.validation_fraction, cfg.test_fraction)
