@@ -22,6 +22,7 @@ from tinyhelen.core.config import NonNegInt, SentencesConfig, format_errors, rea
 from tinyhelen.core.errors import ConfigError
 from tinyhelen.corpus.config import CleanConfig, DataConfig, IngestConfig
 from tinyhelen.glue.config import GlueConfig
+from tinyhelen.instruct.config import InstructConfig, InstructDataConfig
 from tinyhelen.pretrain.config import ModelConfig, PretrainConfig
 from tinyhelen.simplify.config import GlueSimplifyConfig, LLMConfig, SimplifyConfig
 from tinyhelen.tokens.config import ComposeConfig, PackConfig, TokenizerConfig, VocabConfig
@@ -62,6 +63,10 @@ class Params(BaseModel):
     """The pack stage (uint16 token shards)."""
     glue: GlueConfig
     """The glue stages (Leaner-GLUE fine-tuning and the summary table)."""
+    instruct_data: InstructDataConfig
+    """The instruct_data stage (Leaner-Instruct and Alpaca-cleaned, split alike)."""
+    instruct: InstructConfig
+    """The instruct stage (instruction tuning of the pretrained causal models)."""
 
 
 

@@ -143,7 +143,9 @@ def train_model(model, objective: Objective, train_blocks: np.ndarray, val_block
     Args:
         model: a freshly built transformers model (same init on every process).
         objective: how rows become batches (`objectives.make_objective`).
-        train_blocks, val_blocks: [rows, block_size] uint16 arrays (memmaps) of packed tokens.
+        train_blocks, val_blocks: [rows, block_size] uint16 arrays (memmaps) of packed tokens, or any row source
+            with that `shape` whose rows (indexed by row numbers) `objective.make_batch` understands (e.g. the
+            instruction rows of `tinyhelen.instruct.tune`, with prompt and padding labels set to -100).
         cfg: the `pretrain` params section.
         lr: the peak learning rate for this architecture.
         seed: the run seed (data order, masks).

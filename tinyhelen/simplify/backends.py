@@ -163,13 +163,15 @@ class RulesBackend:
 
 
 class LLMBackend:
-    def __init__(self, params: Params, llm: CachedLLM | None = None) -> None:
+    def __init__(self, params: Params, llm: CachedLLM | None = None, names: list[str] | None = None) -> None:
+        """`names`: the templates to load (default: those the `simplify` params need)."""
         self.settings = settings = params.simplify
-        names = [genre for genre in settings.genres if genre != "math"]
-        if settings.instructions:
-            names.append(INSTRUCTION)
-        if settings.math == "grade" and "math" in settings.genres:
-            names.append("math_grade")
+        if names is None:
+            names = [genre for genre in settings.genres if genre != "math"]
+            if settings.instructions:
+                names.append(INSTRUCTION)
+            if settings.math == "grade" and "math" in settings.genres:
+                names.append("math_grade")
         self.templates = load_templates(settings.prompts_dir, names)
         paths = [Path(settings.prompts_dir) / f"{name}.txt" for name in names]
         self.inputs = {str(path): sha256_file(path) for path in paths}
