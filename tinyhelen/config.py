@@ -723,6 +723,10 @@ class GlueConfig(Section):
         return value
 
 
+# New phases keep their sections in their own package (imported here, after Section is defined).
+from tinyhelen.report.config import ReportConfig  # noqa: E402
+
+
 class Params(BaseModel):
     """The whole params.yaml."""
 
@@ -758,6 +762,8 @@ class Params(BaseModel):
     """The pack stage (uint16 token shards)."""
     glue: GlueConfig
     """The glue stages (Leaner-GLUE fine-tuning and the summary table)."""
+    report: ReportConfig
+    """The report stage (one offline page over every stage's metrics)."""
 
 
 def _format_key(loc: tuple) -> str:
