@@ -93,3 +93,10 @@ def read_estimate(value: Any) -> Estimate | None:
             seeds if is_number(seeds) else None)
     return Estimate(float(value["mean"]), None if std is None else float(std), low, high,
                     None if n is None else int(n))
+
+
+def verdict(est: Estimate) -> str:
+    """A short reading of a difference: whether its interval excludes 0 (nothing claimed without one)."""
+    if est.excludes_zero is None:
+        return " — one seed: no interval, no conclusion"
+    return " — interval excludes 0" if est.excludes_zero else " — interval includes 0: no clear difference"

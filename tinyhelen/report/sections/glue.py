@@ -22,6 +22,7 @@ from tinyhelen.report.figures import corpus_colour, grid, grouped_bars, to_png
 from tinyhelen.report.names import arch_label, corpus_label, order_key, parse_model_name
 from tinyhelen.report.page import Cell, Context, Figure, Headline, Section, Table, get, is_number, label
 from tinyhelen.report.stats import Estimate, read_estimate, summarise
+from tinyhelen.report.stats import verdict as verdict_text
 
 COLUMN_LABELS = {"cola": "CoLA", "sst2": "SST-2", "mrpc": "MRPC", "qqp": "QQP", "stsb": "STS-B",
                  "mnli-m": "MNLI-m", "mnli-mm": "MNLI-mm", "qnli": "QNLI", "rte": "RTE", "wnli": "WNLI"}
@@ -74,7 +75,7 @@ def _difference(summary: dict, groups: dict, arch: str, column: str, level: floa
     a, b = _pooled(leaner, column, level), _pooled(ori, column, level)
     if a is None or b is None:
         return None, ""
-    return Estimate(a.mean - b.mean, None, None, None, 1), "difference of the values (no interval)"
+    return Estimate(a.mean - b.mean, None, None, None, 1), "single values, no interval"
 
 
 def glue_section(ctx: Context) -> Section | None:
@@ -145,7 +146,7 @@ def _differences(ctx: Context, section: Section, summary: dict, groups: dict, co
         rows.append(cells)
         est, how = _difference(summary, groups, arch, AVERAGE, ctx.interval)
         if est is not None:
-            verdict = _verdict(est)
+            verdict = verdict_text(est)
             section.headlines.append(Headline(
                 "1. Does leaner pretraining help? (Leaner-GLUE)",
                 f"{arch_label(arch)}: GLUE average, leaner − ori (x 100)",
@@ -167,12 +168,6 @@ def _signed(est: Estimate) -> str:
     if est.n and est.n > 1:
         text += f" (n={est.n})"
     return text
-
-
-def _verdict(est: Estimate) -> str:
-    if est.excludes_zero is None:
-        return " — one seed: no interval, no conclusion"
-    return " — interval excludes 0" if est.excludes_zero else " — interval includes 0: no clear difference"
 
 
 def _figure(ctx: Context, section: Section, groups: dict, ordered: list, source: str) -> None:

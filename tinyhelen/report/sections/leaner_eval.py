@@ -18,9 +18,19 @@ from __future__ import annotations
 
 from tinyhelen.io import read_json
 from tinyhelen.report.figures import corpus_colour, grid, to_png
-from tinyhelen.report.names import parse_model_name
 from tinyhelen.report.page import Cell, Context, Figure, Headline, Section, Table, label
 from tinyhelen.report.stats import read_estimate
+
+HATCHES = ("", "//", "..", "xx")
+"""Several models of one corpus share its colour and differ by hatching."""
+PREFERRED = ("sum", "total", "score", "overall")
+"""The headline metric: the first of these present (the paper's is the 0-15 sum), else the first seen."""
+
+
+def _corpus(name: str) -> str:
+    """The pretraining corpus of a model name (`llama-leaner-s65` and `llama-leaner-ori` recipes: leaner)."""
+    parts = name.split("-")
+    return parts[1] if len(parts) > 1 else ""
 
 
 def _splits(entry) -> dict:
@@ -51,6 +61,7 @@ def leaner_eval_section(ctx: Context) -> Section | None:
         for split, values in _splits(entry).items():
             splits += [split] if split not in splits else []
             metrics += [m for m in values if m not in metrics and read_estimate(values[m]) is not None]
+    metrics.sort(key=lambda m: PREFERRED.index(m) if m in PREFERRED else len(PREFERRED))  # stable otherwise
     if "all" in splits:
         splits.remove("all")
         splits.insert(0, "all")
@@ -77,9 +88,7 @@ def _headline_and_figure(ctx: Context, section: Section, models: dict, splits: l
     split = splits[0]
     by_corpus: dict[str, list[str]] = {}
     for name in sorted(models):
-        parsed = parse_model_name(name)
-        corpus = parsed.corpus.split("-")[0] if parsed else ""
-        by_corpus.setdefault(corpus, []).append(name)
+        by_corpus.setdefault(_corpus(name), []).append(name)
     for corpus in ("leaner", "ori"):
         for name in by_corpus.get(corpus, []):
             est = read_estimate(_splits(models[name]).get(split, {}).get(metric))
@@ -94,15 +103,16 @@ def _headline_and_figure(ctx: Context, section: Section, models: dict, splits: l
     fig, (ax,) = grid(1, columns=1, width=max(5.0, 0.9 * len(splits) * max(len(names), 1) / 2 + 3), height=3.2)
     width = 0.8 / max(len(names), 1)
     x = np.arange(len(splits))
+    corpora = {name: _corpus(name) for name in names}
     for i, name in enumerate(names):
-        parsed = parse_model_name(name)
-        corpus = parsed.corpus.split("-")[0] if parsed else ""
+        corpus = corpora[name]
         ests = [read_estimate(_splits(models[name]).get(s, {}).get(metric)) for s in splits]
         means = [np.nan if e is None else e.mean for e in ests]
         err = [[0 if e is None or e.low is None else e.mean - e.low for e in ests],
                [0 if e is None or e.high is None else e.high - e.mean for e in ests]]
+        earlier = sum(1 for n in names[:i] if corpora[n] == corpus)
         ax.bar(x + (i - (len(names) - 1) / 2) * width, means, width, yerr=err, capsize=2, label=name,
-               color=corpus_colour(corpus, i), alpha=1.0 if i % 2 == 0 else 0.6)
+               color=corpus_colour(corpus, i), hatch=HATCHES[earlier % len(HATCHES)], edgecolor="white")
     ax.set_xticks(x, splits)
     ax.set_xlabel("Leaner-Eval split")
     ax.set_ylabel(f"{metric} (mean score)")

@@ -21,7 +21,7 @@ from tinyhelen.io import read_json
 from tinyhelen.report.figures import corpus_colour, grid, to_png
 from tinyhelen.report.names import arch_label, corpus_label, order_key, parse_model_name
 from tinyhelen.report.page import Cell, Context, Figure, Headline, Section, Table, is_number, label
-from tinyhelen.report.stats import Estimate, summarise
+from tinyhelen.report.stats import Estimate, summarise, verdict
 
 OVERALL = "overall"
 
@@ -98,7 +98,8 @@ def probe_section(ctx: Context) -> Section | None:
             if phenomenon == OVERALL and est is not None:
                 section.headlines.append(Headline("1. Does leaner pretraining help? (grammar probes)",
                                                   f"{arch_label(arch)}: minimal-pair accuracy, leaner − ori",
-                                                  _text(est, ctx.digits), f"{ctx.name('probe/<model>.json')} ({how})"))
+                                                  _text(est, ctx.digits) + verdict(est),
+                                                  f"{ctx.name('probe/<model>.json')} ({how})"))
         rows.append(cells)
     section.tables.append(Table("Minimal-pair accuracy per phenomenon", header, rows,
                                 [ctx.name("probe/<model>.json") + ": phenomena.<phenomenon>.accuracy, accuracy"],
@@ -125,6 +126,8 @@ def _text(est: Estimate, digits: int) -> str:
     out = f"{est.mean:+.{digits}f}"
     if est.low is not None and est.high is not None:
         out += f" [{est.low:+.{digits}f}, {est.high:+.{digits}f}]"
+    if est.n and est.n > 1:
+        out += f" (n={est.n})"
     return out
 
 
