@@ -131,3 +131,22 @@ def test_glue_uses_differences_the_summary_gives(tmp_path):
     assert [c.text for c in diff] == ["Llama", "+10.0 [-10.0, +30.0]", "+10.0 [+2.0, +18.0] (n=3)"]
     assert "differences.llama.average" in diff[2].source
     assert section.headlines[0].result.endswith("interval excludes 0")
+
+
+def test_glue_prefers_the_summary_pooled_row_over_its_seed_rows(tmp_path):
+    import json
+
+    def row(init, mean):
+        return {"arch": "llama", "init": init, "average": {"test": mean}, "test": {"cola": mean}}
+
+    models = {"llama-ori": {**row("ori", 0.30), "average": {"test": {"mean": 0.30, "std": 0.05, "ci95": [0.2, 0.4]}}},
+              "llama-leaner": row("leaner", 0.40)}
+    for seed, (a, b) in {1: (0.25, 0.35), 2: (0.35, 0.45)}.items():
+        models[f"llama-ori-s{seed}"] = row("ori", a)
+        models[f"llama-leaner-s{seed}"] = row("leaner", b)
+    (tmp_path / "glue_summary.json").write_text(json.dumps({"columns": ["cola"], "models": models}))
+    section = glue_section(Context(tmp_path, "metrics", 3, 0.95, "std", 60))
+    ori = next(r for r in section.tables[0].rows if r[0].text == "Llama (ori)")
+    assert ori[1].text == "1, 2" and ori[3].text == "30.0 ± 5.0" and "models.llama-ori.average" in ori[3].source
+    diff = section.tables[1].rows[0]
+    assert diff[2].text == "+10.0 [+10.0, +10.0] (n=2)"  # paired over the seed rows

@@ -48,9 +48,10 @@ def _group_rows(models: dict) -> dict[tuple[str, str], dict[int | None, tuple[st
 
 
 def _pooled(group: dict, column: str, level: float) -> Estimate | None:
-    """One row: its estimate as written; several seeds: mean ± std and a t interval over the seeds' means."""
-    if len(group) == 1:
-        (_, row), = group.values()
+    """One row: its estimate as written; several seeds: mean ± std and a t interval over the seeds' means.
+    A row without a seed beside per-seed rows is the summary's own pooling of them, and is used as written."""
+    if len(group) == 1 or None in group:
+        _, row = group[None] if None in group else next(iter(group.values()))
         return read_estimate(_score(row, column))
     means = [e.mean for e in (read_estimate(_score(row, column)) for _, row in group.values()) if e is not None]
     return summarise(means, level)
@@ -95,12 +96,13 @@ def glue_section(ctx: Context) -> Section | None:
         return section
     groups = _group_rows(models)
     ordered = sorted(groups, key=lambda g: order_key(*g))
-    pooled_seeds = any(len(g) > 1 for g in groups.values())
+    pooled_seeds = any(len(g) > 1 and None not in g for g in groups.values())
     rows = []
     for arch, init in ordered:
         group = groups[(arch, init)]
         names = [name for name, _ in group.values()]
-        pattern = names[0] if len(names) == 1 else f"{arch}-{init}-s<seed>"
+        pattern = (group[None][0] if None in group else
+                   names[0] if len(names) == 1 else f"{arch}-{init}-s<seed>")
         seeds = sorted(s for s in group if s is not None)
         cells = [label(f"{arch_label(arch)} ({corpus_label(init)})"),
                  Cell(", ".join(map(str, seeds)) if seeds else "–")]
