@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -49,6 +50,11 @@ def _esc(text: str) -> str:
     return html.escape(str(text), quote=True)
 
 
+def _prose(text: str) -> str:
+    """Escaped text with Markdown `code` spans as <code> (notes, intros, headline measures)."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", _esc(text))
+
+
 def _is_numeric(text: str) -> bool:
     stripped = text.replace(",", "").replace("±", "").replace("[", "").replace("]", "").replace("+", "")
     return bool(stripped) and stripped.split()[0].lstrip("-").replace(".", "", 1).isdigit()
@@ -74,7 +80,7 @@ def answers(page: Page) -> list[tuple[str, str, str, str]]:
 # ---------------------------------------------------------------- HTML
 
 def _html_table(table: Table) -> str:
-    out = ['<div class="wide"><table>', f"<caption>{_esc(table.caption)}</caption>", "<tr>"]
+    out = ['<div class="wide"><table>', f"<caption>{_prose(table.caption)}</caption>", "<tr>"]
     out += [f"<th>{_esc(h)}</th>" for h in table.header]
     out.append("</tr>")
     for row in table.rows:
@@ -86,7 +92,7 @@ def _html_table(table: Table) -> str:
         out.append("</tr>")
     out.append("</table></div>")
     for note in table.notes:
-        out.append(f'<p class="note">{_esc(note)}</p>')
+        out.append(f'<p class="note">{_prose(note)}</p>')
     if table.sources:
         out.append('<p class="src">Source: ' + "; ".join(f"<code>{_esc(s)}</code>" for s in table.sources)
                    + " (hover a number for its exact key)</p>")
@@ -125,23 +131,23 @@ def render_html(page: Page) -> str:
            "<h2>Answers to the paper's three questions</h2>", '<div class="wide"><table>',
            "<tr><th>question</th><th>measure</th><th>result</th><th>source</th></tr>"]
     for question, measure, result, source in answers(page):
-        out.append(f"<tr><td>{_esc(question)}</td><td>{_esc(measure)}</td><td>{_esc(result)}</td>"
-                   f'<td class="src">{_esc(source)}</td></tr>')
+        out.append(f"<tr><td>{_esc(question)}</td><td>{_prose(measure)}</td><td>{_esc(result)}</td>"
+                   f'<td class="src">{_prose(source)}</td></tr>')
     out.append("</table></div>")
     for section in page.sections:
         out.append(f'<h2 id="{_esc(section.key)}">{_esc(section.title)}</h2>')
         if section.intro:
-            out.append(f"<p>{_esc(section.intro)}</p>")
+            out.append(f"<p>{_prose(section.intro)}</p>")
         out += [_html_table(t) for t in section.tables]
         for figure in section.figures:
             data = base64.b64encode(figure.png).decode("ascii")
             sources = "; ".join(figure.sources)
             out.append(f'<figure><img alt="{_esc(figure.caption)}" src="data:image/png;base64,{data}">'
                        f"<figcaption>{_esc(figure.caption)} Source: <code>{_esc(sources)}</code></figcaption></figure>")
-        out += [f'<p class="note">{_esc(n)}</p>' for n in section.notes]
+        out += [f'<p class="note">{_prose(n)}</p>' for n in section.notes]
     if page.omitted:
         out.append("<h2>Omitted sections</h2><ul>")
-        out += [f'<li class="omitted"><b>{_esc(k)}</b>: {_esc(why)}</li>' for k, why in page.omitted]
+        out += [f'<li class="omitted"><b>{_esc(k)}</b>: {_prose(why)}</li>' for k, why in page.omitted]
         out.append("</ul>")
     inputs = sorted({i for s in page.sections for i in s.inputs})
     out.append(f'<p class="src">Read: {", ".join(f"<code>{_esc(i)}</code>" for i in inputs)}.</p>')
