@@ -99,10 +99,14 @@ def _html_table(table: Table) -> str:
     return "\n".join(out)
 
 
+def _compared(prov: Provenance) -> str:
+    return f"Params compared with {prov.baseline}." if prov.compared else f"Params: {prov.baseline}."
+
+
 def _html_params(page: Page) -> str:
     prov = page.provenance
     out = [(f"<p>Experiment: <b>{_esc(prov.experiment or 'none (plain dvc repro or a direct run)')}</b>. "
-           f"Params compared with {_esc(prov.baseline)}.</p>")]
+           f"{_esc(_compared(prov))}</p>")]
     if prov.compared:
         if prov.changed:
             out.append("<table><caption>Changed params</caption><tr><th>key</th><th>baseline</th><th>this run</th></tr>")
@@ -171,7 +175,7 @@ def render_markdown(page: Page) -> str:
     """The same page in Markdown; figures are referenced as `<name>.png` in the same folder."""
     prov = page.provenance
     out = [f"# {page.title}", "", (f"Experiment: **{prov.experiment or 'none (plain dvc repro or a direct run)'}**. "
-           f"Params compared with {prov.baseline}."), ""]
+           f"{_compared(prov)}"), ""]
     if prov.compared:
         if prov.changed:
             out += _md_table(["key", "baseline", "this run"],
