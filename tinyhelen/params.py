@@ -24,6 +24,7 @@ from tinyhelen.corpus.config import CleanConfig, DataConfig, IngestConfig
 from tinyhelen.glue.config import GlueConfig
 from tinyhelen.instruct.config import InstructConfig, InstructDataConfig
 from tinyhelen.pretrain.config import ModelConfig, PretrainConfig
+from tinyhelen.report.config import ReportConfig
 from tinyhelen.simplify.config import GlueSimplifyConfig, LLMConfig, SimplifyConfig
 from tinyhelen.tokens.config import ComposeConfig, PackConfig, TokenizerConfig, VocabConfig
 
@@ -67,6 +68,8 @@ class Params(BaseModel):
     """The instruct_data stage (Leaner-Instruct and Alpaca-cleaned, split alike)."""
     instruct: InstructConfig
     """The instruct stage (instruction tuning of the pretrained causal models)."""
+    report: ReportConfig
+    """The report stage (one offline page over every stage's metrics)."""
 
 
 

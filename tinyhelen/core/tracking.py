@@ -44,6 +44,8 @@ class MetricLogger(Protocol):
 
     def set_tags(self, tags: Mapping[str, Any]) -> None: ...
 
+    def log_artifact(self, path: str | Path) -> None: ...
+
     def close(self, failed: bool = False) -> None: ...
 
 
@@ -54,6 +56,7 @@ class NullLogger:
         self.params: dict[str, Any] = {}
         self.metrics: list[tuple[dict[str, Any], int | None]] = []
         self.tags: dict[str, Any] = {}
+        self.artifacts: list[Path] = []
         self.closed_failed: bool | None = None
 
     def log_params(self, params: Mapping[str, Any]) -> None:
@@ -64,6 +67,9 @@ class NullLogger:
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         self.tags.update(tags)
+
+    def log_artifact(self, path: str | Path) -> None:
+        self.artifacts.append(Path(path))
 
     def close(self, failed: bool = False) -> None:
         self.closed_failed = failed
@@ -153,6 +159,10 @@ class MLflowLogger:
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         for key, value in self._clean(tags).items():
             self._client.set_tag(self.run_id, key, value)
+
+    def log_artifact(self, path: str | Path) -> None:
+        """Copy one file into the run's artifact store (e.g. the report page)."""
+        self._client.log_artifact(self.run_id, str(path))
 
     def close(self, failed: bool = False) -> None:
         self._client.set_terminated(self.run_id, status="FAILED" if failed else "FINISHED")

@@ -1,0 +1,153 @@
+"""The report rendered for a fixture metrics tree: every section, its sources, a self-contained page.
+
+    pytest tests/component/report/test_build.py -q
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+from tests.fixtures.report_metrics import add_other_stages, add_seed_grid, copy_committed_metrics
+from tinyhelen.core.config import read_yaml, with_changes
+from tinyhelen.params import load_params
+from tinyhelen.report.build import build_report, write_report
+from tinyhelen.report.page import Context
+from tinyhelen.report.sections.glue import glue_section
+
+ALL = ["corpus", "pretrain", "glue", "probe", "leaner_eval", "curriculum"]
+
+
+@pytest.fixture(scope="module")
+def full_tree(tmp_path_factory):
+    metrics = copy_committed_metrics(REPO_ROOT, tmp_path_factory.mktemp("report"))
+    add_seed_grid(metrics)
+    add_other_stages(metrics)
+    return metrics
+
+
+@pytest.fixture(scope="module")
+def report(full_tree):
+    params = load_params(REPO_ROOT / "params.yaml")
+    cfg = with_changes(params.report, sections=ALL, dpi=50)
+    raw = read_yaml(REPO_ROOT / "params.yaml", "params")
+    return build_report(cfg, full_tree, params_path=REPO_ROOT / "params.yaml", params=raw, label="metrics")
+
+
+def test_every_section_is_built(report):
+    assert [s.key for s in report.page.sections] == ALL and report.page.omitted == []
+    for section in report.page.sections:
+        assert section.tables, section.key
+        assert section.figures, section.key
+        assert section.inputs, section.key
+        for table in section.tables:
+            assert table.sources, (section.key, table.caption)
+            for row in table.rows:
+                assert len(row) == len(table.header), (section.key, table.caption)
+                for cell in row:  # every number names its metrics file and key
+                    if re.fullmatch(r"[-+]?[\d,.]+( ± [\d.]+)?( \[.*\])?", cell.text):
+                        assert cell.source and cell.source.startswith("metrics/"), (table.caption, cell)
+
+
+def test_the_three_questions_are_answered_with_intervals(report, full_tree):
+    import json
+
+    import numpy as np
+    from scipy import stats
+
+    heads = [h for s in report.page.sections for h in s.headlines]
+    questions = {h.question[:2] for h in heads}
+    assert questions == {"1.", "2.", "3."}
+    glue_llama = next(h for h in heads if "GLUE" in h.question and h.measure.startswith("Llama"))
+    models = json.loads((full_tree / "glue_summary.json").read_text())["models"]
+    diffs = 100 * np.array([models[f"llama-leaner-s{s}"]["average"]["test"] - models[f"llama-ori-s{s}"]["average"]["test"]
+                            for s in (1, 2, 3)])
+    half = stats.t.ppf(0.975, 2) * diffs.std(ddof=1) / np.sqrt(3)
+    expected = f"{diffs.mean():+.1f} [{diffs.mean() - half:+.1f}, {diffs.mean() + half:+.1f}] (n=3)"
+    assert glue_llama.result.startswith(expected)
+    probe_llama = next(h for h in heads if "probes" in h.question)
+    assert probe_llama.result.startswith("+0.050")
+    curriculum = next(h for h in heads if h.measure.startswith("iter-lmloss"))
+    assert curriculum.result.startswith("+20% tokens saved")
+
+
+def test_pretrain_pools_seeds(report):
+    pretrain = next(s for s in report.page.sections if s.key == "pretrain")
+    llama = [r for r in pretrain.tables[0].rows if r[0].text == "Llama"]
+    assert [r[2].text for r in llama] == ["1, 2, 3", "1, 2, 3"]
+    assert "±" in llama[0][3].text and "[" in llama[0][3].text
+    diff = next(r for r in pretrain.tables[1].rows if r[0].text == "Llama")
+    assert diff[2].text == "paired by seed (3)"
+
+
+def test_html_is_self_contained_and_markdown_matches(report, tmp_path):
+    html = report.html
+    assert "<script" not in html.lower() and "@import" not in html and "url(" not in html
+    assert not re.search(r"""(src|href)=["'](?!data:)""", html), "only data: URIs may be referenced"
+    assert html.count('src="data:image/png;base64,') == len(report.figures) >= 6
+    out = write_report(report, tmp_path / "report")
+    markdown = (out / "README.md").read_text()
+    for name in report.figures:
+        assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"]({name}.png)" in markdown
+    for section in report.page.sections:
+        assert f"## {section.title}" in markdown
+        for table in section.tables:
+            assert f"**{table.caption}**" in markdown
+
+
+def test_report_is_deterministic(report, full_tree):
+    params = load_params(REPO_ROOT / "params.yaml")
+    cfg = with_changes(params.report, sections=ALL, dpi=50)
+    again = build_report(cfg, full_tree, params_path=REPO_ROOT / "params.yaml",
+                         params=read_yaml(REPO_ROOT / "params.yaml", "params"), label="metrics")
+    assert again.html == report.html and again.figures == report.figures
+
+
+def test_absent_stages_are_omitted_with_a_note(tmp_path):
+    metrics = copy_committed_metrics(REPO_ROOT, tmp_path)
+    (metrics / "glue_summary.json").unlink()
+    params = load_params(REPO_ROOT / "params.yaml")
+    cfg = with_changes(params.report, sections=["glue", "probe", "curriculum"])
+    result = build_report(cfg, metrics, params_path=REPO_ROOT / "params.yaml", params={}, label="metrics")
+    assert result.page.sections == [] and [k for k, _ in result.page.omitted] == ["glue", "probe", "curriculum"]
+    assert "not measured in this run" in result.markdown and "Omitted sections" in result.html
+
+
+def test_glue_uses_differences_the_summary_gives(tmp_path):
+    import json
+
+    summary = {"columns": ["cola"], "models": {
+        "llama-ori": {"arch": "llama", "init": "ori", "average": {"test": {"mean": 0.4, "std": 0.01}},
+                      "test": {"cola": {"mean": 0.1, "std": 0.02}}},
+        "llama-leaner": {"arch": "llama", "init": "leaner", "average": {"test": {"mean": 0.5, "std": 0.01}},
+                         "test": {"cola": {"mean": 0.2, "std": 0.02}}}},
+        "differences": {"llama": {"average": {"mean": 0.1, "ci95": [0.02, 0.18], "n": 3},
+                                  "cola": {"mean": 0.1, "ci_low": -0.1, "ci_high": 0.3}}}}
+    (tmp_path / "glue_summary.json").write_text(json.dumps(summary))
+    section = glue_section(Context(tmp_path, "metrics", 3, 0.95, "std", 60))
+    diff = section.tables[1].rows[0]
+    assert [c.text for c in diff] == ["Llama", "+10.0 [-10.0, +30.0]", "+10.0 [+2.0, +18.0] (n=3)"]
+    assert "differences.llama.average" in diff[2].source
+    assert section.headlines[0].result.endswith("interval excludes 0")
+
+
+def test_glue_prefers_the_summary_pooled_row_over_its_seed_rows(tmp_path):
+    import json
+
+    def row(init, mean):
+        return {"arch": "llama", "init": init, "average": {"test": mean}, "test": {"cola": mean}}
+
+    models = {"llama-ori": {**row("ori", 0.30), "average": {"test": {"mean": 0.30, "std": 0.05, "ci95": [0.2, 0.4]}}},
+              "llama-leaner": row("leaner", 0.40)}
+    for seed, (a, b) in {1: (0.25, 0.35), 2: (0.35, 0.45)}.items():
+        models[f"llama-ori-s{seed}"] = row("ori", a)
+        models[f"llama-leaner-s{seed}"] = row("leaner", b)
+    (tmp_path / "glue_summary.json").write_text(json.dumps({"columns": ["cola"], "models": models}))
+    section = glue_section(Context(tmp_path, "metrics", 3, 0.95, "std", 60))
+    ori = next(r for r in section.tables[0].rows if r[0].text == "Llama (ori)")
+    assert ori[1].text == "1, 2" and ori[3].text == "30.0 ± 5.0" and "models.llama-ori.average" in ori[3].source
+    diff = section.tables[1].rows[0]
+    assert diff[2].text == "+10.0 [+10.0, +10.0] (n=2)"  # paired over the seed rows

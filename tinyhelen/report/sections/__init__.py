@@ -1,0 +1,1 @@
+"""One reader per stage for the report (registered in `tinyhelen.report.registry`)."""
