@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
-from pydantic import field_validator, model_validator
+from pydantic import AfterValidator, field_validator, model_validator
 
 from tinyhelen.errors import ConfigError
 from tinyhelen.release import BUDGET_DIRS, EVAL_SETS, GENRES, GLUE_TASKS, SPLITS, VARIANTS
@@ -42,6 +42,18 @@ def _unique(values: list) -> list:
     if duplicates:
         raise ValueError(f"lists {duplicates} more than once")
     return values
+
+
+def _fraction(value: Any) -> Any:
+    """`"1/6"` -> the nearest float to 1/6 (exactly what 1 / 6 gives); anything else unchanged."""
+    if isinstance(value, str) and "/" in value:
+        from fractions import Fraction
+
+        try:
+            return float(Fraction(value.replace(" ", "")))
+        except (ValueError, ZeroDivisionError):
+            raise ValueError(f"not a fraction: {value!r}") from None
+    return value
 
 
 class DataConfig(Section):
@@ -492,17 +504,34 @@ class ModelConfig(Section):
     """XLNetLMHeadModel dims (the paper: d_model 376, 8 layers, d_head 47)."""
 
 
-class PerArch(Section):
-    """One value per architecture."""
+class PerCorpus(Section):
+    """One value per pre-training corpus."""
 
-    llama: Annotated[float, Field(gt=0)]
+    leaner: Annotated[float, Field(gt=0)]
+    """Value for the leaner corpus."""
+    ori: Annotated[float, Field(gt=0)]
+    """Value for the original corpus."""
+
+
+PositiveOrPerCorpus = Annotated[float, Field(gt=0)] | PerCorpus
+
+
+class PerArch(Section):
+    """One value per architecture; a value may also be given per corpus (`{leaner: 5.0e-4, ori: 1.0e-3}`)."""
+
+    llama: PositiveOrPerCorpus
     """Value for Llama."""
-    mamba: Annotated[float, Field(gt=0)]
+    mamba: PositiveOrPerCorpus
     """Value for Mamba."""
-    bert: Annotated[float, Field(gt=0)]
+    bert: PositiveOrPerCorpus
     """Value for BERT."""
-    xlnet: Annotated[float, Field(gt=0)]
+    xlnet: PositiveOrPerCorpus
     """Value for XLNet."""
+
+    def value(self, arch: str, corpus: str) -> float:
+        """The value for one (arch, corpus) instance."""
+        value = getattr(self, arch)
+        return float(getattr(value, corpus)) if isinstance(value, PerCorpus) else float(value)
 
 
 class PretrainConfig(Section):
@@ -519,8 +548,12 @@ class PretrainConfig(Section):
     micro_batch_size: PosInt
     """Sequences per forward pass on one process; batch_size / (micro_batch_size * processes) steps of
     gradient accumulation make one optimizer step."""
+    seeds: Annotated[list[NonNegInt], Field(min_length=1)] = [65]
+    """Pre-training seeds: an axis of the model grid (`<arch>-<corpus>-s<seed>`); each seed drives its
+    instance's initialisation, data order and masks."""
     lr: PerArch
-    """Peak learning rate per architecture (the paper's chosen runs: llama/mamba 5e-3, bert 1e-3, xlnet 5e-4)."""
+    """Peak learning rate per architecture, or per corpus within an architecture (the paper's evaluated runs:
+    llama/mamba 5e-3, bert 1e-3, xlnet 5e-4 on leaner and 1e-3 on ori)."""
     lr_schedule: Literal["linear", "cosine", "constant"]
     """Decay after warmup: linear to 0 (the paper, HF default), cosine to 0, or constant."""
     warmup_steps: NonNegInt
@@ -537,8 +570,10 @@ class PretrainConfig(Section):
     """Clip the global gradient norm to this; 0 turns clipping off."""
     mlm_probability: Probability
     """BERT: share of tokens selected for MLM (replaced 80% [MASK], 10% random, 10% kept)."""
-    plm_probability: Probability
-    """XLNet: ratio of masked span length to its context length (the paper: 1/6)."""
+    plm_probability: Annotated[float, Field(gt=0.0, le=1.0)]
+    """XLNet: ratio of masked span length to its context length (the paper: 1/6). A fraction such as `1/6`
+    is read exactly: a rounded decimal like 0.1666667 makes the collator's `int(span / p)` contexts 5, 11,
+    17, ... instead of 6, 12, 18, ..., and masks 17.3% of the tokens instead of 1/6."""
     max_span_length: PosInt
     """XLNet: longest masked span."""
     eval_every: PosInt
@@ -568,8 +603,24 @@ class PretrainConfig(Section):
     on 1 thread, and multi-threaded kernels slow down many times over when other jobs share the cores."""
     deterministic: StrictBool
     """Force deterministic torch kernels (slower on CUDA; CPU runs are deterministic anyway)."""
+    export_steps: list[PosInt] = []
+    """Steps also saved as loadable HF folders (model + tokenizer) at `models/<name>/step-<N>/`, e.g. the
+    paper's step-1000 Llama and Mamba; each must be below max_steps (the final model is the folder itself)."""
 
-    _unique_lists = field_validator("archs", "corpora")(_unique)
+    _unique_lists = field_validator("archs", "corpora", "seeds", "export_steps")(_unique)
+
+    @field_validator("plm_probability", mode="before")
+    @classmethod
+    def _read_fraction(cls, value: Any) -> Any:
+        return _fraction(value)
+
+    @model_validator(mode="after")
+    def _check_exports(self) -> "PretrainConfig":
+        late = [step for step in self.export_steps if step >= self.max_steps]
+        if late:
+            raise ValueError(f"export_steps {late} are not below max_steps ({self.max_steps}); the final model "
+                             "is models/<name>/ itself")
+        return self
 
 
 Family = Literal["causal", "bert", "xlnet"]
@@ -628,7 +679,19 @@ class ComposeConfig(Section):
     reference: Variant
     """The variant whose token counts fill the budget (the paper: ori, the original text)."""
     count_with: Family
-    """The tokenizer family that counts tokens (written by `tokenizer`)."""
+    """The tokenizer family that counts tokens (written by `tokenizer`) when `budget_unit` is `tokenizer`."""
+    budget_unit: StrictStr = "tokenizer"
+    """What `budget_tokens` counts: `tokenizer` (the `count_with` 2K tokenizer: about 2.33 tokens per ori web
+    word), `gpt2_pieces` (GPT-2's pre-tokenisation pieces, offline; the paper's sampler counted GPT-2 tokens,
+    about 1.35 per word, and these match them on common words), `words` (whitespace words), or a folder with a
+    `tokenizer.json` (e.g. GPT-2's own, for the paper's exact unit)."""
+
+    @field_validator("budget_unit")
+    @classmethod
+    def _check_unit(cls, value: str) -> str:
+        if value not in ("tokenizer", "gpt2_pieces", "words") and not Path(value, "tokenizer.json").is_file():
+            raise ValueError("use tokenizer, gpt2_pieces, words, or a folder holding tokenizer.json")
+        return value
     paired_only: StrictBool
     """Choose only documents present in both variants, so leaner and ori hold the same ids."""
     on_absent: Literal["renormalise", "fail"]
@@ -646,6 +709,26 @@ class ComposeConfig(Section):
         return self
 
 
+def _check_even(value: int) -> int:
+    if value % 2:
+        raise ValueError("must be even (XLNet's permutation language modelling needs an even length)")
+    return value
+
+
+BlockSize = Annotated[StrictInt, Field(ge=8), AfterValidator(_check_even)]
+
+
+class PerFamilyBlockSize(Section):
+    """A row length per tokenizer family."""
+
+    causal: BlockSize
+    """Llama and Mamba rows."""
+    bert: BlockSize
+    """BERT rows."""
+    xlnet: BlockSize
+    """XLNet rows (the paper: 512)."""
+
+
 class PackConfig(Section):
     """How `pack` tokenises and writes the token shards (see `tinyhelen.pack`)."""
 
@@ -653,8 +736,9 @@ class PackConfig(Section):
     """Composed corpora to pack."""
     families: Annotated[list[Family], Field(min_length=1)]
     """Tokenizer families to pack with (one pack per corpus and family)."""
-    block_size: Annotated[StrictInt, Field(ge=8)]
-    """Tokens per row, family framing included (the paper: 1024); even, as XLNet's permutation LM needs."""
+    block_size: BlockSize | PerFamilyBlockSize
+    """Tokens per row, family framing included: one value for every family, or one per family (the paper:
+    causal and bert 1024, xlnet 512); even, as XLNet's permutation LM needs."""
     batch_documents: PosInt
     """Documents tokenised per batch."""
     workers: PosInt
@@ -662,12 +746,27 @@ class PackConfig(Section):
 
     _unique_lists = field_validator("corpora", "families")(_unique)
 
-    @field_validator("block_size")
-    @classmethod
-    def _check_even(cls, value: int) -> int:
-        if value % 2:
-            raise ValueError("must be even (XLNet's permutation language modelling needs an even length)")
-        return value
+    def block_size_for(self, family: str) -> int:
+        """The row length of one family's packs."""
+        if isinstance(self.block_size, PerFamilyBlockSize):
+            return getattr(self.block_size, family)
+        return self.block_size
+
+
+Step = Literal["final"] | PosInt
+
+
+class PerArchStep(Section):
+    """A checkpoint per architecture: `final` or an exported step."""
+
+    llama: Step
+    """Llama's."""
+    mamba: Step
+    """Mamba's."""
+    bert: Step
+    """BERT's."""
+    xlnet: Step
+    """XLNet's."""
 
 
 class GlueConfig(Section):
@@ -711,8 +810,20 @@ class GlueConfig(Section):
     """`bf16` uses autocast (on CUDA; on CPU only where it is faster)."""
     cpu_threads: NonNegInt
     """torch intra-op threads on CPU (0: torch's default, all cores). Tiny models run fastest on 1."""
+    source: Literal["release", "constructed"] = "release"
+    """Which Leaner-GLUE files to score on: `release` (the ingested release files, data/raw/glue) or
+    `constructed` (the ones `glue_simplify` built, data/leaner_glue)."""
+    step: Step | PerArchStep = "final"
+    """Which checkpoint of each pretrained model to score: `final` (models/<name>/), a step listed in
+    `pretrain.export_steps` (models/<name>/step-<N>/), or one of those per architecture (the paper: Llama and
+    Mamba at 1000, BERT and XLNet final)."""
 
     _unique_lists = field_validator("tasks", "seeds", "learning_rates")(_unique)
+
+    def step_for(self, arch: str) -> int | None:
+        """The exported step scored for `arch`; None for the final model."""
+        step = getattr(self.step, arch) if isinstance(self.step, PerArchStep) else self.step
+        return None if step == "final" else step
 
     @field_validator("epochs")
     @classmethod
