@@ -92,8 +92,8 @@ def test_preset_cli_prints_the_flags(capsys):
     printed = capsys.readouterr().out
     for flag in ("-S 'pack.block_size={causal: 1024, bert: 1024, xlnet: 512}'", "-S data.budget=100M",
                  "-S pretrain.lr.xlnet.ori=0.001", "-S pretrain.plm_probability=1/6",
-                 "-S 'pretrain.export_steps=[1000]'", "-S 'glue.step={llama: 1000, mamba: 1000, bert: final, "
-                 "xlnet: final}'"):
+                 "-S 'pretrain.export_steps=[1000]'",
+                 "-S 'glue.step={llama: 1000, mamba: 1000, bert: final, xlnet: final}'"):
         assert flag in printed, flag
 
 

@@ -309,9 +309,10 @@ def grid_table(summary: Mapping[str, Any]) -> str:
         cells = [_stat_cell(row["test"][c]) for c in columns]
         lines.append("| " + " | ".join([label, str(len(row["seeds"])), *cells, _stat_cell(row["average"]),
                                         _ci_cell(row["average"])]) + " |")
-    notes = ["", "Leaner-GLUE test scores x 100: per model, the mean over fine-tuning seeds at each task's best "
-             "learning rate; here mean ± sample std over the n pre-training seeds, and the 95% Student-t interval "
-             "of the mean GLUE average. With n=1 there is no spread to estimate: std and interval are left out."]
+    notes = ["", ("Leaner-GLUE test scores x 100: per model, the mean over fine-tuning seeds at each task's best "
+                  "learning rate; here mean ± sample std over the n pre-training seeds, and the 95% Student-t "
+                  "interval of the mean GLUE average. With n=1 there is no spread to estimate: std and interval "
+                  "are left out.")]
     if summary["differences"]:
         header = ["Arch", "n", *labels, "Avg", "Avg 95% CI"]
         lines += ["", "Paired difference leaner − ori (same pre-training seed), x 100:", "",
