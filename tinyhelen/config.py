@@ -746,6 +746,20 @@ class PackConfig(Section):
 
     _unique_lists = field_validator("corpora", "families")(_unique)
 
+    @field_validator("block_size", mode="before")
+    @classmethod
+    def _check_block_sizes(cls, value: Any) -> Any:
+        # one clear message per bad length instead of pydantic's one per union member
+        for name, size in (value.items() if isinstance(value, dict) else [(None, value)]):
+            if isinstance(size, int) and not isinstance(size, bool):
+                where = f"{name}: " if name else ""
+                if size < 8:
+                    raise ValueError(f"{where}must be at least 8")
+                if size % 2:
+                    raise ValueError(f"{where}must be even (XLNet's permutation language modelling needs an even "
+                                     "length)")
+        return value
+
     def block_size_for(self, family: str) -> int:
         """The row length of one family's packs."""
         if isinstance(self.block_size, PerFamilyBlockSize):

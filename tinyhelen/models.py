@@ -17,7 +17,8 @@ layer (`attn_layer_indices = []`) is exactly that block: RMSNorm -> Mamba-2 mixe
 gated RMSNorm) -> residual -> RMSNorm -> gated SiLU MLP -> residual, with untied embeddings and a final
 RMSNorm. It uses the mamba-ssm / causal-conv1d kernels when they are installed on CUDA (requirements-gpu.txt)
 and a pure-torch chunked scan otherwise. The only difference from mamba_ssm: the gated MLP's fused `fc1`
-(2 x d_intermediate) is split into `gate_proj` and `up_proj`, the same parameters and function.
+(2 x d_intermediate) is split into `gate_proj` and `up_proj`, the same parameters and function. Its weights
+start from mamba_ssm's initialisation, not transformers' Bamba one (`init_like_mamba_ssm`).
 """
 
 from __future__ import annotations
