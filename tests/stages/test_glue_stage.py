@@ -115,7 +115,7 @@ def test_glue_and_summary_on_the_sample(workspace, mlflow_store):
                             "--out", str(out), "--params", str(two_seeds)])
     # a metrics file of another checkpoint than params ask for is stale
     stepped = _params(root / "metrics", pretrain={"archs": ["llama"], "seeds": [65]}, glue={"step": 1000})
-    with pytest.raises(DataError, match=r"llama-ori-s65.json: scores step final, params ask for 1000"):
+    with pytest.raises(DataError, match=r"llama-leaner-s65.json: scores step final, params ask for 1000"):
         summary_stage.main(["--metrics-dir", str(root / "metrics" / "glue"), "--summary", str(summary_path),
                             "--out", str(out), "--params", str(stepped)])
 
