@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     tracking = open_tracker("instruct", config, run_name=f"instruct@{name}") if main_process else (
         contextlib.nullcontext(NullLogger()))
     with tracking as tracker:
-        tracker.set_tags({"tinyhelen.arch": args.arch, "tinyhelen.core.documents": args.corpus,
+        tracker.set_tags({"tinyhelen.arch": args.arch, "tinyhelen.corpus": args.corpus,
                           "tinyhelen.instruct_variant": args.variant})
         model_dir = Path(args.out) / name
         result = tune(args.arch, args.corpus, args.variant, params, models_root=args.models, data_root=args.data,

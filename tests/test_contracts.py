@@ -71,9 +71,9 @@ def test_stage_cmd_module_imports(name):
 def test_stage_deps_exist(name):
     stage = STAGES[name]
     deps = [d for d in stage.get("deps", []) if "${" not in d]
-    produced = {out if isinstance(out, str) else next(iter(out))
-                for other in STAGES.values() for out in [*other.get("outs", []), *other.get("metrics", [])]}
-    produced = {out if isinstance(out, str) else next(iter(out)) for out in produced}
+    produced = {expanded for other in STAGES.values()
+                for out in other.get("outs", []) + other.get("metrics", [])
+                for expanded in _expand_matrix(other, out if isinstance(out, str) else next(iter(out)))}
     for dep in deps:
         # a dep is a file in the repo, or (inside, or a folder of) what other stages write
         upstream = any(dep == out or dep.startswith(out.rstrip("/") + "/") or out.startswith(dep.rstrip("/") + "/")

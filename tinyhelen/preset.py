@@ -33,13 +33,19 @@ def read_preset(path: str | Path) -> dict[str, Any]:
     return raw
 
 
-def leaves(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """`{"a": {"b": 1}}` -> `{"a.b": 1}`; lists are leaves."""
+def leaves(tree: dict[str, Any], prefix: str = "", shape: Any = None) -> dict[str, Any]:
+    """`{"a": {"b": 1}}` -> `{"a.b": 1}`; lists are leaves.
+
+    With `shape` (params.yaml's mapping), a mapping is split only where params.yaml has a mapping too: a preset
+    mapping that replaces a single value (e.g. `pack.block_size: {causal: 1024, bert: 1024, xlnet: 512}` for
+    params.yaml's `block_size: 128`) stays one leaf, so it becomes one `-S` flag.
+    """
     flat: dict[str, Any] = {}
     for key, value in tree.items():
         name = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict) and value:
-            flat.update(leaves(value, name))
+        below = shape.get(key) if isinstance(shape, dict) else None
+        if isinstance(value, dict) and value and (shape is None or isinstance(below, dict)):
+            flat.update(leaves(value, name, below))
         else:
             flat[name] = value
     return flat
@@ -50,7 +56,7 @@ def apply_preset(params: dict[str, Any], preset: dict[str, Any], source: str = "
     import copy
 
     merged = copy.deepcopy(params)
-    for key, value in leaves(preset).items():
+    for key, value in leaves(preset, shape=params).items():
         node = merged
         parts = key.split(".")
         for part in parts[:-1]:
@@ -63,11 +69,16 @@ def apply_preset(params: dict[str, Any], preset: dict[str, Any], source: str = "
     return merged
 
 
-def dvc_flags(preset: dict[str, Any]) -> list[str]:
-    """One `-S key=value` pair per leaf, the value as a one-line YAML literal."""
+def dvc_flags(preset: dict[str, Any], params: dict[str, Any] | None = None) -> list[str]:
+    """One `-S key=value` pair per leaf (split along params.yaml's shape when given), the value as a one-line
+    YAML literal."""
+    return _flags(leaves(preset, shape=params))
+
+
+def _flags(flat: dict[str, Any]) -> list[str]:
     flags = []
-    for key, value in leaves(preset).items():
-        literal = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+    for key, value in flat.items():
+        literal = yaml.safe_dump(value, default_flow_style=True, width=10_000, sort_keys=False).strip()
         literal = literal.removesuffix("\n...").removesuffix("...").strip()
         flags += ["-S", f"{key}={literal}"]
     return flags
@@ -83,11 +94,11 @@ def main(argv: list[str] | None = None) -> None:
     combined: dict[str, Any] = {}
     for path in args.presets:
         preset = read_preset(path)
+        combined.update(leaves(preset, shape=params))
         params = apply_preset(params, preset, path)
-        combined.update(leaves(preset))
     validate_params(params, f"{args.params} + {' + '.join(args.presets)}")
     if not args.check:
-        print(" ".join(shlex.quote(flag) for flag in dvc_flags(combined)))
+        print(" ".join(shlex.quote(flag) for flag in _flags(combined)))
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def run_stage(packs: Path, tmp_path: Path, arch: str, corpus: str) -> Path:
 
 
 def check_outputs(out: Path, arch: str, corpus: str) -> dict:
-    name = f"{arch}-{corpus}"
+    name = f"{arch}-{corpus}-s65"
     metrics = json.loads((out / "metrics" / f"{name}.json").read_text())
     for key in ("val/loss", "val/perplexity", "val/accuracy", "tokens_seen", "wall_time_s", "tokens_per_s",
                 "params/total", "params/non_embedding"):
@@ -76,7 +76,7 @@ def test_pretrain_stage_on_the_sample_with_mlflow(sample_packs, tmp_path, mlflow
     runs = client.search_runs([client.get_experiment_by_name("tinyhelen").experiment_id])
     assert len(runs) == 1
     run = runs[0]
-    assert run.info.run_name == "pretrain@llama-leaner" and run.info.status == "FINISHED"
+    assert run.info.run_name == "pretrain@llama-leaner-s65" and run.info.status == "FINISHED"
     assert run.data.tags["tinyhelen.arch"] == "llama" and run.data.tags["tinyhelen.stage"] == "pretrain"
     assert run.data.params["pretrain.max_steps"] == "10" and "model.llama.hidden_size" in run.data.params
     assert run.data.metrics["val/loss"] == pytest.approx(metrics["val/loss"])

@@ -40,6 +40,18 @@ def unique_list(values: list) -> list:
     return values
 
 
+def fraction(value: Any) -> Any:
+    """`"1/6"` -> the nearest float to 1/6 (exactly what 1 / 6 gives); anything else unchanged."""
+    if isinstance(value, str) and "/" in value:
+        from fractions import Fraction
+
+        try:
+            return float(Fraction(value.replace(" ", "")))
+        except (ValueError, ZeroDivisionError):
+            raise ValueError(f"not a fraction: {value!r}") from None
+    return value
+
+
 PosInt = Annotated[StrictInt, Field(ge=1)]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 

@@ -115,8 +115,10 @@ def split_volatile(tree: Any, prefix: str = "") -> tuple[Any, dict[str, Any]]:
         if key in VOLATILE_KEYS:
             volatile[path] = value
             continue
-        kept[key], inner = split_volatile(value, path)
+        value_kept, inner = split_volatile(value, path)
         volatile.update(inner)
+        if not (inner and isinstance(value_kept, dict) and not value_kept):  # drop what held only timings
+            kept[key] = value_kept
     return kept, volatile
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StrictInt, field_validator
 
 from tinyhelen.core.config import GlueTask, NonNegInt, Section, unique_list
+from tinyhelen.pretrain.config import PerArchStep, Step
 
 
 class GlueConfig(Section):
@@ -50,8 +51,20 @@ class GlueConfig(Section):
     """`bf16` uses autocast (on CUDA; on CPU only where it is faster)."""
     cpu_threads: NonNegInt
     """torch intra-op threads on CPU (0: torch's default, all cores). Tiny models run fastest on 1."""
+    source: Literal["release", "constructed"] = "release"
+    """Which Leaner-GLUE files to score on: `release` (the ingested release files, data/raw/glue) or
+    `constructed` (the ones `glue_simplify` built, data/leaner_glue)."""
+    step: Step | PerArchStep = "final"
+    """Which checkpoint of each pretrained model to score: `final` (models/<name>/), a step listed in
+    `pretrain.export_steps` (models/<name>/step-<N>/), or one of those per architecture (the paper: Llama and
+    Mamba at 1000, BERT and XLNet final)."""
 
     _unique_lists = field_validator("tasks", "seeds", "learning_rates")(unique_list)
+
+    def step_for(self, arch: str) -> int | None:
+        """The exported step scored for `arch`; None for the final model."""
+        step = getattr(self.step, arch) if isinstance(self.step, PerArchStep) else self.step
+        return None if step == "final" else step
 
     @field_validator("epochs")
     @classmethod

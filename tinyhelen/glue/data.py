@@ -73,6 +73,21 @@ class EncodedTask:
     truncated: int = 0
 
 
+def glue_source_dir(source: str, release_dir: str | Path, constructed_dir: str | Path) -> Path:
+    """The folder of task files `glue.source` names: the ingested release or the constructed Leaner-GLUE.
+
+    Raises:
+        ConfigError: `constructed` but `glue_simplify` wrote no task files (it is off by default).
+    """
+    if source == "release":
+        return Path(release_dir)
+    folder = Path(constructed_dir)
+    if not folder.is_dir() or not any(folder.glob("*_*.jsonl")):
+        raise ConfigError(f"{folder}: glue.source is 'constructed' but there are no Leaner-GLUE task files here "
+                          "(run glue_simplify with glue_simplify.enabled: true, or use glue.source: release)")
+    return folder
+
+
 def task_file(glue_dir: Path, task: str, split: str) -> Path:
     return Path(glue_dir) / f"{task}_{split}.jsonl"
 

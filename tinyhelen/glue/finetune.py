@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
+from tinyhelen.core.errors import ConfigError
 from tinyhelen.core.io import sha256_file
 from tinyhelen.core.repro import seed_everything
 from tinyhelen.core.runtime import bf16_autocast, cpu_threads, resolve_device
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 
 #: The headline numbers of `metrics/glue/<model>.json` (`repro.pick` patterns): the GLUE average and each
 #: task's test score; the full per-task accounting is `metrics.json` in the model's results folder.
-HEADLINE_METRICS = ("model", "arch", "init", "average", "scores.*.test.score.mean")
+HEADLINE_METRICS = ("model", "arch", "init", "seed", "step", "average", "scores.*.test.score.mean")
 
 
 @dataclass
@@ -252,6 +253,19 @@ def run_records(result: GridResult) -> list[dict[str, Any]]:
     return [asdict(run) for run in result.runs]
 
 
+def exported_step_dir(model_dir: str | Path, step: int) -> Path:
+    """`models/<name>/step-<N>/`, the HF folder pretrain exported at step N.
+
+    Raises:
+        ConfigError: the model has no such export.
+    """
+    folder = Path(model_dir) / f"step-{step}"
+    if not (folder / "config.json").is_file():
+        raise ConfigError(f"{folder}: no exported step {step} (glue.step = {step}; pretrain exports only the steps "
+                          "in pretrain.export_steps)")
+    return folder
+
+
 @dataclass
 class ModelResult:
     metrics: dict[str, Any]
@@ -261,13 +275,15 @@ class ModelResult:
 
 
 def glue_model(name: str, model_dir: str | Path, scratch: bool, glue_dir: str | Path, cfg: GlueConfig,
-               tracker: Any = None) -> ModelResult:
+               tracker: Any = None, *, step: int | None = None, init_seed: int | None = None) -> ModelResult:
     """Fine-tune and score one model (or its from-scratch baseline) on Leaner-GLUE.
 
     Args:
-        name: the model's name in the reports, `<arch>-<leaner|ori|scratch>`.
+        name: the model's name in the reports, `<arch>-<leaner|ori|scratch>[-s<seed>]`.
         model_dir: the pretrained model folder (model, tokenizer); a baseline takes only its config.
         scratch: build the body from the config with random weights instead of loading it.
+        step: score the exported step `model_dir/step-<N>/` instead of the final model (not for baselines).
+        init_seed: a baseline's body is drawn from this seed (its pre-training seed) in every run.
         glue_dir: the ingested GLUE files.
         cfg: the glue params section.
         tracker: a MetricLogger for curves (optional).
@@ -277,12 +293,14 @@ def glue_model(name: str, model_dir: str | Path, scratch: bool, glue_dir: str | 
         for meta.json (separator added, device, timings).
     """
     started = time.perf_counter()
+    if step is not None and not scratch:
+        model_dir = exported_step_dir(model_dir, step)
     tokenizer = load_tokenizer(model_dir)
     added_separator = ensure_pair_separator(tokenizer)
-    source = load_body_source(model_dir, scratch)
+    source = load_body_source(model_dir, scratch, init_seed)
     result = run_grid(source, tokenizer, glue_dir, cfg, tracker)
     runs = run_records(result)
-    metrics = summarise_model(name, cfg.tasks, runs, result.skipped)
+    metrics = summarise_model(name, cfg.tasks, runs, result.skipped, None if scratch else step)
     seconds = time.perf_counter() - started
     metrics["time"] = {"seconds": seconds, "tokenise_seconds": result.tokenise_seconds,
                        "run_seconds": sum(run.seconds for run in result.runs)}
@@ -294,6 +312,7 @@ def glue_model(name: str, model_dir: str | Path, scratch: bool, glue_dir: str | 
     inputs.update({str(p): sha256_file(p) for p in sorted(glue_dir.glob("*.jsonl"))
                    if p.name.split("_", 1)[0] in cfg.tasks})
     extra = {"model": name, "model_dir": str(model_dir), "init": "scratch" if scratch else "pretrained",
+             "step": "final" if step is None or scratch else step, "init_seed": init_seed,
              "family": source.family, "model_type": source.config.model_type,
              "added_pair_separator": added_separator, "device": str(resolve_device(cfg.device, "glue.device")),
              "examples": result.examples, "truncated": result.truncated, "skipped": result.skipped}

@@ -106,20 +106,42 @@ class BodySource:
     state: dict[str, torch.Tensor] | None
     fresh: frozenset[str] = frozenset()
     """Body weights the checkpoint lacked: initialised per run."""
+    init_seed: int | None = None
+    """From-scratch bodies: draw their random weights from this seed (the pre-training seed of the baseline,
+    so every run of the baseline starts from the same body), not from the run's seed."""
 
     @property
     def is_scratch(self) -> bool:
         return self.state is None
 
+    def _random_body(self) -> nn.Module:
+        return _random_body_of(self.config)
+
     def build(self, num_labels: int, dropout: float) -> SequenceClassifier:
         """A fresh classifier; draws its random weights from torch's global generator (seed it first)."""
-        body = AutoModel.from_config(self.config)
+        if self.state is None and self.init_seed is not None:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.init_seed)
+                body = self._random_body()
+        elif self.state is None:
+            body = self._random_body()
+        else:
+            body = AutoModel.from_config(self.config)
         if self.state is not None:
             loaded = body.load_state_dict(self.state, strict=False)
             unexpected = set(loaded.missing_keys) - self.fresh | set(loaded.unexpected_keys)
             if unexpected:
                 raise ConfigError(f"{self.model_dir}: weights do not match the config: {sorted(unexpected)[:5]}")
         return SequenceClassifier(body, self.family, num_labels, dropout)
+
+
+def _random_body_of(config: PretrainedConfig):
+    body = AutoModel.from_config(config)
+    if config.model_type == "bamba":  # the pre-training init (mamba_ssm's), not transformers' Bamba init
+        from tinyhelen.pretrain.models import init_like_mamba_ssm
+
+        init_like_mamba_ssm(body)
+    return body
 
 
 def _require_model_dir(model_dir: str | Path) -> Path:
@@ -129,8 +151,9 @@ def _require_model_dir(model_dir: str | Path) -> Path:
     return model_dir
 
 
-def load_body_source(model_dir: str | Path, scratch: bool) -> BodySource:
-    """Read a pretrained model folder once: its config, and its base-model weights unless `scratch`.
+def load_body_source(model_dir: str | Path, scratch: bool, init_seed: int | None = None) -> BodySource:
+    """Read a pretrained model folder once: its config, and its base-model weights unless `scratch`
+    (`init_seed`: the seed of a from-scratch body; None draws it from each run's seed).
 
     Raises:
         ConfigError: the folder is not a saved transformers model, or its architecture has no pooling rule.
@@ -151,7 +174,7 @@ def load_body_source(model_dir: str | Path, scratch: bool) -> BodySource:
         if fresh:
             log.info("%s: not in the checkpoint, initialised per run: %s", model_dir, sorted(fresh))
     log.info("%s body from %s (%s, %s)", "random" if scratch else "pretrained", model_dir, config.model_type, family)
-    return BodySource(model_dir, config, family, state, frozenset(fresh))
+    return BodySource(model_dir, config, family, state, frozenset(fresh), init_seed if scratch else None)
 
 
 def load_tokenizer(model_dir: str | Path) -> Any:

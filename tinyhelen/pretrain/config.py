@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictBool, StrictStr, create_model, field_validator
+from pydantic import Field, StrictBool, StrictStr, create_model, field_validator, model_validator
 
-from tinyhelen.core.config import Corpus, NonNegInt, PosInt, Probability, Section, unique_list
+from tinyhelen.core.config import Corpus, NonNegInt, PosInt, Probability, Section, fraction, unique_list
 
 
 class LlamaModelConfig(Section):
@@ -154,11 +154,39 @@ ModelConfig = create_model(
     **{arch: (spec.dims, Field(description=f"{spec.model_class} dims.")) for arch, spec in ARCH_REGISTRY.items()},
 )
 
+class PerCorpus(Section):
+    """One value per pre-training corpus."""
+
+    leaner: Annotated[float, Field(gt=0)]
+    """Value for the leaner corpus."""
+    ori: Annotated[float, Field(gt=0)]
+    """Value for the original corpus."""
+
+
+PositiveOrPerCorpus = Annotated[float, Field(gt=0)] | PerCorpus
+
+
+class _PerArchBase(Section):
+    def value(self, arch: str, corpus: str) -> float:
+        """The value for one (arch, corpus) instance."""
+        value = getattr(self, arch)
+        return float(getattr(value, corpus)) if isinstance(value, PerCorpus) else float(value)
+
+
 PerArch = create_model(
     "PerArch",
+    __base__=_PerArchBase,
+    __doc__="One value per architecture; a value may also be given per corpus (`{leaner: 5.0e-4, ori: 1.0e-3}`).",
+    **{arch: (PositiveOrPerCorpus, Field(description=f"Value for {arch}.")) for arch in ARCH_REGISTRY},
+)
+
+Step = Literal["final"] | PosInt
+
+PerArchStep = create_model(
+    "PerArchStep",
     __base__=Section,
-    __doc__="One positive value per architecture.",
-    **{arch: (Annotated[float, Field(gt=0)], Field(description=f"Value for {arch}.")) for arch in ARCH_REGISTRY},
+    __doc__="A checkpoint per architecture: `final` or an exported step.",
+    **{arch: (Step, Field(description=f"{arch}'s.")) for arch in ARCH_REGISTRY},
 )
 
 
@@ -176,8 +204,12 @@ class PretrainConfig(Section):
     micro_batch_size: PosInt
     """Sequences per forward pass on one process; batch_size / (micro_batch_size * processes) steps of
     gradient accumulation make one optimizer step."""
+    seeds: Annotated[list[NonNegInt], Field(min_length=1)] = [65]
+    """Pre-training seeds: an axis of the model grid (`<arch>-<corpus>-s<seed>`); each seed drives its
+    instance's initialisation, data order and masks."""
     lr: PerArch
-    """Peak learning rate per architecture (the paper's chosen runs: llama/mamba 5e-3, bert 1e-3, xlnet 5e-4)."""
+    """Peak learning rate per architecture, or per corpus within an architecture (the paper's evaluated runs:
+    llama/mamba 5e-3, bert 1e-3, xlnet 5e-4 on leaner and 1e-3 on ori)."""
     lr_schedule: Literal["linear", "cosine", "constant"]
     """Decay after warmup: linear to 0 (the paper, HF default), cosine to 0, or constant."""
     warmup_steps: NonNegInt
@@ -194,8 +226,10 @@ class PretrainConfig(Section):
     """Clip the global gradient norm to this; 0 turns clipping off."""
     mlm_probability: Probability
     """BERT: share of tokens selected for MLM (replaced 80% [MASK], 10% random, 10% kept)."""
-    plm_probability: Probability
-    """XLNet: ratio of masked span length to its context length (the paper: 1/6)."""
+    plm_probability: Annotated[float, Field(gt=0.0, le=1.0)]
+    """XLNet: ratio of masked span length to its context length (the paper: 1/6). A fraction such as `1/6`
+    is read exactly: a rounded decimal like 0.1666667 makes the collator's `int(span / p)` contexts 5, 11,
+    17, ... instead of 6, 12, 18, ..., and masks 17.3% of the tokens instead of 1/6."""
     max_span_length: PosInt
     """XLNet: longest masked span."""
     eval_every: PosInt
@@ -225,5 +259,21 @@ class PretrainConfig(Section):
     on 1 thread, and multi-threaded kernels slow down many times over when other jobs share the cores."""
     deterministic: StrictBool
     """Force deterministic torch kernels (slower on CUDA; CPU runs are deterministic anyway)."""
+    export_steps: list[PosInt] = []
+    """Steps also saved as loadable HF folders (model + tokenizer) at `models/<name>/step-<N>/`, e.g. the
+    paper's step-1000 Llama and Mamba; each must be below max_steps (the final model is the folder itself)."""
 
-    _unique_lists = field_validator("archs", "corpora")(unique_list)
+    _unique_lists = field_validator("archs", "corpora", "seeds", "export_steps")(unique_list)
+
+    @field_validator("plm_probability", mode="before")
+    @classmethod
+    def _read_fraction(cls, value: Any) -> Any:
+        return fraction(value)
+
+    @model_validator(mode="after")
+    def _check_exports(self) -> PretrainConfig:
+        late = [step for step in self.export_steps if step >= self.max_steps]
+        if late:
+            raise ValueError(f"export_steps {late} are not below max_steps ({self.max_steps}); the final model "
+                             "is models/<name>/ itself")
+        return self

@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 # Fields that change how a run is watched or stored, not what it computes: they stay out of the fingerprint,
 # so changing them does not prevent resuming.
 _NOT_FINGERPRINTED = {"archs", "corpora", "lr", "resume", "run_dir", "save_every", "keep_checkpoints", "log_every",
-                      "eval_every", "eval_batches", "eval_batch_size"}
+                      "eval_every", "eval_batches", "eval_batch_size", "seeds", "export_steps"}
 
 
 def get_lr(step: int, *, peak: float, warmup_steps: int, max_steps: int, schedule: str) -> float:

@@ -17,7 +17,8 @@ layer (`attn_layer_indices = []`) is exactly that block: RMSNorm -> Mamba-2 mixe
 gated RMSNorm) -> residual -> RMSNorm -> gated SiLU MLP -> residual, with untied embeddings and a final
 RMSNorm. It uses the mamba-ssm / causal-conv1d kernels when they are installed on CUDA (requirements-gpu.txt)
 and a pure-torch chunked scan otherwise. The only difference from mamba_ssm: the gated MLP's fused `fc1`
-(2 x d_intermediate) is split into `gate_proj` and `up_proj`, the same parameters and function.
+(2 x d_intermediate) is split into `gate_proj` and `up_proj`, the same parameters and function. Its weights
+start from mamba_ssm's initialisation, not transformers' Bamba one (`init_like_mamba_ssm`).
 """
 
 from __future__ import annotations
@@ -95,8 +96,62 @@ def build_model(arch: str, model_cfg: ModelConfig, vocab_size: int, special_ids:
     if attn_implementation is not None and arch in ("llama", "bert"):
         config._attn_implementation = attn_implementation
     model = getattr(transformers, spec.model_class)(config)
+    if arch == "mamba":
+        init_like_mamba_ssm(model)
     model.train()
     return model
+
+
+# mamba_ssm's Mamba2 defaults (mamba_ssm/modules/mamba2.py) for the initial step size and the decay rates.
+MAMBA_DT_RANGE = (0.001, 0.1)
+MAMBA_DT_FLOOR = 1e-4
+MAMBA_A_RANGE = (1.0, 16.0)
+MAMBA_INITIALIZER_RANGE = 0.02
+
+
+def init_like_mamba_ssm(model) -> None:
+    """Re-initialise a `BambaForCausalLM` (Mamba-2 mixer + gated MLP blocks) the way mamba_ssm initialises
+    `MambaLMHeadModel(ssm_cfg.layer=Mamba2, d_intermediate>0)`, drawing from torch's global generator.
+
+    transformers' Bamba init differs: dt_bias = 1 (initial step softplus(1) = 1.31), A = -1..-n_heads, Linear
+    weights N(0, 0.02), and no rescaling of the residual-branch outputs. mamba_ssm instead has:
+    - per head, dt = exp(U(log 0.001, log 0.1)) (log-uniform), floored at 1e-4, stored as its inverse softplus
+      in `dt_bias` (so softplus(dt_bias) = dt); A = -U(1, 16), stored as `A_log` = log U(1, 16); D = 1;
+    - Linear and conv weights at PyTorch's default (kaiming-uniform, a = sqrt(5)), Linear biases 0, the conv
+      bias at its default; embeddings N(0, 0.02); norm weights 1;
+    - the residual-branch outputs (the mixer's `out_proj`, the MLP's `fc2` = `down_proj` here) redrawn
+      kaiming-uniform and divided by sqrt(n_residuals_per_layer * n_layer), with 2 residual branches per
+      layer (mixer and MLP) when the block has an MLP.
+    """
+    import math
+
+    import torch
+    from torch import nn
+
+    if any(param.is_meta for param in model.parameters()):
+        return  # built for counting only: nothing to initialise
+    n_layer = model.config.num_hidden_layers
+    n_residuals = 2 if model.config.intermediate_size > 0 else 1
+    with torch.no_grad():
+        for name, module in model.named_modules():
+            if isinstance(module, (nn.Linear, nn.Conv1d)):
+                module.reset_parameters()  # PyTorch's default: mamba_ssm never re-draws these weights
+                if isinstance(module, nn.Linear) and module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Embedding):
+                nn.init.normal_(module.weight, std=MAMBA_INITIALIZER_RANGE)
+            elif hasattr(module, "weight") and type(module).__name__.endswith(("RMSNorm", "RMSNormGated")):
+                nn.init.ones_(module.weight)
+            if name.endswith(("mamba.out_proj", "feed_forward.down_proj")):
+                nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5))
+                module.weight /= math.sqrt(n_residuals * n_layer)
+            if hasattr(module, "dt_bias") and hasattr(module, "A_log"):
+                heads = module.dt_bias.numel()
+                low, high = (math.log(v) for v in MAMBA_DT_RANGE)
+                dt = torch.exp(torch.rand(heads) * (high - low) + low).clamp(min=MAMBA_DT_FLOOR)
+                module.dt_bias.copy_(dt + torch.log(-torch.expm1(-dt)))  # inverse of softplus
+                module.A_log.copy_(torch.log(torch.empty(heads).uniform_(*MAMBA_A_RANGE)))
+                nn.init.ones_(module.D)
 
 
 def count_parameters(model) -> dict[str, int]:

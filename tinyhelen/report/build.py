@@ -16,8 +16,8 @@ from tinyhelen.core.io import atomic_dir, atomic_open, sha256_file
 from tinyhelen.report.config import ReportConfig
 from tinyhelen.report.page import Context, Section
 from tinyhelen.report.provenance import collect_provenance
-from tinyhelen.report.render import Page, answers, render_html, render_markdown
 from tinyhelen.report.registry import SECTION_REGISTRY
+from tinyhelen.report.render import Page, answers, render_html, render_markdown
 
 log = logging.getLogger(__name__)
 

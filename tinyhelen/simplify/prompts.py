@@ -102,6 +102,21 @@ def _after_marker(answer: str, marker: str) -> str:
     return answer[matches[-1].end():]
 
 
+def _after_marker_line(answer: str, marker: str) -> str:
+    """The text after the FIRST line that is exactly `marker` (e.g. `EDITED:`; surrounding spaces allowed).
+
+    The prompts ask for a line that says only the marker. Matching it loosely (any case, colon optional, at
+    any line start) would take a passage line such as "Edited by Emma and Ben." for the marker and silently
+    drop the text before it; taking the last match would do the same with a passage that quotes the marker.
+    """
+    offset = 0
+    for line in answer.splitlines(keepends=True):
+        if line.strip() == marker:
+            return answer[offset + len(line):]
+        offset += len(line)
+    raise ParseError("no_answer_marker", marker)
+
+
 def _split_ended(block: str) -> list[str]:
     """Split `a <end> b <end>` into ['a', 'b']; the block must end with <end>."""
     parts = _END.split(block.strip())
@@ -127,9 +142,11 @@ def _checked(answer: str, template: Template) -> str:
     return answer
 
 
-def _one_block(answer: str, template: Template, marker: str, what: str) -> str:
-    """The single `<end>`-terminated block after `marker`."""
-    blocks = _split_ended(_after_marker(_checked(answer, template), marker))
+def _one_block(answer: str, template: Template, marker: str, what: str, own_line: bool = False) -> str:
+    """The single `<end>`-terminated block after `marker` (with `own_line`: after the first line that is
+    exactly the marker)."""
+    checked = _checked(answer, template)
+    blocks = _split_ended(_after_marker_line(checked, marker) if own_line else _after_marker(checked, marker))
     if len(blocks) != 1:
         raise ParseError("misaligned", f"expected one {what}, got {len(blocks)}")
     return blocks[0]
@@ -137,7 +154,7 @@ def _one_block(answer: str, template: Template, marker: str, what: str) -> str:
 
 def parse_passages(answer: str, template: Template, expected: int) -> list[str]:
     """The edited passages of a text-genre answer: exactly `expected` non-empty ones."""
-    passages = _split_ended(_after_marker(_checked(answer, template), "EDITED"))
+    passages = _split_ended(_after_marker_line(_checked(answer, template), "EDITED:"))
     if len(passages) != expected:
         raise ParseError("misaligned", f"expected {expected} passages, got {len(passages)}")
     if not all(passages):
@@ -147,10 +164,10 @@ def parse_passages(answer: str, template: Template, expected: int) -> list[str]:
 
 def parse_code(answer: str, template: Template) -> tuple[str, str]:
     """(task, solution) from a code answer with its two `<end>`-terminated blocks."""
-    rest = _after_marker(_checked(answer, template), "EDITED TASK DESCRIPTION")
-    marker = re.search(r"^[ \t#*]*EDITED\s+SOLUTION\s+AND\s+CODE[ \t*]*:[ \t*]*", rest, re.IGNORECASE | re.MULTILINE)
+    rest = _after_marker_line(_checked(answer, template), "EDITED TASK DESCRIPTION:")
+    marker = re.search(r"^[ \t]*EDITED SOLUTION AND CODE:[ \t]*(?:\n|\Z)", rest, re.MULTILINE)
     if marker is None:
-        raise ParseError("no_answer_marker", "EDITED SOLUTION AND CODE")
+        raise ParseError("no_answer_marker", "EDITED SOLUTION AND CODE:")
     task = _split_ended(rest[:marker.start()])
     ended = re.fullmatch(r"(.*?)\s*<\s*end\s*>\s*", rest[marker.end():], re.DOTALL | re.IGNORECASE)
     if ended is None:
@@ -165,7 +182,7 @@ def parse_code(answer: str, template: Template) -> tuple[str, str]:
 
 def parse_instruction(answer: str, template: Template) -> tuple[str, str, str]:
     """(instruction, input, output) from `task <split> input <split> output <end>`; input `None` -> ""."""
-    parts = _SPLIT.split(_one_block(answer, template, "EDITED", "answer"))
+    parts = _SPLIT.split(_one_block(answer, template, "EDITED:", "answer", own_line=True))
     if len(parts) != 3:
         raise ParseError("misaligned", f"expected 3 parts, got {len(parts)}")
     task, input_, output = (part.strip() for part in parts)
@@ -182,7 +199,7 @@ def render_problems(problems: list[str]) -> str:
 
 def parse_grades(answer: str, template: Template, expected: int) -> list[str]:
     """One difficulty letter per problem, numbered 1..expected."""
-    block = _one_block(answer, template, "[DIFFICULTY GRADING]", "grading block")
+    block = _one_block(answer, template, "[DIFFICULTY GRADING]", "grading block", own_line=True)
     grades = re.findall(r"^\s*(\d+)\s*[.):]?\s*([A-Fa-f])\b", block, re.MULTILINE)
     numbers = [int(number) for number, _ in grades]
     if numbers != list(range(1, expected + 1)):
@@ -197,7 +214,7 @@ def render_fields(fields: dict[str, str]) -> str:
 
 def parse_fields(answer: str, template: Template, names: tuple[str, ...]) -> dict[str, str]:
     """A simplified GLUE item: every expected `name: value` line, in one `<end>`-terminated block."""
-    block = _one_block(answer, template, "EDITED", "item")
+    block = _one_block(answer, template, "EDITED:", "item", own_line=True)
     alternatives = "|".join(re.escape(name) for name in names)
     found = dict((m.group(1).lower(), m.group(2).strip()) for m in re.finditer(
         rf"^[ \t*]*({alternatives})[ \t*]*:[ \t]*(.*?)(?=^[ \t*]*(?:{alternatives})[ \t*]*:|\Z)", block,

@@ -1,7 +1,8 @@
 """Choose pre-training documents per genre, by ratio, up to a token budget (spec §1.1, rebuilt).
 
 For each split and genre the target is `ratio x budget` tokens (validation and test: `eval_fraction` of
-that), counted with a trained tokenizer on the `reference` variant's text. Candidates are ordered by
+that), counted in `budget_unit` (the `count_with` 2K tokenizer by default; the paper counted GPT-2 tokens,
+`gpt2_pieces`) on the `reference` variant's text. Candidates are ordered by
 `sha256("<seed>:<id>")` and taken whole until the target is reached, as the paper's sampler appended whole
 documents (so a long book overshoots). Ordering by a hash rather than a shuffle keeps the choice stable when
 documents are added: a document stays chosen unless new ones with smaller keys fill its genre's budget first.
@@ -71,6 +72,26 @@ def choose(keys: list[str], tokens: list[int], target: float | None) -> list[int
         chosen.append(index)
         total += tokens[index]
     return chosen
+
+
+class _TextCounter:
+    """`count(texts)` with a per-text counting function (GPT-2 pieces, words, another tokenizer)."""
+
+    def __init__(self, count_one) -> None:
+        self.count_one = count_one
+
+    def count(self, texts: list[str]) -> list[int]:
+        return [self.count_one(text) for text in texts]
+
+
+def budget_counter(cfg: ComposeConfig, tokenizers_dir: str | Path):
+    """What counts the budget (`compose.budget_unit`): the `count_with` tokenizer of the `tokenizer` stage,
+    GPT-2 pre-tokenisation pieces (the paper's sampler counted GPT-2 tokens), words, or a tokenizer folder."""
+    if cfg.budget_unit == "tokenizer":
+        return ChunkEncoder(load_backend(Path(tokenizers_dir) / cfg.count_with))
+    from tinyhelen.simplify.chunking import make_token_counter
+
+    return _TextCounter(make_token_counter(cfg.budget_unit))
 
 
 @dataclass(frozen=True)
@@ -160,10 +181,10 @@ def compose(cfg: ComposeConfig, seed: int, corpora: dict[str, Path], tokenizers_
     Returns:
         Per split: achieved vs target tokens per genre, absent genres, documents and tokens per corpus.
     """
-    counter = ChunkEncoder(load_backend(Path(tokenizers_dir) / cfg.count_with))
+    counter = budget_counter(cfg, tokenizers_dir)
     inputs: dict[str, str] = {}
-    metrics: dict[str, Any] = {"budget_tokens": cfg.budget_tokens, "reference": cfg.reference,
-                               "count_with": cfg.count_with, "splits": {}}
+    metrics: dict[str, Any] = {"budget_tokens": cfg.budget_tokens, "budget_unit": cfg.budget_unit,
+                               "reference": cfg.reference, "count_with": cfg.count_with, "splits": {}}
     with atomic_dir(out_dir) as tmp:
         for split, out, split_metrics in tqdm(_splits(cfg, corpora, counter, seed, inputs), total=len(SPLITS),
                                               desc="compose", unit="split"):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
+from pydantic import AfterValidator, Field, StrictBool, StrictInt, StrictStr, field_validator, model_validator
 
 from tinyhelen.core.config import (
     Corpus,
@@ -73,7 +74,20 @@ class ComposeConfig(Section):
     reference: Variant
     """The variant whose token counts fill the budget (the paper: ori, the original text)."""
     count_with: Family
-    """The tokenizer family that counts tokens (written by `tokenizer`)."""
+    """The tokenizer family that counts tokens (written by `tokenizer`) when `budget_unit` is `tokenizer`."""
+    budget_unit: StrictStr = "tokenizer"
+    """What `budget_tokens` counts: `tokenizer` (the `count_with` 2K tokenizer: about 2.33 tokens per ori web
+    word), `gpt2_pieces` (GPT-2's pre-tokenisation pieces, offline; the paper's sampler counted GPT-2 tokens,
+    about 1.35 per word, and these match them on common words), `words` (whitespace words), or a folder with a
+    `tokenizer.json` (e.g. GPT-2's own, for the paper's exact unit)."""
+
+    @field_validator("budget_unit")
+    @classmethod
+    def _check_unit(cls, value: str) -> str:
+        if value not in ("tokenizer", "gpt2_pieces", "words") and not Path(value, "tokenizer.json").is_file():
+            raise ValueError("use tokenizer, gpt2_pieces, words, or a folder holding tokenizer.json")
+        return value
+
     paired_only: StrictBool
     """Choose only documents present in both variants, so leaner and ori hold the same ids."""
     on_absent: Literal["renormalise", "fail"]
@@ -91,6 +105,26 @@ class ComposeConfig(Section):
         return self
 
 
+def _check_even(value: int) -> int:
+    if value % 2:
+        raise ValueError("must be even (XLNet's permutation language modelling needs an even length)")
+    return value
+
+
+BlockSize = Annotated[StrictInt, Field(ge=8), AfterValidator(_check_even)]
+
+
+class PerFamilyBlockSize(Section):
+    """A row length per tokenizer family."""
+
+    causal: BlockSize
+    """Llama and Mamba rows."""
+    bert: BlockSize
+    """BERT rows."""
+    xlnet: BlockSize
+    """XLNet rows (the paper: 512)."""
+
+
 class PackConfig(Section):
     """How `pack` tokenises and writes the token shards (see `tinyhelen.tokens.pack`)."""
 
@@ -98,8 +132,9 @@ class PackConfig(Section):
     """Composed corpora to pack."""
     families: Annotated[list[Family], Field(min_length=1)]
     """Tokenizer families to pack with (one pack per corpus and family)."""
-    block_size: Annotated[StrictInt, Field(ge=8)]
-    """Tokens per row, family framing included (the paper: 1024); even, as XLNet's permutation LM needs."""
+    block_size: BlockSize | PerFamilyBlockSize
+    """Tokens per row, family framing included: one value for every family, or one per family (the paper:
+    causal and bert 1024, xlnet 512); even, as XLNet's permutation LM needs."""
     batch_documents: PosInt
     """Documents tokenised per batch."""
     workers: PosInt
@@ -107,9 +142,22 @@ class PackConfig(Section):
 
     _unique_lists = field_validator("corpora", "families")(unique_list)
 
-    @field_validator("block_size")
+    @field_validator("block_size", mode="before")
     @classmethod
-    def _check_even(cls, value: int) -> int:
-        if value % 2:
-            raise ValueError("must be even (XLNet's permutation language modelling needs an even length)")
+    def _check_block_sizes(cls, value: Any) -> Any:
+        # one clear message per bad length instead of pydantic's one per union member
+        for name, size in (value.items() if isinstance(value, dict) else [(None, value)]):
+            if isinstance(size, int) and not isinstance(size, bool):
+                where = f"{name}: " if name else ""
+                if size < 8:
+                    raise ValueError(f"{where}must be at least 8")
+                if size % 2:
+                    raise ValueError(f"{where}must be even (XLNet's permutation language modelling needs an even "
+                                     "length)")
         return value
+
+    def block_size_for(self, family: str) -> int:
+        """The row length of one family's packs."""
+        if isinstance(self.block_size, PerFamilyBlockSize):
+            return getattr(self.block_size, family)
+        return self.block_size

@@ -121,8 +121,9 @@ def pack_corpus(cfg: PackConfig, composed_dir: Path, tokenizers_dir: Path, corpu
         raise DataError(f"{tokenizers_dir / family}: {tokenizer.get_vocab_size()} ids do not fit uint16")
     framing = Framing.for_family(tokenizer, family)
     encoder = ChunkEncoder(tokenizer)
+    block_size = cfg.block_size_for(family)
     index: dict[str, Any] = {
-        "block_size": cfg.block_size, "num_blocks": {}, "dtype": np.dtype(DTYPE).name,
+        "block_size": block_size, "num_blocks": {}, "dtype": np.dtype(DTYPE).name,
         "vocab_size": tokenizer.get_vocab_size(), "family": family, "corpus": corpus,
         "special_ids": special_ids(tokenizer, family),
         "framing": {"doc_end": framing.doc_end, "row_prefix": list(framing.prefix),
@@ -133,19 +134,19 @@ def pack_corpus(cfg: PackConfig, composed_dir: Path, tokenizers_dir: Path, corpu
     for split in SPLITS:
         started = time.perf_counter()
         with open(out_dir / f"{split}.bin", "wb") as handle:
-            stats = pack_split(composed_dir / corpus / f"{split}.jsonl", encoder, framing, cfg.block_size,
+            stats = pack_split(composed_dir / corpus / f"{split}.jsonl", encoder, framing, block_size,
                                cfg.batch_documents, handle)
         seconds = time.perf_counter() - started
         if stats["blocks"] == 0:
             log.warning("%s-%s/%s: %d tokens make no full %d-token row", corpus, family, split, stats["tokens"],
-                        cfg.block_size)
+                        block_size)
         index["num_blocks"][split] = stats["blocks"]
         index["documents"][split] = stats["documents"]
         index["tokens"][split] = stats["tokens"]
         metrics[split] = {**stats, "seconds": round(seconds, 3),
                           "tokens_per_second": round(stats["tokens"] / seconds) if seconds else None}
     write_json(out_dir / "index.json", index)
-    log.info("%s-%s: %s rows of %d tokens", corpus, family, index["num_blocks"], cfg.block_size)
+    log.info("%s-%s: %s rows of %d tokens", corpus, family, index["num_blocks"], block_size)
     return metrics
 
 
@@ -196,6 +197,7 @@ def pack(cfg: PackConfig, composed_dir: str | Path, tokenizers_dir: str | Path, 
     seconds = time.perf_counter() - started
     packs = {f"{job[3]}-{job[4]}": result for job, result in zip(jobs, results)}
     tokens = sum(split["tokens"] for result in results for split in result.values())
-    metrics = {"block_size": cfg.block_size, "workers": cfg.workers, "packs": packs, "tokens": tokens,
+    block_size = cfg.block_size if isinstance(cfg.block_size, int) else cfg.block_size.model_dump()
+    metrics = {"block_size": block_size, "workers": cfg.workers, "packs": packs, "tokens": tokens,
                "seconds": round(seconds, 3), "tokens_per_second": round(tokens / seconds) if seconds else None}
     return PackResult(metrics=metrics, inputs=inputs)

@@ -47,11 +47,11 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     assert "process 1 of 2" in done.stderr  # only the main process logs at INFO
     subprocess.run([sys.executable, *_stage_args(root, one, _params(tmp_path, one / "runs"))], cwd=REPO_ROOT, env=env,
                    check=True, capture_output=True, timeout=300)
-    metrics_two = json.loads((two / "metrics" / "llama-leaner.json").read_text())
-    metrics_one = json.loads((one / "metrics" / "llama-leaner.json").read_text())
+    metrics_two = json.loads((two / "metrics" / "llama-leaner-s65.json").read_text())
+    metrics_one = json.loads((one / "metrics" / "llama-leaner-s65.json").read_text())
     assert metrics_two["processes"] == 2 and metrics_one["processes"] == 1
     # 2 processes x 2 micro-batches of 2 rows average the same gradients as 1 process x 4 micro-batches.
     assert metrics_two["val/loss"] == pytest.approx(metrics_one["val/loss"], rel=1e-4)
     assert metrics_two["tokens_seen"] == metrics_one["tokens_seen"] == 6 * 8 * 32
-    assert (two / "models" / "llama-leaner" / "config.json").exists()
-    assert sorted(p.name for p in (two / "runs" / "llama-leaner").iterdir()) == ["checkpoint-0000003"]
+    assert (two / "models" / "llama-leaner-s65" / "config.json").exists()
+    assert sorted(p.name for p in (two / "runs" / "llama-leaner-s65").iterdir()) == ["checkpoint-0000003"]

@@ -14,7 +14,7 @@ import torch
 from tests.conftest import REPO_ROOT
 from tests.fixtures.tiny_packs import write_tiny_packs
 from tinyhelen.core.config import with_changes
-from tinyhelen.core.errors import DataError
+from tinyhelen.core.errors import ConfigError, DataError
 from tinyhelen.core.runtime import load_tokenizer
 from tinyhelen.core.tracking import NullLogger
 from tinyhelen.params import load_params
@@ -108,7 +108,7 @@ def test_kill_and_resume_matches_an_uninterrupted_run(arch, packs, tmp_path):
 
     with pytest.raises(Killed):
         run(arch, packs, tmp_path / "cut", on_step=kill_at_10, **changes)
-    checkpoints = sorted(p.name for p in (tmp_path / "cut" / "runs" / f"{arch}-leaner").iterdir())
+    checkpoints = sorted(p.name for p in (tmp_path / "cut" / "runs" / f"{arch}-leaner-s65").iterdir())
     assert checkpoints == ["checkpoint-0000004", "checkpoint-0000008"]
     assert not (tmp_path / "cut" / "models" / f"{arch}-leaner").exists()  # nothing half-written
     resumed = run(arch, packs, tmp_path / "cut", **changes)
@@ -148,3 +148,56 @@ def test_bad_inputs_are_named(packs, tmp_path):
     (broken / "packed" / "leaner-xlnet" / "index.json").write_text(json.dumps(index))
     with pytest.raises(DataError, match=r"train\.bin: .* bytes, but index.json says"):
         run("xlnet", broken, tmp_path)
+
+
+def test_the_pretraining_seed_drives_init_and_data_order(packs, tmp_path):
+    first = run("llama", packs, tmp_path / "a", max_steps=4, seeds=[65, 66])
+    other = pretrain("llama", "leaner", tiny_params(tmp_path / "b" / "runs", max_steps=4, seeds=[65, 66]),
+                     packed_root=packs / "packed", tokenizers_root=packs / "tokenizers",
+                     model_dir=tmp_path / "b" / "models" / "llama-leaner-s66", tracker=NullLogger(), seed=66)
+    assert first.train_curve != other.train_curve
+    with pytest.raises(ConfigError, match=r"pretrain seed 7 is not in pretrain.seeds \[65, 66\]"):
+        pretrain("llama", "leaner", tiny_params(tmp_path / "c", seeds=[65, 66]), packed_root=packs / "packed",
+                 tokenizers_root=packs / "tokenizers", model_dir=tmp_path / "c" / "m", tracker=NullLogger(), seed=7)
+
+
+def test_export_steps_are_loadable_models_of_that_step(packs, tmp_path):
+    import transformers
+
+    result = run("llama", packs, tmp_path, max_steps=8, eval_every=4, save_every=4, export_steps=[4])
+    model_dir = tmp_path / "models" / "llama-leaner"
+    export = model_dir / "step-4"
+    assert (export / "config.json").is_file() and (export / "tokenizer.json").is_file()
+    assert not (export / "export.json").exists()
+    model = transformers.AutoModelForCausalLM.from_pretrained(export)
+    index = read_pack_index(packs / "packed" / "leaner-causal")
+    cfg = tiny_params(tmp_path).pretrain
+    objective = make_objective("clm", load_tokenizer(export), index.special_ids, mlm_probability=0.15,
+                               plm_probability=1 / 6, max_span_length=5, block_size=index.block_size)
+    scored = evaluate(model, objective, open_split(index, "validation"), batch_size=cfg.eval_batch_size,
+                      max_batches=cfg.eval_batches, seed=65, device=torch.device("cpu"), bf16=False)
+    at_step_4 = next(row for row in result.val_curve if row["step"] == 4)
+    assert scored["val/loss"] == pytest.approx(at_step_4["loss"], rel=1e-5)
+    assert scored["val/loss"] != pytest.approx(result.metrics["val/loss"], rel=1e-3)  # not the final model
+
+
+def test_export_missing_after_resuming_past_it_is_an_error(packs, tmp_path):
+
+    def kill_at_6(step):
+        if step == 6:
+            raise Killed
+
+    with pytest.raises(Killed):
+        run("llama", packs, tmp_path / "cut", max_steps=8, save_every=4, on_step=kill_at_6)
+    # the checkpoint at step 4 came from a run without exports: resuming from it cannot produce step 2
+    with pytest.raises(DataError, match="no export of step 2 from this run"):
+        run("llama", packs, tmp_path / "cut", max_steps=8, save_every=4, export_steps=[2])
+
+
+def test_data_that_cannot_fill_one_step_fails_before_training(packs, tmp_path):
+    rows = read_pack_index(packs / "packed" / "leaner-causal").num_blocks["train"]
+    steps = []
+    with pytest.raises(DataError, match=rf"{rows} training rows of 32 tokens cannot fill one optimizer step of "
+                                        rf"pretrain.batch_size = {rows + 2} sequences"):
+        run("llama", packs, tmp_path, batch_size=rows + 2, micro_batch_size=1, on_step=steps.append)
+    assert steps == []

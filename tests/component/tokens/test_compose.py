@@ -130,3 +130,20 @@ def test_a_split_with_no_documents_at_all_fails_clearly(cfg, corpora, tokenizers
     shutil.rmtree(corpora["leaner"] / "test")
     with pytest.raises(DataError, match="no test documents under .*ori/test for any composed genre"):
         compose(with_changes(cfg, budget_tokens=0), 7, corpora, tokenizers, tmp_path / "out")
+
+
+def test_budget_unit_words_counts_words_not_tokenizer_tokens(cfg, corpora, tokenizers, tmp_path):
+    # The paper counted its budget in GPT-2 tokens (~1.35 per word), not in 2K-tokenizer tokens (~2.33 per
+    # ori word): the unit changes how much text a budget buys.
+    by_tokens = compose(cfg, 7, corpora, tokenizers, tmp_path / "tokens").metrics["splits"]["train"]["genres"]
+    words = with_changes(cfg, budget_unit="words")
+    result = compose(words, 7, corpora, tokenizers, tmp_path / "words")
+    assert result.metrics["budget_unit"] == "words"
+    train = result.metrics["splits"]["train"]["genres"]
+    web = [r for _, r in iter_jsonl(tmp_path / "words" / "ori" / "train.jsonl") if r["genre"] == "web"]
+    assert train["web"]["tokens"] == sum(len(r["text"].split()) for r in web)
+    assert train["web"]["documents"] > by_tokens["web"]["documents"]  # fewer units per word: more documents
+    pieces = compose(with_changes(cfg, budget_unit="gpt2_pieces"), 7, corpora, tokenizers, tmp_path / "pieces")
+    assert pieces.metrics["splits"]["train"]["genres"]["web"]["documents"] >= train["web"]["documents"] * 0.5
+    with pytest.raises(Exception, match="use tokenizer, gpt2_pieces, words"):
+        with_changes(cfg, budget_unit="bytes")

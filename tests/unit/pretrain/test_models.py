@@ -50,3 +50,45 @@ def test_bad_dims_are_named():
     raw["mamba"]["mamba_n_heads"] = 3
     with pytest.raises(ConfigError, match="model.mamba: mamba_n_heads \\* mamba_d_head"):
         build_model("mamba", ModelConfig.model_validate(raw), 100, {})
+
+
+def _mamba(seed: int = 65, **dims):
+    raw = model_config().model_dump()
+    raw["mamba"].update(hidden_size=128, intermediate_size=256, mamba_n_heads=64, mamba_d_head=4, **dims)
+    torch.manual_seed(seed)
+    return build_model("mamba", ModelConfig.model_validate(raw), 300, {"pad": 1, "bos": 0, "eos": 0})
+
+
+def test_mamba_init_is_mamba_ssms():
+    """dt log-uniform in [0.001, 0.1] (stored as inverse softplus), A = -U(1, 16), D = 1, residual outputs
+    rescaled by 1/sqrt(2 * n_layer), other Linear weights PyTorch's default (kaiming-uniform)."""
+    import math
+
+    from scipy import stats
+
+    model = _mamba()
+    layers = model.model.layers
+    dt = torch.cat([torch.nn.functional.softplus(layer.mamba.dt_bias) for layer in layers]).detach().double()
+    assert dt.min() >= 0.001 - 1e-9 and dt.max() <= 0.1 + 1e-9
+    low, high = math.log(0.001), math.log(0.1)
+    assert stats.kstest(((dt.log() - low) / (high - low)).numpy(), "uniform").pvalue > 0.01  # log-uniform
+    a = torch.cat([torch.exp(layer.mamba.A_log) for layer in layers]).detach().double()  # A = -a
+    assert a.min() >= 1.0 and a.max() <= 16.0
+    assert stats.kstest(((a - 1) / 15).numpy(), "uniform").pvalue > 0.01
+    assert all(bool((layer.mamba.D == 1).all()) for layer in layers)
+    n_layer = len(layers)
+    for name, scale in (("mamba.out_proj", math.sqrt(2 * n_layer)), ("feed_forward.down_proj", math.sqrt(2 * n_layer)),
+                        ("mamba.in_proj", 1.0), ("feed_forward.gate_proj", 1.0), ("lm_head", 1.0)):
+        weights = [model.get_submodule(name)] if name == "lm_head" else [layer.get_submodule(name) for layer in layers]
+        values = torch.cat([w.weight.detach().flatten() for w in weights])
+        bound = 1 / math.sqrt(weights[0].weight.shape[1]) / scale  # kaiming-uniform(a=sqrt(5)) = U(-b, b)
+        assert values.abs().max() <= bound + 1e-7, name
+        assert float(values.std()) == pytest.approx(bound / math.sqrt(3), rel=0.05), name
+    embedding = model.model.embed_tokens.weight.detach()
+    assert float(embedding.std()) == pytest.approx(0.02, rel=0.05)
+
+
+def test_mamba_init_follows_the_seed():
+    first, again, other = _mamba(1), _mamba(1), _mamba(2)
+    assert torch.equal(first.model.layers[0].mamba.dt_bias, again.model.layers[0].mamba.dt_bias)
+    assert not torch.equal(first.model.layers[0].mamba.dt_bias, other.model.layers[0].mamba.dt_bias)

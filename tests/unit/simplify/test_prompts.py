@@ -63,11 +63,38 @@ def test_missing_template_or_placeholder_is_a_config_error(tmp_path):
 
 @pytest.mark.parametrize("answer", [
     "Notes: Bob -> Benjamin.\nEDITED:\nOne. <end>\nTwo. <end>",
-    "edited :\n  One.   <END>\n\nTwo.<end>  \n",
-    "**EDITED:** One. < end >\nTwo. <end>",
+    "  EDITED:  \n  One.   <END>\n\nTwo.<end>  \n",
+    "Notes.\r\nEDITED:\r\nOne. < end >\r\nTwo. <end>",
 ])
 def test_parse_passages_good(templates, answer):
     assert parse_passages(answer, templates["web"], 2) == ["One.", "Two."]
+
+
+@pytest.mark.parametrize("answer", [
+    "edited :\nOne. <end>\nTwo. <end>",       # not the marker: case and colon matter
+    "**EDITED:** One. <end>\nTwo. <end>",      # the marker must be a line of its own
+    "EDITED: One. <end>\nTwo. <end>",
+    "Notes.\nEditedition:\nOne. <end>\nTwo. <end>",
+])
+def test_only_a_line_that_is_exactly_the_marker_counts(templates, answer):
+    with pytest.raises(ParseError) as info:
+        parse_passages(answer, templates["web"], 2)
+    assert info.value.reason == "no_answer_marker"
+
+
+def test_passage_lines_starting_with_the_word_are_kept(templates):
+    # The old parser took "Edited by ..." for the marker (any case, colon optional, last match) and kept only
+    # what followed it; 4 of the 8,040 ori 10M documents have such a line.
+    answer = ("Notes: none.\nEDITED:\nTom and Lily made a book.\nEdited by Emma and Ben.\nIt has many pictures. "
+              "<end>\nedited: the end.\nThe book is done. <end>")
+    assert parse_passages(answer, templates["web"], 2) == [
+        "Tom and Lily made a book.\nEdited by Emma and Ben.\nIt has many pictures.",
+        "edited: the end.\nThe book is done."]
+
+
+def test_the_first_marker_line_wins(templates):
+    answer = "EDITED:\nA story line.\nEDITED:\nmore words <end>"
+    assert parse_passages(answer, templates["web"], 1) == ["A story line.\nEDITED:\nmore words"]
 
 
 @pytest.mark.parametrize("answer, reason", [
@@ -106,8 +133,9 @@ def test_parse_code(templates):
 def test_parse_instruction(templates):
     good = "EDITED:\nSay hi. <split> None <split> Hi! <end>"
     assert parse_instruction(good, templates["instruction"]) == ("Say hi.", "", "Hi!")
-    assert parse_instruction("EDITED: A <SPLIT> b <split> c <end>", templates["instruction"]) == ("A", "b", "c")
-    for bad, reason in [("EDITED:\nA <split> c <end>", "misaligned"), ("EDITED:\nA <split> b <split> c", "no_end_marker"),
+    assert parse_instruction("EDITED:\nA <SPLIT> b <split> c <end>", templates["instruction"]) == ("A", "b", "c")
+    for bad, reason in [("EDITED:\nA <split> c <end>", "misaligned"),
+                        ("Edited by Ben: A <split> b <split> c <end>", "no_answer_marker"), ("EDITED:\nA <split> b <split> c", "no_end_marker"),
                         ("EDITED:\n <split> b <split> c <end>", "empty_output"),
                         ("[TASK]\nA\nEDITED:\nA <split> b <split> c <end>", "echoed_prompt")]:
         with pytest.raises(ParseError) as info:
