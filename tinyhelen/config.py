@@ -723,6 +723,10 @@ class GlueConfig(Section):
         return value
 
 
+# The curriculum phase's sections live in their own package (it imports the types above).
+from tinyhelen.curriculum.config import CurriculumConfig, DifficultyConfig  # noqa: E402
+
+
 class Params(BaseModel):
     """The whole params.yaml."""
 
@@ -758,6 +762,10 @@ class Params(BaseModel):
     """The pack stage (uint16 token shards)."""
     glue: GlueConfig
     """The glue stages (Leaner-GLUE fine-tuning and the summary table)."""
+    difficulty: DifficultyConfig
+    """The difficulty stage (per-document sentence length and reference-LM loss)."""
+    curriculum: CurriculumConfig
+    """The curriculum stages (iterative curriculum vs full-data and random-order controls)."""
 
 
 def _format_key(loc: tuple) -> str:

@@ -1,0 +1,5 @@
+"""The paper's iterative curriculum (spec §7, rebuilt): document difficulty, the growth schedule inside the one
+training loop, and the tokens-to-target measurement against a random-order control."""
+
+# tinyhelen.config registers this package's sections in Params; load it first so either import order works.
+import tinyhelen.config  # noqa: F401
