@@ -2,11 +2,11 @@
 
     python -m stages.curriculum --strategy iter-lmloss --seed 65 [--composed data/composed]
         [--tokenizers data/tokenizers] [--difficulty data/difficulty] [--models models/curriculum]
-        [--runs results/curriculum/runs] [--metrics metrics/curriculum/runs] [--params params.yaml]
+        [--runs results/curriculum/arms] [--metrics metrics/curriculum/arms] [--params params.yaml]
 
 Writes models/curriculum/<strategy>-s<seed>/step-<N>/ (HF model + tokenizer at each curriculum.export_steps),
-results/curriculum/runs/<strategy>-s<seed>/ (run.json, curve.csv: validation loss, tokens and data share per
-evaluation; train.csv; meta.json) and metrics/curriculum/runs/<strategy>-s<seed>.json. Checkpoints go to
+results/curriculum/arms/<strategy>-s<seed>/ (run.json, curve.csv: validation loss, tokens and data share per
+evaluation; train.csv; meta.json) and metrics/curriculum/arms/<strategy>-s<seed>.json. Checkpoints go to
 curriculum.run_dir (git-ignored). See `tinyhelen.curriculum.run`.
 """
 
@@ -31,8 +31,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tokenizers", default="data/tokenizers", help="folder of <family> tokenizers")
     parser.add_argument("--difficulty", default="data/difficulty", help="folder of <corpus>.jsonl")
     parser.add_argument("--models", default="models/curriculum", help="folder of <strategy>-s<seed> exports")
-    parser.add_argument("--runs", default="results/curriculum/runs", help="folder of <strategy>-s<seed> curves")
-    parser.add_argument("--metrics", default="metrics/curriculum/runs", help="folder of <strategy>-s<seed>.json")
+    parser.add_argument("--runs", default="results/curriculum/arms", help="folder of <strategy>-s<seed> curves")
+    parser.add_argument("--metrics", default="metrics/curriculum/arms", help="folder of <strategy>-s<seed>.json")
     parser.add_argument("--params", default="params.yaml", help="params file")
     args = parser.parse_args(argv)
 

@@ -1,6 +1,6 @@
 """Stage `curriculum_summary`: the curriculum study's tokens-to-target table and plots over every arm.
 
-    python -m stages.curriculum_summary [--runs results/curriculum/runs] [--difficulty data/difficulty]
+    python -m stages.curriculum_summary [--runs results/curriculum/arms] [--difficulty data/difficulty]
         [--out results/curriculum/summary] [--summary metrics/curriculum.json] [--params params.yaml]
 
 Writes <out>/{table.md,targets.csv,loss_vs_tokens.png,data_share.png,difficulty.png,meta.json} and
@@ -23,7 +23,7 @@ from tinyhelen.tracking import open_tracker
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", default="results/curriculum/runs", help="folder of <strategy>-s<seed> runs")
+    parser.add_argument("--runs", default="results/curriculum/arms", help="folder of <strategy>-s<seed> runs")
     parser.add_argument("--difficulty", default="data/difficulty", help="folder of <corpus>.jsonl (optional)")
     parser.add_argument("--out", default="results/curriculum/summary", help="folder for the table and plots")
     parser.add_argument("--summary", default="metrics/curriculum.json", help="summary metrics file")

@@ -75,8 +75,10 @@ def test_stage_deps_exist_and_cover_imports(name):
     produced = {out if isinstance(out, str) else next(iter(out))
                 for other in STAGES.values() for out in other.get("outs", [])}
     for dep in deps:
-        # a dep is a file in the repo, or (inside) what another stage writes (data/raw, data/clean/ori, ...)
-        upstream = any(dep == out or dep.startswith(out.rstrip("/") + "/") for out in produced)
+        # a dep is a file in the repo, or (inside) what another stage writes (data/raw, data/clean/ori, ...),
+        # or a folder other stages write into (a matrix's per-instance outs)
+        upstream = any(dep == out or dep.startswith(out.rstrip("/") + "/") or out.startswith(dep.rstrip("/") + "/")
+                       for out in produced)
         assert (REPO_ROOT / dep).exists() or upstream, f"stage {name}: dep {dep} does not exist"
     # Every tinyhelen module the stage's entry point imports (directly or not) must be a dep.
     module = re.match(r"python -m ([\w.]+)", stage["cmd"]).group(1)

@@ -1,6 +1,6 @@
 """The curriculum study's table and plots from every arm's run folder (and the difficulty file).
 
-    summary = summarise("results/curriculum/runs", params.curriculum, out_dir="results/curriculum/summary",
+    summary = summarise("results/curriculum/arms", params.curriculum, out_dir="results/curriculum/summary",
                         difficulty_path="data/difficulty/leaner.jsonl")
 
 Reads `<runs_dir>/<strategy>-s<seed>/{run.json,curve.csv}`; writes into `out_dir`: table.md, targets.csv (one
