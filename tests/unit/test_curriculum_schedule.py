@@ -197,3 +197,9 @@ def test_tokens_to_target_against_full_random():
     assert cell["reached"] == 1 and cell["seeds"] == 2 and cell["steps_saved_pct"]["low"] is None
     stats = interval([10.0, 20.0, 30.0], 0.95)
     assert stats["mean"] == 20.0 and stats["low"] == pytest.approx(20 - 4.303 * 10 / 3 ** 0.5, abs=1e-2)
+
+
+def test_a_first_level_too_short_for_one_row_is_extended_to_fill_one():
+    pool = make_pool([3] * 40)  # 5% = 2 documents = 6 tokens
+    schedule = CurriculumSchedule("iter-random", pool, seed=1, block_size=10, levels=20, patience=1, threshold=0.0)
+    assert len(schedule.selection()) == 4 and schedule.blocks().shape == (1, 10)

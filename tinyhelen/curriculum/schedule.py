@@ -20,7 +20,8 @@ Strategies:
 The iterative schedule (`Growth`): level 1 of `levels` at the start; after every evaluation, a loss that is not
 below the all-time best by more than `threshold` counts as a failure, and `patience` failures in a row grow
 the pool by one level (the counter restarts; the best is never reset). Level k holds floor(k * N / levels)
-documents, computed in integers (no floating-point drift); nothing grows past level `levels` (100%).
+documents, computed in integers (no floating-point drift); nothing grows past level `levels` (100%). A prefix
+too short to fill one row is extended until it fills one (tiny pools only).
 
 Every change repacks the chosen documents and hands the loop new rows with a fresh batch-order seed; the whole
 state (level, best, counter, current order, history) is JSON and goes into the loop's checkpoints.
@@ -127,7 +128,12 @@ class CurriculumSchedule:
         """Indices of the documents in the pool now, in packing order."""
         if self.strategy == "full-random":
             return _permutation(self.seed, _EPOCH_ORDER, self.epoch, len(self.pool))
-        return self.order[:self.growth.count(len(self.pool))]
+        count = self.growth.count(len(self.pool))
+        tokens = np.cumsum(self.pool.lengths[self.order[:count]])
+        if tokens[-1] < self.block_size:  # too few tokens for one row: extend the prefix until there are
+            more = np.cumsum(self.pool.lengths[self.order])
+            count = min(len(self.order), int(np.searchsorted(more, self.block_size)) + 1)
+        return self.order[:count]
 
     def blocks(self) -> np.ndarray:
         if self._blocks is None:
