@@ -307,7 +307,6 @@ def train_model(model, objective: Objective, train_blocks: np.ndarray, val_block
         if data_schedule is not None and data_schedule.update(step, order=order, val=val, model=model):
             train_blocks = data_schedule.blocks()
             order = BatchOrder(len(train_blocks), cfg.batch_size, data_schedule.order_seed())
-            interval_start = time.perf_counter()
         if cfg.save_every and step % cfg.save_every == 0 and step < cfg.max_steps:
             state["elapsed"] = time.perf_counter() - wall_start
             state["interval_loss"] = float(interval_loss)
