@@ -119,14 +119,18 @@ def plot_curves(runs: Mapping[tuple[str, int], Sequence[Mapping[str, Any]]], los
 
     fig_loss, ax_loss = plt.subplots(figsize=(8, 5))
     fig_share, ax_share = plt.subplots(figsize=(8, 4))
-    for strategy in order:
+    styles = ("-", "--", "-.", ":")
+    for number, strategy in enumerate(order):
         curves = [curve for (s, _), curve in sorted(runs.items()) if s == strategy]
         tokens, losses = _stack(curves, "tokens", "loss")
-        line, = ax_loss.plot(tokens, losses.mean(axis=0), label=f"{strategy} (n={len(curves)})", lw=1.2)
+        line, = ax_loss.plot(tokens, losses.mean(axis=0), label=f"{strategy} (n={len(curves)})", lw=1.2,
+                             ls=styles[number % len(styles)])
         if len(curves) > 1:
             ax_loss.fill_between(tokens, losses.min(axis=0), losses.max(axis=0), color=line.get_color(), alpha=0.2)
         steps, share = _stack(curves, "step", "seen_share")
-        ax_share.step(steps, 100 * share.mean(axis=0), where="post", label=strategy, color=line.get_color())
+        # a row describes the pool of the steps up to its evaluation
+        ax_share.step(steps, 100 * share.mean(axis=0), where="pre", label=strategy, color=line.get_color(),
+                      ls=styles[number % len(styles)])
     ax_loss.set_xlabel("training tokens seen")
     ax_loss.set_ylabel("validation loss")
     ax_loss.set_title("Validation loss vs tokens (mean over seeds; band: min..max)")
