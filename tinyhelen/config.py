@@ -724,7 +724,7 @@ class GlueConfig(Section):
 
 
 # The curriculum phase's sections live in their own package (it imports the types above).
-from tinyhelen.curriculum.config import CurriculumConfig, DifficultyConfig  # noqa: E402
+from tinyhelen.curriculum.config import CurriculumConfig, DifficultyConfig
 
 
 class Params(BaseModel):
