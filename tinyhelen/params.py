@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from tinyhelen.core.config import NonNegInt, SentencesConfig, format_errors, read_yaml
 from tinyhelen.core.errors import ConfigError
 from tinyhelen.corpus.config import CleanConfig, DataConfig, IngestConfig
+from tinyhelen.curriculum.config import CurriculumConfig, DifficultyConfig
 from tinyhelen.glue.config import GlueConfig
 from tinyhelen.instruct.config import InstructConfig, InstructDataConfig
 from tinyhelen.pretrain.config import ModelConfig, PretrainConfig
@@ -68,6 +69,10 @@ class Params(BaseModel):
     """The instruct_data stage (Leaner-Instruct and Alpaca-cleaned, split alike)."""
     instruct: InstructConfig
     """The instruct stage (instruction tuning of the pretrained causal models)."""
+    difficulty: DifficultyConfig
+    """The difficulty stage (per-document sentence length and reference-LM loss)."""
+    curriculum: CurriculumConfig
+    """The curriculum stages (iterative curriculum vs full-data and random-order controls)."""
     report: ReportConfig
     """The report stage (one offline page over every stage's metrics)."""
 

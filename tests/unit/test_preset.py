@@ -18,7 +18,7 @@ def without_other_branches(preset: dict) -> dict:
     return {k: v for k, v in preset.items() if k in PARAMS}
 
 
-@pytest.mark.parametrize("name", ["paper.yaml", "llama-1m.yaml"])
+@pytest.mark.parametrize("name", ["paper.yaml", "llama-1m.yaml", "curriculum-paper.yaml"])
 def test_presets_apply_and_validate(name):
     preset = without_other_branches(read_preset(REPO_ROOT / "presets" / name))
     validate_params(apply_preset(PARAMS, preset, name))

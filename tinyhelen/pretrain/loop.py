@@ -23,7 +23,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
@@ -47,6 +47,26 @@ log = logging.getLogger(__name__)
 # so changing them does not prevent resuming.
 _NOT_FINGERPRINTED = {"archs", "corpora", "lr", "resume", "run_dir", "save_every", "keep_checkpoints", "log_every",
                       "eval_every", "eval_batches", "eval_batch_size", "seeds", "export_steps"}
+
+
+class DataSchedule(Protocol):
+    """A plan that changes the training rows during a run (the curriculum: `tinyhelen.curriculum.schedule`).
+
+    The loop trains on `blocks()` in a `BatchOrder` seeded with `order_seed()`; after every optimizer step (and
+    its evaluation, if one was due) it calls `update`, and when that returns True it switches to the new
+    `blocks()` with a fresh order. The optimizer and LR schedule carry on unchanged. `state_dict()` goes into
+    every checkpoint, so a resumed run continues the schedule exactly.
+    """
+
+    def blocks(self) -> np.ndarray: ...
+
+    def order_seed(self) -> int: ...
+
+    def update(self, step: int, *, order: BatchOrder, val: dict[str, float] | None, model) -> bool: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 def get_lr(step: int, *, peak: float, warmup_steps: int, max_steps: int, schedule: str) -> float:
@@ -137,7 +157,8 @@ def _format_elapsed(seconds: float) -> str:
 def train_model(model, objective: Objective, train_blocks: np.ndarray, val_blocks: np.ndarray,
                 cfg: PretrainConfig, *, lr: float, seed: int, run_dir: str | Path, tracker: MetricLogger,
                 fingerprint_data: dict[str, Any], accelerator=None,
-                on_step: Callable[[int], None] | None = None) -> TrainResult:
+                on_step: Callable[[int], None] | None = None,
+                data_schedule: DataSchedule | None = None) -> TrainResult:
     """Train `model` for `cfg.max_steps` optimizer steps; resume from `run_dir` when allowed and possible.
 
     Args:
@@ -154,6 +175,7 @@ def train_model(model, objective: Objective, train_blocks: np.ndarray, val_block
         fingerprint_data: what else identifies the run (model config, data index) for safe resuming.
         accelerator: an accelerate `Accelerator` (made from `cfg` when None).
         on_step: called with the step number after each optimizer step (tests use it to interrupt a run).
+        data_schedule: changes the training rows during the run (then `train_blocks` is ignored).
 
     Returns:
         The final metrics and the curves; the model holds the trained weights.
@@ -170,6 +192,8 @@ def train_model(model, objective: Objective, train_blocks: np.ndarray, val_block
             f"pretrain.batch_size ({cfg.batch_size}) must be a multiple of pretrain.micro_batch_size "
             f"({cfg.micro_batch_size}) x processes ({world})")
     accumulation = per_process // cfg.micro_batch_size
+    if data_schedule is not None:
+        train_blocks = data_schedule.blocks()
     block_size = train_blocks.shape[1]
     log.info("process %d of %d on %s: %d micro-batch(es) of %d sequences per step, bf16 autocast %s, compile %s",
              rank + 1, world, device, accumulation, cfg.micro_batch_size, "on" if runtime["bf16"] else "off",
@@ -186,7 +210,7 @@ def train_model(model, objective: Objective, train_blocks: np.ndarray, val_block
         weight_decay=cfg.weight_decay, fused=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: get_lr(
         step, peak=1.0, warmup_steps=cfg.warmup_steps, max_steps=cfg.max_steps, schedule=cfg.lr_schedule))
-    order = BatchOrder(len(train_blocks), cfg.batch_size, seed)
+    order = BatchOrder(len(train_blocks), cfg.batch_size, data_schedule.order_seed() if data_schedule else seed)
 
     run_fingerprint = fingerprint({
         "pretrain": {k: v for k, v in cfg.model_dump(mode="json").items() if k not in _NOT_FINGERPRINTED},
@@ -197,6 +221,10 @@ def train_model(model, objective: Objective, train_blocks: np.ndarray, val_block
     resume_from = find_resumable(run_dir, run_fingerprint) if cfg.resume else None
     if resume_from is not None:
         saved = load_checkpoint(resume_from, model=model, optimizer=optimizer, scheduler=scheduler, rank=rank)
+        if data_schedule is not None:
+            data_schedule.load_state_dict(saved["schedule"])
+            train_blocks = data_schedule.blocks()
+            order = BatchOrder(len(train_blocks), cfg.batch_size, data_schedule.order_seed())
         order.load_state_dict(saved["data"])
         start_step = saved["step"]
         state.update({k: saved[k] for k in state})
@@ -270,9 +298,13 @@ def train_model(model, objective: Objective, train_blocks: np.ndarray, val_block
             interval_loss.zero_()
             state["interval_steps"] = 0
             interval_start, interval_tokens = now, 0
+        val = None
         if step % cfg.eval_every == 0 or step == cfg.max_steps:
-            run_eval(step)
+            val = run_eval(step)
             interval_start = time.perf_counter()  # evaluation time is not training throughput
+        if data_schedule is not None and data_schedule.update(step, order=order, val=val, model=model):
+            train_blocks = data_schedule.blocks()
+            order = BatchOrder(len(train_blocks), cfg.batch_size, data_schedule.order_seed())
         if cfg.save_every and step % cfg.save_every == 0 and step < cfg.max_steps:
             state["elapsed"] = time.perf_counter() - wall_start
             state["interval_loss"] = float(interval_loss)
@@ -280,7 +312,8 @@ def train_model(model, objective: Objective, train_blocks: np.ndarray, val_block
             if accelerator.is_main_process:
                 save_checkpoint(run_dir, step, model=model, optimizer=optimizer, scheduler=scheduler,
                                 rng_states=rng_states, keep=cfg.keep_checkpoints,
-                                state={"fingerprint": run_fingerprint, "data": order.state_dict(), **state})
+                                state={"fingerprint": run_fingerprint, "data": order.state_dict(), **state,
+                                       **({"schedule": data_schedule.state_dict()} if data_schedule else {})})
             accelerator.wait_for_everyone()
             interval_start = time.perf_counter()
         if on_step is not None:
