@@ -512,6 +512,8 @@ class PretrainConfig(Section):
     """Architectures the DVC matrix trains (llama, mamba: causal LM; bert: MLM; xlnet: PLM)."""
     corpora: Annotated[list[Corpus], Field(min_length=1)]
     """Corpora the DVC matrix trains on (data/packed/<corpus>-<family>/)."""
+    seeds: Annotated[list[NonNegInt], Field(min_length=1)] = [65]
+    """Pretraining seeds of the model grid (`<arch>-<corpus>-s<seed>`)."""
     max_steps: PosInt
     """Optimizer steps."""
     batch_size: PosInt
@@ -723,6 +725,9 @@ class GlueConfig(Section):
         return value
 
 
+from tinyhelen.eval.config import GenerateConfig, JudgeConfig  # noqa: E402  (needs Section, defined above)
+
+
 class Params(BaseModel):
     """The whole params.yaml."""
 
@@ -758,6 +763,10 @@ class Params(BaseModel):
     """The pack stage (uint16 token shards)."""
     glue: GlueConfig
     """The glue stages (Leaner-GLUE fine-tuning and the summary table)."""
+    generate: GenerateConfig
+    """The generate stage (Leaner-Eval answers of the tuned models)."""
+    judge: JudgeConfig
+    """The judge stage (LLM-judged scores, judge-free metrics and the Leaner-Eval tables)."""
 
 
 def _format_key(loc: tuple) -> str:
