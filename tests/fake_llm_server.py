@@ -69,7 +69,7 @@ def judge_scores(answer: str) -> tuple[int, int, int]:
 def judge_answer(prompt: str) -> str:
     """The fake judge's reply: one `<label>: g c s` line per answer block of the last [ANSWERS] section."""
     section = prompt[prompt.rindex("[ANSWERS]"):]
-    blocks = re.findall(r"^\[([A-Z])\]\n(.*?)\n\[/\1\]$", section, re.M | re.S)
+    blocks = re.findall(r"^\[([A-Z])\]\n(.*?)\n\[/\1\]$", section, re.MULTILINE | re.DOTALL)
     reasked = "could not be read" in prompt
     if "FAULT:judgegarbage" in section and not reasked:
         return "These answers are all quite nice, I would not like to give numbers."

@@ -285,7 +285,7 @@ def mean_token_losses(model: Any, tokenizer: Any, texts: Sequence[str], batch_si
     A text is encoded with the tokenizer's own template (the pretraining framing, e.g. `A </s>`); its first
     token is not predicted. Empty texts give (0.0, 0).
     """
-    eos, pad = _special_ids(tokenizer)
+    _, pad = _special_ids(tokenizer)
     device = next(model.parameters()).device
     limit = getattr(model.config, "max_position_embeddings", None) or 1024
     encoded = [tokenizer(text)["input_ids"][:limit] if text.strip() else [] for text in texts]
