@@ -150,8 +150,8 @@ def render_answers(answers: Sequence[str]) -> str:
 def parse_scores(text: str, num_answers: int) -> list[tuple[int, int, int]]:
     """The (grammar, coherence, specificity) of each label A.. in order; `JudgeParseError` otherwise.
 
-    Lines that do not start with an expected label are ignored (a preamble); a labelled line must hold exactly
-    three integers in 0..5.
+    Lines that do not start with a label are ignored (a preamble); a line with an expected label must hold
+    exactly three integers in 0..5, and scores under a label that was not shown are a line too many.
     """
     labels = LABELS[:num_answers]
     if not text.strip():
@@ -159,9 +159,13 @@ def parse_scores(text: str, num_answers: int) -> list[tuple[int, int, int]]:
     found: dict[str, tuple[int, int, int]] = {}
     for line in text.splitlines():
         match = _LINE.match(line.strip())
-        if match is None or match.group(1) not in labels:
+        if match is None:
             continue
         numbers = _NUMBER.findall(match.group(2).replace("\\t", " "))
+        if match.group(1) not in labels:
+            if len(numbers) == 3:  # scores for an answer that was not shown: a line too many
+                raise JudgeParseError("misaligned", f"unexpected label {match.group(1)}")
+            continue
         if len(numbers) != 3:
             raise JudgeParseError("bad_line", line.strip()[:60])
         if any("." in n or not 0 <= int(n) <= 5 for n in numbers):
