@@ -72,8 +72,8 @@ def test_stage_cmd_module_imports(name):
 def test_stage_deps_exist_and_cover_imports(name):
     stage = STAGES[name]
     deps = [d for d in stage.get("deps", []) if "${" not in d]
-    produced = {out if isinstance(out, str) else next(iter(out))
-                for other in STAGES.values() for out in other.get("outs", [])}
+    produced = {expanded for other in STAGES.values() for out in other.get("outs", [])
+                for expanded in _expand_matrix(other, out if isinstance(out, str) else next(iter(out)))}
     for dep in deps:
         # a dep is a file in the repo, or (inside) what another stage writes (data/raw, data/clean/ori, ...)
         upstream = any(dep == out or dep.startswith(out.rstrip("/") + "/") for out in produced)
