@@ -23,13 +23,13 @@ from pathlib import Path
 
 os.environ.setdefault("TINYHELEN_TRACKING", "off")
 
-import torch  # noqa: E402
-import yaml  # noqa: E402
+import torch
+import yaml
 
-from tinyhelen.config import load_params, with_changes  # noqa: E402
-from tinyhelen.errors import DataError  # noqa: E402
-from tinyhelen.eval.generate import generate_answers, load_template, render_prompt  # noqa: E402
-from tinyhelen.tokenizer import train_bpe  # noqa: E402
+from tinyhelen.config import load_params, with_changes
+from tinyhelen.errors import DataError
+from tinyhelen.eval.generate import generate_answers, load_template, render_prompt
+from tinyhelen.tokenizer import train_bpe
 
 
 def _questions(eval_dir: Path) -> tuple[list[str], str]:

@@ -7,8 +7,15 @@ import pytest
 from tests.fixtures.glue_models import build_lm, train_tokenizer
 from tests.fixtures.leaner_eval import INNER, QUESTIONS, question_id, save_tuned_model, write_questions
 from tinyhelen.config import with_changes
-from tinyhelen.eval.generate import (find_checkpoints, generate_answers, generate_model, load_questions,
-                                     load_template, mean_token_losses, render_prompt)
+from tinyhelen.eval.generate import (
+    find_checkpoints,
+    generate_answers,
+    generate_model,
+    load_questions,
+    load_template,
+    mean_token_losses,
+    render_prompt,
+)
 
 
 @pytest.fixture(scope="module")

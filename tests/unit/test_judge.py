@@ -6,9 +6,20 @@ import pytest
 
 from tinyhelen.config import with_changes
 from tinyhelen.errors import ConfigError
-from tinyhelen.eval.judge import Entry, Group, JudgeParseError, load_judge_templates, parse_scores, permutation
-from tinyhelen.eval.leaner_eval import (bootstrap_interval, judge_free_metrics, select_checkpoints,
-                                        summarise_model)
+from tinyhelen.eval.judge import (
+    Entry,
+    Group,
+    JudgeParseError,
+    load_judge_templates,
+    parse_scores,
+    permutation,
+)
+from tinyhelen.eval.leaner_eval import (
+    bootstrap_interval,
+    judge_free_metrics,
+    select_checkpoints,
+    summarise_model,
+)
 
 
 @pytest.mark.parametrize("reply, expected", [
