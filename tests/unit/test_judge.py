@@ -115,3 +115,18 @@ def test_judge_free_metrics_by_hand():
     assert metrics["repetition_rate"] == round((0.5 + 0.0) / 2, 4)
     assert metrics["word_list_share"] == round(7 / 11, 4)
     assert metrics["reference_perplexity"] == round(2.718281828 ** (9 / 6), 2)
+
+
+@pytest.mark.parametrize("section, key, value", [
+    ("judge", "group_size", 27), ("judge", "backend", "openai"), ("judge", "nosuch", 1),
+    ("generate", "archs", ["bert"]), ("generate", "sets", ["all", "all"]), ("generate", "max_new_tokens", 0),
+])
+def test_eval_sections_are_strict(repo_root, section, key, value):
+    import yaml
+
+    from tinyhelen.config import validate_params
+
+    raw = yaml.safe_load((repo_root / "params.yaml").read_text())
+    raw[section][key] = value
+    with pytest.raises(ConfigError, match=f"{section}.{key}"):
+        validate_params(raw)
