@@ -22,6 +22,12 @@ transient ones fail only the first `fail_times` attempts):
 
 GLUE answers follow a fixed rule: label 0 when the item contains the word "not", else 1.
 
+Judge prompts (`[ANSWERS]` blocks `[A] ... [/A]`, see prompts/judge/) get one line per answer,
+`<label>: g c s`, by a rule computable by hand (`judge_scores`): g = min(5, words), c = 5 - min(5, repeated
+words), s = min(5, distinct words of 4+ letters). Faults in an answer's text: `FAULT:judgeshort` drops the last
+line, `FAULT:judgegarbage` answers prose (both only until the prompt carries the re-ask note "could not be
+read"); `FAULT:judgerange` always scores 9 (unreadable for good). Responses carry `system_fingerprint`.
+
 Every request is appended to `requests` (and to the `--log` file): the sha256 of its messages; `prompts` keeps
 the user prompts, `headers` the request headers.
 """
@@ -53,8 +59,32 @@ def _section(prompt: str, header: str, until: str | None = None) -> str:
     return prompt[start:end].strip("\n")
 
 
+def judge_scores(answer: str) -> tuple[int, int, int]:
+    """The fake judge's (grammar, coherence, specificity) of one answer."""
+    words = answer.split()
+    repeated = len(words) - len({word.lower() for word in words})
+    return min(5, len(words)), 5 - min(5, repeated), min(5, len({w.lower() for w in words if len(w) >= 4}))
+
+
+def judge_answer(prompt: str) -> str:
+    """The fake judge's reply: one `<label>: g c s` line per answer block of the last [ANSWERS] section."""
+    section = prompt[prompt.rindex("[ANSWERS]"):]
+    blocks = re.findall(r"^\[([A-Z])\]\n(.*?)\n\[/\1\]$", section, re.MULTILINE | re.DOTALL)
+    reasked = "could not be read" in prompt
+    if "FAULT:judgegarbage" in section and not reasked:
+        return "These answers are all quite nice, I would not like to give numbers."
+    lines = [f"{label}: " + " ".join(map(str, judge_scores(text))) for label, text in blocks]
+    if "FAULT:judgerange" in section:
+        lines = [f"{label}: 9 9 9" for label, _ in blocks]
+    if "FAULT:judgeshort" in section and not reasked:
+        lines = lines[:-1]
+    return "\n".join(lines)
+
+
 def answer_for(prompt: str) -> str:
     """What a well-behaved model would answer to one of the project's prompts."""
+    if "[ANSWERS]" in prompt and "[SCORES]" in prompt:
+        return judge_answer(prompt)
     if "[PROBLEMS]" in prompt:
         problems = re.findall(r"^(\d+)\. (.*)$", _section(prompt, "[PROBLEMS]"), re.M)
         grades = "\n".join(f"{n}. {'A' if len(p) < 80 else 'B' if len(p) < 160 else 'D'}" for n, p in problems)
@@ -165,7 +195,7 @@ class FakeLLMServer:
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         return 200, {
             "id": f"chatcmpl-{key[:12]}", "object": "chat.completion", "created": int(time.time()),
-            "model": body.get("model", "fake"),
+            "model": body.get("model", "fake"), "system_fingerprint": "fp_fake_1",
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
                          "finish_reason": finish}],
             "usage": usage,

@@ -22,6 +22,7 @@ from tinyhelen.core.config import NonNegInt, SentencesConfig, format_errors, rea
 from tinyhelen.core.errors import ConfigError
 from tinyhelen.corpus.config import CleanConfig, DataConfig, IngestConfig
 from tinyhelen.curriculum.config import CurriculumConfig, DifficultyConfig
+from tinyhelen.eval.config import GenerateConfig, JudgeConfig
 from tinyhelen.glue.config import GlueConfig
 from tinyhelen.instruct.config import InstructConfig, InstructDataConfig
 from tinyhelen.pretrain.config import ModelConfig, PretrainConfig
@@ -73,6 +74,10 @@ class Params(BaseModel):
     """The difficulty stage (per-document sentence length and reference-LM loss)."""
     curriculum: CurriculumConfig
     """The curriculum stages (iterative curriculum vs full-data and random-order controls)."""
+    generate: GenerateConfig
+    """The generate stage (Leaner-Eval answers of the tuned models)."""
+    judge: JudgeConfig
+    """The judge stage (LLM-judged scores, judge-free metrics and the Leaner-Eval tables)."""
     report: ReportConfig
     """The report stage (one offline page over every stage's metrics)."""
 

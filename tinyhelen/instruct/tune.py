@@ -59,6 +59,12 @@ def run_name(arch: str, corpus: str, seed: int, variant: str) -> str:
     return f"{start_name(arch, corpus, seed)}-{variant}"
 
 
+def tuned_model_names(cfg: InstructConfig) -> list[str]:
+    """Every tuned model the `instruct` matrix makes (arch x pretraining corpus x instruction variant)."""
+    return [run_name(arch, corpus, cfg.pretrain_seed, variant)
+            for arch in cfg.archs for corpus in cfg.corpora for variant in cfg.variants]
+
+
 def start_dir(models_root: str | Path, arch: str, corpus: str, cfg: InstructConfig) -> Path:
     folder = Path(models_root) / start_name(arch, corpus, cfg.pretrain_seed)
     return folder if cfg.pretrain_step == "final" else folder / f"step-{cfg.pretrain_step}"

@@ -63,6 +63,8 @@ class Answer:
     output_tokens: int = 0
     cached: bool = False
     error: str | None = None
+    system_fingerprint: str | None = None
+    """The endpoint's `system_fingerprint` (its backend configuration), when it sends one."""
 
 
 @dataclass
@@ -84,13 +86,19 @@ class CallStats:
         self.failures.update(other.failures)
 
 
-def request_key(settings: LLMConfig, prompt: str) -> str:
-    """The cache key: sha256 of the model, the full prompt and the decoding params."""
+def request_key(settings: LLMConfig, prompt: str, salt: str | None = None) -> str:
+    """The cache key: sha256 of the model, the full prompt and the decoding params.
+
+    `salt` (e.g. a re-ask's attempt number) makes an otherwise identical request a new one; None leaves
+    the key as it always was.
+    """
     payload = {
         "model": settings.model, "system": settings.system_prompt, "prompt": prompt,
         "temperature": settings.temperature, "top_p": settings.top_p, "max_tokens": settings.max_tokens,
         "seed": settings.seed,
     }
+    if salt is not None:
+        payload["salt"] = salt
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 
 
@@ -108,22 +116,28 @@ class ResponseCache:
             "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT, text TEXT,"
             " finish_reason TEXT, input_tokens INTEGER, output_tokens INTEGER, created REAL)"
         )
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(responses)")}
+        if "system_fingerprint" not in columns:  # caches written before the column existed
+            self._db.execute("ALTER TABLE responses ADD COLUMN system_fingerprint TEXT")
 
     def get(self, key: str) -> Answer | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT text, finish_reason, input_tokens, output_tokens FROM responses WHERE key = ?", (key,)
+                "SELECT text, finish_reason, input_tokens, output_tokens, system_fingerprint FROM responses"
+                " WHERE key = ?", (key,)
             ).fetchone()
         if row is None:
             return None
-        return Answer(text=row[0], finish_reason=row[1], input_tokens=row[2], output_tokens=row[3], cached=True)
+        return Answer(text=row[0], finish_reason=row[1], input_tokens=row[2], output_tokens=row[3], cached=True,
+                      system_fingerprint=row[4])
 
     def put(self, key: str, model: str, answer: Answer) -> None:
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO responses (key, model, text, finish_reason, input_tokens, output_tokens,"
+                " created, system_fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (key, model, answer.text, answer.finish_reason, answer.input_tokens, answer.output_tokens,
-                 time.time()),
+                 time.time(), answer.system_fingerprint),
             )
 
     def __len__(self) -> int:
@@ -196,6 +210,7 @@ class CachedLLM:
                     text=choice.message.content or "", finish_reason=choice.finish_reason or "",
                     input_tokens=getattr(usage, "prompt_tokens", 0) or 0,
                     output_tokens=getattr(usage, "completion_tokens", 0) or 0,
+                    system_fingerprint=getattr(response, "system_fingerprint", None),
                 ), attempt
             except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as error:
                 raise ConfigError(f"the LLM endpoint refused the request ({type(error).__name__}, HTTP "
@@ -218,14 +233,17 @@ class CachedLLM:
                 time.sleep(delay)
         return Answer(error=reason), settings.max_attempts
 
-    def complete_many(self, prompts: Sequence[str], desc: str = "llm") -> tuple[list[Answer], CallStats]:
+    def complete_many(self, prompts: Sequence[str], desc: str = "llm",
+                      salts: Sequence[str | None] | None = None) -> tuple[list[Answer], CallStats]:
         """Answer every prompt (cache first, then the endpoint, `concurrency` at a time), in order.
 
-        Each fresh response is committed to the cache as soon as it arrives.
+        Each fresh response is committed to the cache as soon as it arrives. `salts` (one per prompt, see
+        `request_key`) make repeated prompts distinct requests, e.g. a re-ask after an unreadable answer.
         """
         stats = CallStats()
         answers: list[Answer | None] = [None] * len(prompts)
-        keys = [request_key(self.settings, prompt) for prompt in prompts]
+        salts = list(salts) if salts is not None else [None] * len(prompts)
+        keys = [request_key(self.settings, prompt, salt) for prompt, salt in zip(prompts, salts, strict=True)]
         todo: dict[str, list[int]] = {}
         for index, key in enumerate(keys):
             hit = self.cache.get(key) if key not in todo else None

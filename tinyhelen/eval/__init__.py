@@ -1,0 +1,1 @@
+"""Evaluation of the pretrained and tuned models (Leaner-Eval generation and judging, probes)."""
