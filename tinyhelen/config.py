@@ -3,7 +3,10 @@
 params.yaml is the only place hyperparameters live: every field here is required (no defaults in code), so a
 value can never silently come from somewhere else. Each top-level section maps to one frozen pydantic model;
 `load_params` validates the whole file before any work starts and raises `ConfigError` naming the full key
-and the bad value, e.g. `params.yaml: unknown key 'ingest.nosuch' (value: 1)`.
+and the bad value, e.g. `params.yaml: unknown key 'ingest.nosuch' (value: 1)`; an unknown key close to a known
+one gets a "did you mean" (`unknown key 'pretrain.max_step' (value: 10); did you mean 'pretrain.max_steps'?`).
+Cross-field rules (attention heads dividing the width, the batch a multiple of the micro-batch, the block
+fitting the position tables, ...) are validators of the models, so every consumer gets them.
 
     from tinyhelen.config import load_params
     params = load_params("params.yaml")
@@ -12,6 +15,7 @@ and the bad value, e.g. `params.yaml: unknown key 'ingest.nosuch' (value: 1)`.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -408,6 +412,16 @@ class LlamaModelConfig(Section):
     tie_word_embeddings: StrictBool
     """Share the input embedding and the LM head (the paper: false, untied)."""
 
+    @model_validator(mode="after")
+    def _check_heads(self) -> "LlamaModelConfig":
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(f"hidden_size ({self.hidden_size}) must be a multiple of num_attention_heads "
+                             f"({self.num_attention_heads})")
+        if self.num_attention_heads % self.num_key_value_heads:
+            raise ValueError(f"num_attention_heads ({self.num_attention_heads}) must be a multiple of "
+                             f"num_key_value_heads ({self.num_key_value_heads})")
+        return self
+
 
 class MambaModelConfig(Section):
     """`BambaConfig` fields: Mamba-2 mixer + gated MLP per block and no attention layer, the paper's
@@ -442,6 +456,13 @@ class MambaModelConfig(Section):
     tie_word_embeddings: StrictBool
     """Share the input embedding and the LM head (the paper: false)."""
 
+    @model_validator(mode="after")
+    def _check_heads(self) -> "MambaModelConfig":
+        if self.mamba_n_heads * self.mamba_d_head != self.mamba_expand * self.hidden_size:
+            raise ValueError(f"mamba_n_heads * mamba_d_head ({self.mamba_n_heads} * {self.mamba_d_head}) must equal "
+                             f"mamba_expand * hidden_size ({self.mamba_expand} * {self.hidden_size})")
+        return self
+
 
 class BertModelConfig(Section):
     """`BertConfig` fields (transformers names)."""
@@ -467,6 +488,13 @@ class BertModelConfig(Section):
     layer_norm_eps: Annotated[float, Field(gt=0)]
     """LayerNorm epsilon."""
 
+    @model_validator(mode="after")
+    def _check_heads(self) -> "BertModelConfig":
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(f"hidden_size ({self.hidden_size}) must be a multiple of num_attention_heads "
+                             f"({self.num_attention_heads})")
+        return self
+
 
 class XLNetModelConfig(Section):
     """`XLNetConfig` fields (transformers names)."""
@@ -489,6 +517,12 @@ class XLNetModelConfig(Section):
     """Dropout."""
     layer_norm_eps: Annotated[float, Field(gt=0)]
     """LayerNorm epsilon."""
+
+    @model_validator(mode="after")
+    def _check_heads(self) -> "XLNetModelConfig":
+        if self.d_model != self.n_head * self.d_head:
+            raise ValueError(f"d_model ({self.d_model}) must equal n_head * d_head ({self.n_head} * {self.d_head})")
+        return self
 
 
 class ModelConfig(Section):
@@ -583,6 +617,13 @@ class PretrainConfig(Section):
     """Force deterministic torch kernels (slower on CUDA; CPU runs are deterministic anyway)."""
 
     _unique_lists = field_validator("archs", "corpora")(_unique)
+
+    @model_validator(mode="after")
+    def _check_batch(self) -> "PretrainConfig":
+        if self.batch_size % self.micro_batch_size:
+            raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of micro_batch_size "
+                             f"({self.micro_batch_size})")
+        return self
 
 
 Family = Literal["causal", "bert", "xlnet"]
@@ -772,6 +813,49 @@ class Params(BaseModel):
     glue: GlueConfig
     """The glue stages (Leaner-GLUE fine-tuning and the summary table)."""
 
+    @model_validator(mode="after")
+    def _check_across_sections(self) -> "Params":
+        problems = []
+        block = self.pack.block_size
+        for arch in ("llama", "bert"):
+            positions = getattr(self.model, arch).max_position_embeddings
+            if arch in self.pretrain.archs and positions < block:
+                problems.append(f"model.{arch}.max_position_embeddings ({positions}) must be at least "
+                                f"pack.block_size ({block})")
+        if self.tokenizer.model_max_length < block:
+            problems.append(f"tokenizer.model_max_length ({self.tokenizer.model_max_length}) must be at least "
+                            f"pack.block_size ({block})")
+        missing = [family for family in self.pack.families if family not in self.tokenizer.families]
+        if missing:
+            problems.append(f"pack.families {missing} are not in tokenizer.families {self.tokenizer.families}")
+        if self.compose.count_with not in self.tokenizer.families:
+            problems.append(f"compose.count_with ({self.compose.count_with}) is not in tokenizer.families "
+                            f"{self.tokenizer.families}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def _known_keys(loc: tuple) -> tuple[str, list[str]]:
+    """The dotted prefix of `loc[:-1]` and the keys the section there accepts (empty if not a section)."""
+    model: type[BaseModel] = Params
+    for part in loc[:-1]:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return "", []
+        model = annotation
+    return _format_key(loc[:-1]), list(model.model_fields)
+
+
+def did_you_mean(loc: tuple) -> str:
+    """`"; did you mean 'pretrain.max_steps'?"` for an unknown key close to a known one, else ''."""
+    prefix, known = _known_keys(loc)
+    matches = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+    if not matches:
+        return ""
+    return f"; did you mean '{prefix + '.' if prefix else ''}{matches[0]}'?"
+
 
 def _format_key(loc: tuple) -> str:
     key = ""
@@ -785,12 +869,17 @@ def _format_errors(error: ValidationError, path: str) -> str:
     for item in error.errors():
         key = _format_key(item["loc"])
         if item["type"] == "extra_forbidden":
-            lines.append(f"{path}: unknown key '{key}' (value: {item['input']!r})")
+            lines.append(f"{path}: unknown key '{key}' (value: {item['input']!r}){did_you_mean(item['loc'])}")
         elif item["type"] == "missing":
             lines.append(f"{path}: missing key '{key}'")
         else:
             message = item["msg"].removeprefix("Value error, ")
-            lines.append(f"{path}: invalid value for '{key}': {message} (got {item['input']!r})")
+            if not key:  # a rule across sections
+                lines.append(f"{path}: {message}")
+                continue
+            got = item["input"]
+            got = "" if isinstance(got, dict) else f" (got {got!r})"  # a section's rule names its own values
+            lines.append(f"{path}: invalid value for '{key}': {message}{got}")
     return "\n".join(lines)
 
 
