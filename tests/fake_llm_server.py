@@ -17,6 +17,7 @@ transient ones fail only the first `fail_times` attempts):
     FAULT:429      429 with Retry-After          FAULT:429always   429 on every attempt
     FAULT:500      500                           FAULT:slow        answers after `slow_s` (past the timeout)
     FAULT:noend    answer without the end marker FAULT:blocks      one passage too many
+    FAULT:noendonce  as noend, on the first `fail_times` attempts only (a transient bad answer)
     FAULT:length   finish_reason "length"        FAULT:echo        repeats the prompt
     FAULT:empty    empty content                 FAULT:wronglabel  GLUE answer: a wrong label (9)
 
@@ -216,7 +217,7 @@ class FakeLLMServer:
             content = prompt
         else:
             content = answer_for(prompt)
-            if "FAULT:noend" in prompt:
+            if "FAULT:noendonce" in prompt and transient or "FAULT:noend" in prompt and "FAULT:noendonce" not in prompt:
                 content = re.sub(r"\s*<end>\s*$", "", content)
             if "FAULT:length" in prompt:
                 content, finish = content[: len(content) // 2], "length"

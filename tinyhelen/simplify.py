@@ -34,7 +34,8 @@ from tqdm import tqdm
 from tinyhelen.chunking import assemble, make_chunks, make_token_counter
 from tinyhelen.config import Params
 from tinyhelen.io import atomic_dir, dumps_line, iter_records, sha256_file
-from tinyhelen.llm import CachedLLM, CallStats
+from tinyhelen.llm import CachedLLM, CallStats, cache_path
+from tinyhelen.log import note_kept
 from tinyhelen.prompts import GRADES, ParseError, answer_text, load_templates, parse_code, parse_grades
 from tinyhelen.prompts import parse_instruction, parse_passages, render_problems
 from tinyhelen.release import NATURAL_GENRES, instruction_text, strip_tags
@@ -173,6 +174,8 @@ class LLMBackend:
         paths = [Path(settings.prompts_dir) / f"{name}.txt" for name in names]
         self.inputs = {str(path): sha256_file(path) for path in paths}
         self.llm = llm or CachedLLM(params.llm)
+        note_kept(f"every LLM answer received so far, in the response cache ({cache_path()}): a re-run asks "
+                  "only for the rest")
         self.max_parse_retries = params.llm.max_parse_retries
         self.split = make_splitter(params.sentences)
         self.count = make_token_counter(params.simplify.chunking.token_counter)

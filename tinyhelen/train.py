@@ -30,6 +30,7 @@ import numpy as np
 from tinyhelen.checkpoint import find_resumable, fingerprint, load_checkpoint, rng_state, save_checkpoint
 from tinyhelen.config import PretrainConfig
 from tinyhelen.errors import ConfigError
+from tinyhelen.log import note_kept
 from tinyhelen.objectives import Objective
 from tinyhelen.packed import BatchOrder, read_rows
 from tinyhelen.tracking import MetricLogger
@@ -283,6 +284,8 @@ def train_model(model, objective: Objective, train_blocks: np.ndarray, val_block
                 save_checkpoint(run_dir, step, model=model, optimizer=optimizer, scheduler=scheduler,
                                 rng_states=rng_states, keep=cfg.keep_checkpoints,
                                 state={"fingerprint": run_fingerprint, "data": order.state_dict(), **state})
+                note_kept(f"the checkpoint of step {step} of {cfg.max_steps} in {run_dir} (a re-run with "
+                          "pretrain.resume: true continues from it)")
             accelerator.wait_for_everyone()
             interval_start = time.perf_counter()
         if on_step is not None:
