@@ -47,7 +47,7 @@ def setup_logging(level: str | None = None) -> None:
         force=True,
     )
     # Third-party chatter that drowns the stage's own lines.
-    for noisy in ("alembic", "mlflow", "urllib3", "httpx", "filelock", "huggingface_hub"):
+    for noisy in ("alembic", "mlflow", "urllib3", "httpx", "httpx2", "httpcore2", "filelock", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
@@ -64,7 +64,8 @@ def run_cli(main: Callable[[list[str] | None], object], argv: list[str] | None =
         if not logging.getLogger().handlers:
             setup_logging()
         args = sys.argv[1:] if argv is None else argv
-        command = " ".join(["python", "-m", main.__module__, *map(shlex.quote, args)])
+        spec = getattr(sys.modules.get(main.__module__), "__spec__", None)  # `python -m stages.x` runs __main__
+        command = " ".join(["python", "-m", spec.name if spec else main.__module__, *map(shlex.quote, args)])
         log.error("%s", interrupted_message(command))
         sys.exit(130)
     sys.exit(0)
