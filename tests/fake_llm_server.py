@@ -31,6 +31,7 @@ arrival order, so which request gets which fault varies with thread timing; the 
     wrongtypes  200 with a number as the content        reset       200 cut mid-body, connection closed
     429         429 with Retry-After                    500 / 503   server errors
     slow        the answer after `slow_s` (past the client's timeout)
+    noend       (only if listed in `fault_modes`) a 200 answer without its end marker: usable JSON, unusable text
 
 `faults` lists the modes drawn, one per faulty request.
 
@@ -149,6 +150,11 @@ class FakeLLMServer:
                     length = len(data)
                 elif fault == "reset":
                     data = data[: len(data) // 2]  # the header promises the whole body
+                elif fault == "noend":
+                    content = payload["choices"][0]["message"]["content"]
+                    payload["choices"][0]["message"]["content"] = re.sub(r"\s*<end>\s*$", "", content)
+                    data = json.dumps(payload).encode()
+                    length = len(data)
                 try:
                     self.send_response(status)
                     for key, value in {"content-type": "application/json", **headers}.items():

@@ -413,7 +413,7 @@ class LlamaModelConfig(Section):
     """Share the input embedding and the LM head (the paper: false, untied)."""
 
     @model_validator(mode="after")
-    def _check_heads(self) -> "LlamaModelConfig":
+    def _check_heads(self) -> LlamaModelConfig:
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(f"hidden_size ({self.hidden_size}) must be a multiple of num_attention_heads "
                              f"({self.num_attention_heads})")
@@ -457,7 +457,7 @@ class MambaModelConfig(Section):
     """Share the input embedding and the LM head (the paper: false)."""
 
     @model_validator(mode="after")
-    def _check_heads(self) -> "MambaModelConfig":
+    def _check_heads(self) -> MambaModelConfig:
         if self.mamba_n_heads * self.mamba_d_head != self.mamba_expand * self.hidden_size:
             raise ValueError(f"mamba_n_heads * mamba_d_head ({self.mamba_n_heads} * {self.mamba_d_head}) must equal "
                              f"mamba_expand * hidden_size ({self.mamba_expand} * {self.hidden_size})")
@@ -489,7 +489,7 @@ class BertModelConfig(Section):
     """LayerNorm epsilon."""
 
     @model_validator(mode="after")
-    def _check_heads(self) -> "BertModelConfig":
+    def _check_heads(self) -> BertModelConfig:
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(f"hidden_size ({self.hidden_size}) must be a multiple of num_attention_heads "
                              f"({self.num_attention_heads})")
@@ -519,7 +519,7 @@ class XLNetModelConfig(Section):
     """LayerNorm epsilon."""
 
     @model_validator(mode="after")
-    def _check_heads(self) -> "XLNetModelConfig":
+    def _check_heads(self) -> XLNetModelConfig:
         if self.d_model != self.n_head * self.d_head:
             raise ValueError(f"d_model ({self.d_model}) must equal n_head * d_head ({self.n_head} * {self.d_head})")
         return self
@@ -619,7 +619,7 @@ class PretrainConfig(Section):
     _unique_lists = field_validator("archs", "corpora")(_unique)
 
     @model_validator(mode="after")
-    def _check_batch(self) -> "PretrainConfig":
+    def _check_batch(self) -> PretrainConfig:
         if self.batch_size % self.micro_batch_size:
             raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of micro_batch_size "
                              f"({self.micro_batch_size})")
@@ -814,7 +814,7 @@ class Params(BaseModel):
     """The glue stages (Leaner-GLUE fine-tuning and the summary table)."""
 
     @model_validator(mode="after")
-    def _check_across_sections(self) -> "Params":
+    def _check_across_sections(self) -> Params:
         problems = []
         block = self.pack.block_size
         for arch in ("llama", "bert"):

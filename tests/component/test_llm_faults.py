@@ -8,11 +8,10 @@ import time
 
 import pytest
 
+from tests.fake_llm_server import FakeLLMServer
 from tinyhelen.config import with_changes
 from tinyhelen.errors import EndpointError
 from tinyhelen.llm import CachedLLM, ResponseCache
-
-from tests.fake_llm_server import FakeLLMServer
 
 
 def prompt(text: str) -> str:
@@ -60,7 +59,7 @@ def test_a_dead_endpoint_trips_the_breaker_within_seconds(params, tmp_path, monk
     url = f"http://127.0.0.1:{_closed_port()}/v1"
     llm = _client(params, tmp_path, monkeypatch, url, max_attempts=6, backoff_base_s=1.0, backoff_max_s=60.0,
                   concurrency=2)
-    llm.client  # the client's set-up is not the endpoint's time
+    _ = llm.client  # the client's set-up is not the endpoint's time
     started = time.monotonic()
     with pytest.raises(EndpointError) as error:
         llm.complete_many([prompt(f"Prompt {i}.") for i in range(50)])

@@ -187,7 +187,8 @@ def test_stale_temporaries_of_killed_runs_are_removed(tmp_path):
     import subprocess
     import sys
 
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
     dead_pid = int(dead.stdout)  # a process that has exited
     stale = [tmp_path / f".leaner.tmp-{dead_pid}-abc123", tmp_path / ".leaner.tmp-x7yz_q"]  # new and old names
     for folder in stale:

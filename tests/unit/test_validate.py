@@ -7,10 +7,9 @@ import json
 import pytest
 import yaml
 
+from tests.conftest import REPO_ROOT
 from tinyhelen.errors import ConfigError
 from tinyhelen.validate import MARKER, validate_project
-
-from tests.conftest import REPO_ROOT
 
 
 def _params_file(tmp_path, **sections) -> str:
