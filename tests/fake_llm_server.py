@@ -17,6 +17,7 @@ transient ones fail only the first `fail_times` attempts):
     FAULT:429      429 with Retry-After          FAULT:429always   429 on every attempt
     FAULT:500      500                           FAULT:slow        answers after `slow_s` (past the timeout)
     FAULT:noend    answer without the end marker FAULT:blocks      one passage too many
+    FAULT:noendonce  as noend, on the first `fail_times` attempts only (a transient bad answer)
     FAULT:length   finish_reason "length"        FAULT:echo        repeats the prompt
     FAULT:empty    empty content                 FAULT:wronglabel  GLUE answer: a wrong label (9)
 
@@ -28,6 +29,18 @@ words), s = min(5, distinct words of 4+ letters). Faults in an answer's text: `F
 line, `FAULT:judgegarbage` answers prose (both only until the prompt carries the re-ask note "could not be
 read"); `FAULT:judgerange` always scores 9 (unreadable for good). Responses carry `system_fingerprint`.
 
+Random faults, the way real endpoints fail: with `fault_rate` > 0 every request, whatever its prompt, fails
+with that probability, in a mode drawn from `fault_modes` by a generator seeded with `fault_seed` (drawn in
+arrival order, so which request gets which fault varies with thread timing; the rate does not):
+
+    badjson     200 with a body that is not JSON        nofields    200 without `choices`
+    wrongtypes  200 with a number as the content        reset       200 cut mid-body, connection closed
+    429         429 with Retry-After                    500 / 503   server errors
+    slow        the answer after `slow_s` (past the client's timeout)
+    noend       (only if listed in `fault_modes`) a 200 answer without its end marker: usable JSON, unusable text
+
+`faults` lists the modes drawn, one per faulty request.
+
 Every request is appended to `requests` (and to the `--log` file): the sha256 of its messages; `prompts` keeps
 the user prompts, `headers` the request headers.
 """
@@ -37,13 +50,16 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import random
 import re
+import socket
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+RANDOM_FAULTS = ("badjson", "nofields", "wrongtypes", "reset", "429", "500", "503", "slow")
 _LONG = re.compile(r"(?<![:\w])[A-Za-z]{7,}\b")
 
 
@@ -118,9 +134,13 @@ class FakeLLMServer:
     """The server on a background thread; a context manager."""
 
     def __init__(self, latency: float = 0.0, fail_times: int = 1, slow_s: float = 2.0, retry_after: float = 0.05,
-                 log_path: str | Path | None = None) -> None:
+                 log_path: str | Path | None = None, fault_rate: float = 0.0, fault_seed: int = 0,
+                 fault_modes: tuple[str, ...] = RANDOM_FAULTS) -> None:
         self.latency, self.fail_times, self.slow_s, self.retry_after = latency, fail_times, slow_s, retry_after
         self.log_path = Path(log_path) if log_path else None
+        self.fault_rate, self.fault_modes = fault_rate, fault_modes
+        self._fault_rng = random.Random(fault_seed)
+        self.faults: list[str] = []
         self.requests: list[str] = []
         self.prompts: list[str] = []
         self.headers: list[dict[str, str]] = []
@@ -137,16 +157,46 @@ class FakeLLMServer:
 
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
-                status, payload, headers = server.handle(body, dict(self.headers))
+                fault = server.draw_fault()
+                if fault in ("429", "500", "503"):
+                    status, payload, headers = int(fault), {"error": {"message": f"random fault {fault}"}}, \
+                        {"retry-after": str(server.retry_after)} if fault == "429" else {}
+                    server.record(body, dict(self.headers))
+                else:
+                    if fault == "slow":
+                        time.sleep(server.slow_s)
+                    status, payload, headers = server.handle(body, dict(self.headers))
                 data = json.dumps(payload).encode()
+                length = len(data)
+                if fault == "badjson":
+                    data = data[: len(data) // 2] + b"<html>502 Bad Gateway</html>"
+                    length = len(data)
+                elif fault == "nofields":
+                    data = json.dumps({"id": "chatcmpl-x", "object": "chat.completion"}).encode()
+                    length = len(data)
+                elif fault == "wrongtypes":
+                    payload["choices"][0]["message"]["content"] = 42
+                    data = json.dumps(payload).encode()
+                    length = len(data)
+                elif fault == "reset":
+                    data = data[: len(data) // 2]  # the header promises the whole body
+                elif fault == "noend":
+                    content = payload["choices"][0]["message"]["content"]
+                    payload["choices"][0]["message"]["content"] = re.sub(r"\s*<end>\s*$", "", content)
+                    data = json.dumps(payload).encode()
+                    length = len(data)
                 try:
                     self.send_response(status)
                     for key, value in {"content-type": "application/json", **headers}.items():
                         self.send_header(key, value)
-                    self.send_header("content-length", str(len(data)))
+                    self.send_header("content-length", str(length))
                     self.end_headers()
                     self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
+                    if fault == "reset":
+                        self.wfile.flush()
+                        self.close_connection = True
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                except (BrokenPipeError, ConnectionResetError, OSError):
                     pass
 
         class Server(ThreadingHTTPServer):
@@ -158,7 +208,19 @@ class FakeLLMServer:
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
-    def handle(self, body: dict, headers: dict[str, str]) -> tuple[int, dict, dict[str, str]]:
+    def draw_fault(self) -> str | None:
+        """The random fault mode of the next request, or None (see `fault_rate`)."""
+        if not self.fault_rate:
+            return None
+        with self._lock:
+            if self._fault_rng.random() >= self.fault_rate:
+                return None
+            fault = self._fault_rng.choice(self.fault_modes)
+            self.faults.append(fault)
+            return fault
+
+    def record(self, body: dict, headers: dict[str, str]) -> tuple[str, str, int]:
+        """Log one request; return its key, its prompt and how many times that prompt has been asked."""
         messages = body.get("messages", [])
         key = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()
         prompt = messages[-1]["content"] if messages else ""
@@ -170,6 +232,10 @@ class FakeLLMServer:
             if self.log_path:
                 with open(self.log_path, "a") as log:
                     log.write(key + "\n")
+        return key, prompt, attempt
+
+    def handle(self, body: dict, headers: dict[str, str]) -> tuple[int, dict, dict[str, str]]:
+        key, prompt, attempt = self.record(body, headers)
         if self.latency:
             time.sleep(self.latency)
         transient = attempt <= self.fail_times
@@ -187,7 +253,7 @@ class FakeLLMServer:
             content = prompt
         else:
             content = answer_for(prompt)
-            if "FAULT:noend" in prompt:
+            if "FAULT:noendonce" in prompt and transient or "FAULT:noend" in prompt and "FAULT:noendonce" not in prompt:
                 content = re.sub(r"\s*<end>\s*$", "", content)
             if "FAULT:length" in prompt:
                 content, finish = content[: len(content) // 2], "length"
@@ -214,8 +280,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run the fake OpenAI-compatible server until killed.")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every response")
     parser.add_argument("--log", default=None, help="append each request's key to this file")
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="share of requests failing at random")
+    parser.add_argument("--fault-seed", type=int, default=0, help="seed of the random faults")
     args = parser.parse_args(argv)
-    with FakeLLMServer(latency=args.latency, log_path=args.log) as server:
+    with FakeLLMServer(latency=args.latency, log_path=args.log, fault_rate=args.fault_rate,
+                       fault_seed=args.fault_seed) as server:
         print(f"PORT {server.port}", flush=True)
         try:
             while True:

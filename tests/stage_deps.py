@@ -25,6 +25,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 #: and their own imports are not followed (params.py imports every phase's config).
 NOT_DEPS = frozenset({"tinyhelen/core/log.py", "tinyhelen/core/tracking.py", "tinyhelen/params.py"})
 CODE_ROOTS = ("tinyhelen", "stages")
+#: Stages whose output is the validation of the whole params file: they follow params.py into every phase's
+#: config module (a changed rule must re-run them).
+VALIDATES_PARAMS = frozenset({"stages.validate"})
 
 
 def module_file(module: str) -> str | None:
@@ -70,6 +73,10 @@ def holds_code(path: str) -> bool:
 
 @cache
 def import_closure(module: str) -> frozenset[str]:
+    return _closure(module, NOT_DEPS - ({"tinyhelen/params.py"} if module in VALIDATES_PARAMS else set()))
+
+
+def _closure(module: str, not_deps: frozenset[str]) -> frozenset[str]:
     """Repo files that importing `module` runs: its imports followed recursively, every parent package's
     `__init__.py` included when it holds code (tinyhelen/__init__.py sets the portable CPU numerics), minus
     `NOT_DEPS` (not followed)."""
@@ -85,7 +92,7 @@ def import_closure(module: str) -> frozenset[str]:
         names |= {".".join(n.split(".")[:i]) for n in list(names) for i in range(1, n.count(".") + 1)}
         for name in names:
             target = module_file(name)
-            if target and target not in seen and target not in NOT_DEPS:
+            if target and target not in seen and target not in not_deps:
                 todo.append(target)
     return frozenset(p for p in seen if not p.endswith("__init__.py") or holds_code(p))
 

@@ -54,8 +54,9 @@ def test_dvc_repro_ingest_then_bad_overrides(repo_copy, tmp_path):
 
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("tinyhelen")
-    (run,) = client.search_runs([experiment.experiment_id])
-    assert run.data.tags["tinyhelen.stage"] == "ingest"
+    runs = {run.data.tags["tinyhelen.stage"]: run for run in client.search_runs([experiment.experiment_id])}
+    assert sorted(runs) == ["ingest", "validate"]  # validate runs first, then the stage asked for
+    run = runs["ingest"]
     assert run.data.tags["git.rev"] != "unknown"
     assert run.data.params["data.source"] == "sample"
 
@@ -63,12 +64,53 @@ def test_dvc_repro_ingest_then_bad_overrides(repo_copy, tmp_path):
     again = _dvc(repo_copy, "repro", "ingest", tracking_uri=uri)
     assert again.returncode == 0 and "didn't change" in again.stdout + again.stderr
 
-    # DVC itself refuses to override a key params.yaml lacks; with `+key=value` it adds the key and our
-    # validation refuses it before any work. Either way the message names the key.
+    # DVC itself refuses to override a key params.yaml lacks; with `+key=value` it adds the key and the
+    # `validate` stage refuses it, naming the key (with a "did you mean"), before DVC deletes any output:
+    # data/raw survives a typo and a missing source folder untouched.
+    raw = _tree_hashes(repo_copy / "data" / "raw")
     for override, key in (("ingest.nosuch=1", "ingest.nosuch"),
-                          ("+ingest.nosuch=1", "unknown key 'ingest.nosuch' (value: 1)"),
+                          ("+pretrain.max_step=10",
+                           "unknown key 'pretrain.max_step' (value: 10); did you mean 'pretrain.max_steps'?"),
+                          ("data.source=/nonexistent", "invalid value for 'data.source': no such folder"),
                           ("seed=abc", "invalid value for 'seed'")):
         bad = _dvc(repo_copy, "exp", "run", "-S", override, tracking_uri=uri)
         assert bad.returncode != 0, override
         assert key in bad.stdout + bad.stderr, bad.stdout + bad.stderr
+        assert "Running stage 'ingest'" not in bad.stdout + bad.stderr
+        assert _tree_hashes(repo_copy / "data" / "raw") == raw, f"{override} touched data/raw"
         subprocess.run(["git", "checkout", "-q", "params.yaml"], cwd=repo_copy, check=True)
+
+
+def _tree_hashes(root: Path) -> dict[str, str]:
+    import hashlib
+
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.slow
+def test_bad_params_fail_in_validate_before_any_output_is_touched(repo_copy, tmp_path):
+    """DVC deletes a stage's outputs before running it; `validate` runs first and keeps them."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    first = _dvc(repo_copy, "repro", "ingest", tracking_uri=uri)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert json.loads((repo_copy / "data" / "validated.json").read_text()) == {
+        "params": "valid", "checked_by": "stages/validate.py"}
+    raw = repo_copy / "data" / "raw"
+    before = _tree_hashes(raw)
+    assert before
+    for override, message in (
+            ("pretrain.micro_batch_size=3", "batch_size (8) must be a multiple of micro_batch_size (3)"),
+            ("model.llama.num_attention_heads=5", "hidden_size (64) must be a multiple of num_attention_heads (5)")):
+        bad = _dvc(repo_copy, "exp", "run", "-S", override, tracking_uri=uri)
+        output = bad.stdout + bad.stderr
+        assert bad.returncode != 0, override
+        assert message in output, output
+        assert "Running stage 'ingest'" not in output
+        assert _tree_hashes(raw) == before, f"{override} touched data/raw"
+        subprocess.run(["git", "checkout", "-q", "params.yaml"], cwd=repo_copy, check=True)
+    # a passing re-validation re-runs nothing downstream: the marker's content never changes
+    again = _dvc(repo_copy, "repro", "--force", "--single-item", "validate", tracking_uri=uri)
+    assert again.returncode == 0, again.stdout + again.stderr
+    status = _dvc(repo_copy, "status", "ingest", tracking_uri=uri)
+    assert "changed" not in status.stdout, status.stdout

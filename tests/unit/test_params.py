@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 import yaml
@@ -120,3 +121,42 @@ def test_flatten(params):
     assert flat["seed"] == 1
     assert flat["data.source"] == "sample"
     assert flat["data.genres"] == list(params.data.genres)
+
+
+@pytest.mark.parametrize("section, key, typo, suggestion", [
+    ("pretrain", None, "max_step", "pretrain.max_steps"),
+    ("llm", None, "max_attempt", "llm.max_attempts"),
+    ("clean", "near_dedup", "treshold", "clean.near_dedup.threshold"),
+    (None, None, "sed", "seed"),
+])
+def test_unknown_key_gets_a_did_you_mean(raw, section, key, typo, suggestion):
+    node = raw if section is None else raw[section] if key is None else raw[section][key]
+    node[typo] = 10
+    with pytest.raises(ConfigError, match=rf"unknown key '[\w.]*{typo}' \(value: 10\); did you mean '{suggestion}'\?"):
+        validate_params(raw)
+
+
+def test_unknown_key_far_from_any_gets_no_guess(raw):
+    raw["pretrain"]["zzzz"] = 1
+    with pytest.raises(ConfigError) as info:
+        validate_params(raw)
+    assert "did you mean" not in str(info.value)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda r: r["pretrain"].update(batch_size=12), "batch_size (12) must be a multiple of micro_batch_size (8)"),
+    (lambda r: r["model"]["llama"].update(num_attention_heads=5),
+     "'model.llama': hidden_size (64) must be a multiple of num_attention_heads (5)"),
+    (lambda r: r["model"]["llama"].update(num_key_value_heads=3),
+     "num_attention_heads (4) must be a multiple of num_key_value_heads (3)"),
+    (lambda r: r["model"]["bert"].update(num_attention_heads=3), "'model.bert': hidden_size (64)"),
+    (lambda r: r["model"]["mamba"].update(mamba_n_heads=4), "mamba_n_heads * mamba_d_head (4 * 16)"),
+    (lambda r: r["model"]["xlnet"].update(d_head=8), "d_model (64) must equal n_head * d_head (4 * 8)"),
+    (lambda r: r["pack"].update(block_size=2048),
+     "model.llama.max_position_embeddings (1024) must be at least the causal pack.block_size (2048)"),
+    (lambda r: r["tokenizer"].update(families=["causal"]), "pack.families ['bert', 'xlnet'] are not in"),
+])
+def test_cross_field_rules_fail_at_load_time(raw, change, message):
+    change(raw)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        validate_params(raw)

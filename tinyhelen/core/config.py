@@ -8,6 +8,7 @@ so a value can never silently come from somewhere else.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -71,17 +72,46 @@ def format_key(loc: tuple) -> str:
     return key
 
 
-def format_errors(error: ValidationError, path: str) -> str:
+def _known_keys(root: type[BaseModel], loc: tuple) -> tuple[str, list[str]]:
+    """The dotted prefix of `loc[:-1]` and the keys the section there accepts (empty if not a section)."""
+    model = root
+    for part in loc[:-1]:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return "", []
+        model = annotation
+    return format_key(loc[:-1]), list(model.model_fields)
+
+
+def did_you_mean(root: type[BaseModel], loc: tuple) -> str:
+    """`"; did you mean 'pretrain.max_steps'?"` for an unknown key close to a known one, else ''."""
+    prefix, known = _known_keys(root, loc)
+    matches = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+    if not matches:
+        return ""
+    return f"; did you mean '{prefix + '.' if prefix else ''}{matches[0]}'?"
+
+
+def format_errors(error: ValidationError, path: str, root: type[BaseModel] | None = None) -> str:
+    """One line per problem, naming the full key; unknown keys close to a known one of `root` get a
+    "did you mean"."""
     lines = []
     for item in error.errors():
         key = format_key(item["loc"])
         if item["type"] == "extra_forbidden":
-            lines.append(f"{path}: unknown key '{key}' (value: {item['input']!r})")
+            hint = did_you_mean(root, item["loc"]) if root is not None else ""
+            lines.append(f"{path}: unknown key '{key}' (value: {item['input']!r}){hint}")
         elif item["type"] == "missing":
             lines.append(f"{path}: missing key '{key}'")
         else:
             message = item["msg"].removeprefix("Value error, ")
-            lines.append(f"{path}: invalid value for '{key}': {message} (got {item['input']!r})")
+            if not key:  # a rule across sections
+                lines.append(f"{path}: {message}")
+                continue
+            got = item["input"]
+            got = "" if isinstance(got, dict) else f" (got {got!r})"  # a section's rule names its own values
+            lines.append(f"{path}: invalid value for '{key}': {message}{got}")
     return "\n".join(lines)
 
 

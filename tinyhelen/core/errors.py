@@ -27,3 +27,7 @@ class DamagedFileError(DataError):
     def __init__(self, message: str, recovered: int):
         super().__init__(message)
         self.recovered = recovered
+
+
+class EndpointError(TinyHelenError):
+    """The LLM endpoint is down or failing too often to go on (the circuit breaker of `tinyhelen.simplify.llm`)."""

@@ -10,6 +10,7 @@ crash never leaves a half-written output.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import io
 import json
@@ -30,14 +31,68 @@ from tinyhelen.core.errors import BadRecordError, DamagedFileError
 log = logging.getLogger(__name__)
 
 
+class ZstdFrames(io.RawIOBase):
+    """The decompressed bytes of every zstd frame of a file, in turn, as a raw stream.
+
+    zstandard's `stream_reader` stops quietly when the file ends inside a frame, so a truncated file reads as a
+    shorter one. This reader decodes frame by frame and raises `zstandard.ZstdError` at the end of the file
+    when the last frame is incomplete, or when the file holds no frame at all (an empty file).
+    """
+
+    _CHUNK = 1 << 17
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        super().__init__()
+        self._raw = raw
+        self._dctx = zstandard.ZstdDecompressor()
+        self._frame: Any = None  # the decompressor of a frame begun but not yet ended
+        self._frames = 0
+        self._out = bytearray()
+        self._pos = 0
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while self._pos >= len(self._out):
+            if self._done:
+                return 0
+            self._out, self._pos = bytearray(), 0
+            self._fill()
+        count = min(len(buffer), len(self._out) - self._pos)
+        buffer[:count] = self._out[self._pos : self._pos + count]
+        self._pos += count
+        return count
+
+    def _fill(self) -> None:
+        data = self._raw.read(self._CHUNK)
+        if not data:
+            if self._frame is not None:
+                raise zstandard.ZstdError("the file ends inside a zstd frame (truncated)")
+            if not self._frames:
+                raise zstandard.ZstdError("no zstd frame (empty file)")
+            self._done = True
+            return
+        while data:
+            if self._frame is None:
+                self._frame = self._dctx.decompressobj()
+            self._out += self._frame.decompress(data)
+            if self._frame.eof:
+                self._frames += 1
+                data = self._frame.unused_data
+                self._frame = None
+            else:
+                data = b""
+
+
 @contextlib.contextmanager
 def open_binary(path: Path) -> Iterator[IO[bytes]]:
-    """Open a file for reading bytes, decompressing `.zst` on the fly."""
+    """Open a file for reading bytes, decompressing `.zst` on the fly (an incomplete last frame or an empty
+    `.zst` file raises `zstandard.ZstdError` when the reader gets there)."""
     with open(path, "rb") as raw:
         if path.name.endswith(".zst"):
-            reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
-            with reader:
-                yield io.BufferedReader(reader)
+            yield io.BufferedReader(ZstdFrames(raw))
         else:
             yield raw
 
@@ -137,12 +192,51 @@ def iter_records(path: Path, on_bad: OnBad = None) -> Iterator[tuple[str, Any]]:
             yield f"{path}:{lineno}", record
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: str | Path) -> list[Path]:
+    """Remove what killed runs left beside `path`: `.<name>.tmp-<pid>-*` and `.<name>.old-<pid>` of processes
+    that are gone (and unnamed ones from older versions). A live process's temporaries are left alone.
+
+    Returns:
+        The paths removed.
+    """
+    path = Path(path)
+    removed = []
+    if not path.parent.is_dir():
+        return removed
+    for kind in ("tmp", "old"):
+        for stale in path.parent.glob(f".{glob.escape(path.name)}.{kind}-*"):
+            pid = stale.name[len(f".{path.name}.{kind}-"):].split("-", 1)[0]
+            if pid.isdigit() and (int(pid) == os.getpid() or _pid_alive(int(pid))):
+                continue
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    stale.unlink()
+            removed.append(stale)
+    if removed:
+        log.info("removed %d stale temporar%s of %s left by a killed run", len(removed),
+                 "y" if len(removed) == 1 else "ies", path)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
     """Open a temporary file beside `path`; on success it replaces `path`, on error it is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-")
+    remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-{os.getpid()}-")
     try:
         with open(fd, mode, encoding=None if "b" in mode else "utf-8") as handle:
             yield handle
@@ -205,7 +299,8 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+    remove_stale_temporaries(path)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-{os.getpid()}-"))
     try:
         yield tmp
     except BaseException:

@@ -2,7 +2,7 @@
 
     data/clean/<variant>/<split>/<genre>.jsonl     cleaned records, same ids, same order
     data/clean/<variant>/instruction.jsonl
-    data/clean/rejects.jsonl                       {id, variant, split, genre, rule, reason}
+    data/clean/rejects.jsonl                       {id, variant, split, genre, rule, reason, origin[, duplicate_of]}
 
 First, for the genres with the boilerplate rule, a pass counts short lines across each (variant, genre)'s
 documents (cross-document boilerplate), while the workers start and load the language model. Then every
@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -61,6 +62,11 @@ _MIN_POOL_BYTES = 500_000
 _STATE: dict[str, Any] = {}
 
 
+def _init_pool_worker(cfg: CleanConfig) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle (one line, no traces)
+    _init_worker(cfg)
+
+
 def _init_worker(cfg: CleanConfig) -> None:
     _STATE.update(cfg=cfg, near=NearDuplicates(cfg.near_dedup.num_perm, cfg.near_dedup.threshold))
     if cfg.language.enabled:
@@ -90,6 +96,7 @@ class Cleaned:
     exact_key: str | None = None
     signature: Any = None
     error: BadRecordError | None = None  # a malformed input line (`path:line` and the problem)
+    origin: str | None = None  # where the document comes from: the release's `file:line`, else data/raw's
 
 
 def _check(record: Any, genre: str) -> str | None:
@@ -116,7 +123,8 @@ def _clean_line(file: _File, common_lines: frozenset[str], lineno: int, line: by
         error = BadRecordError(f"{path}:{lineno}: {problem}")
         return Cleaned(id="", outcome=Outcome(record=None), error=error)
     outcome = clean_document(record, cfg, common_lines)
-    result = Cleaned(id=record["id"], outcome=outcome)
+    origin = record.get("origin") if isinstance(record.get("origin"), str) else f"{path}:{lineno}"
+    result = Cleaned(id=record["id"], outcome=outcome, origin=origin)
     if outcome.record is not None:
         normalized = normalized_text(outcome.record["text"])
         result.line = encode_line(outcome.record)
@@ -284,7 +292,7 @@ def clean_corpus(raw_dir: str | Path, out_dir: str | Path, data: DataConfig, cfg
     # workers load the language model while this process hashes the inputs and counts shared lines.
     size = sum(f.path.stat().st_size for f in files if f.path.exists())
     workers = _workers(cfg) if size >= _MIN_POOL_BYTES else 1
-    pool = multiprocessing.get_context("fork").Pool(workers, _init_worker, (cfg,)) if workers > 1 else None
+    pool = multiprocessing.get_context("fork").Pool(workers, _init_pool_worker, (cfg,)) if workers > 1 else None
     if pool is None:
         _init_worker(cfg)
     stats: dict[tuple[str, str], _GenreState] = {}
@@ -347,7 +355,7 @@ class _GenreState:
 
     def __init__(self, cfg: CleanConfig) -> None:
         self.counts = GenreStats()
-        self.exact_seen: dict[str, str] = {}
+        self.exact_seen: dict[str, tuple[str, str | None]] = {}  # exact key -> (id, origin) of the first
         self.near = NearDuplicates(cfg.near_dedup.num_perm, cfg.near_dedup.threshold)
 
 
@@ -359,12 +367,15 @@ def _account(item: Cleaned, state: _GenreState, out: Any, rejects: Any, file: _F
     for rule, words in outcome.words_removed.items():
         stats.words_removed[rule] += words
     rule, reason = outcome.rule, outcome.reason
+    duplicate_of = None
     if item.exact_key is not None:
         if item.exact_key in state.exact_seen:
-            earlier = state.exact_seen[item.exact_key]
-            rule, reason = "exact_dedup", f"same text as an earlier document ({earlier})"
+            # The id is the text's hash, so a duplicate shares it: only the origins tell the two apart.
+            earlier_id, earlier_origin = state.exact_seen[item.exact_key]
+            duplicate_of = {"id": earlier_id, "origin": earlier_origin}
+            rule, reason = "exact_dedup", f"same text as the document at {earlier_origin} ({earlier_id})"
         else:
-            state.exact_seen[item.exact_key] = item.id
+            state.exact_seen[item.exact_key] = (item.id, item.origin)
     if rule is None and item.signature is not None:
         earlier = state.near.is_duplicate(item.id, item.signature)
         if earlier is not None:
@@ -373,8 +384,11 @@ def _account(item: Cleaned, state: _GenreState, out: Any, rejects: Any, file: _F
         stats.rejected[rule] += 1
         remaining = outcome.words_in - sum(outcome.words_removed.values())
         stats.words_removed[rule] += max(remaining, 0)
-        rejects.write(encode_line({"id": item.id, "variant": file.variant, "split": file.split,
-                                   "genre": file.genre, "rule": rule, "reason": reason}))
+        reject = {"id": item.id, "variant": file.variant, "split": file.split, "genre": file.genre, "rule": rule,
+                  "reason": reason, "origin": item.origin}
+        if duplicate_of is not None:
+            reject["duplicate_of"] = duplicate_of
+        rejects.write(encode_line(reject))
         return
     stats.documents_out += 1
     stats.words_out += item.words_out

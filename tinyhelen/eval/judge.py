@@ -11,7 +11,7 @@ The judge replies one line per answer, `<label>: g c s` (integers 0-5). An empty
 judge: it scores 0 on every axis by rule (the original told the judge to rate it worst).
 
 A reply with missing, extra, duplicated or out-of-range scores (or an endpoint failure, or a cut-off reply)
-is re-asked as a NEW request (the re-ask note is appended and the attempt number salts the cache key) up to
+is re-asked as a NEW request (the re-ask note is appended and the attempt number is part of the cache key) up to
 `max_parse_retries` times; then every score of the group is a null with its reason, counted in the outputs.
 Nothing ever exits (the original called `exit()` on the third bad reply). Requests go through
 `tinyhelen.simplify.llm.CachedLLM`: cached (a re-run makes zero calls), concurrent, retried; temperature 0 and a seed by
@@ -248,7 +248,7 @@ def judge_groups(groups: Sequence[Group], client: Any, cfg: JudgeConfig, templat
     while pending:
         prompts = [_prompt(item, templates) for item in pending]
         answers, stats = client.complete_many(prompts, desc="judge",
-                                              salts=[f"judge-attempt:{item.attempt}" for item in pending])
+                                              attempt=[item.attempt for item in pending])
         outcome.requests += stats.calls
         outcome.cache_hits += stats.cache_hits
         retry = []

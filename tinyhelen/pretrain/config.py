@@ -34,6 +34,16 @@ class LlamaModelConfig(Section):
     tie_word_embeddings: StrictBool
     """Share the input embedding and the LM head (the paper: false, untied)."""
 
+    @model_validator(mode="after")
+    def _check_heads(self) -> LlamaModelConfig:
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(f"hidden_size ({self.hidden_size}) must be a multiple of num_attention_heads "
+                             f"({self.num_attention_heads})")
+        if self.num_attention_heads % self.num_key_value_heads:
+            raise ValueError(f"num_attention_heads ({self.num_attention_heads}) must be a multiple of "
+                             f"num_key_value_heads ({self.num_key_value_heads})")
+        return self
+
 
 class MambaModelConfig(Section):
     """`BambaConfig` fields: Mamba-2 mixer + gated MLP per block and no attention layer, the paper's
@@ -68,6 +78,13 @@ class MambaModelConfig(Section):
     tie_word_embeddings: StrictBool
     """Share the input embedding and the LM head (the paper: false)."""
 
+    @model_validator(mode="after")
+    def _check_heads(self) -> MambaModelConfig:
+        if self.mamba_n_heads * self.mamba_d_head != self.mamba_expand * self.hidden_size:
+            raise ValueError(f"mamba_n_heads * mamba_d_head ({self.mamba_n_heads} * {self.mamba_d_head}) must equal "
+                             f"mamba_expand * hidden_size ({self.mamba_expand} * {self.hidden_size})")
+        return self
+
 
 class BertModelConfig(Section):
     """`BertConfig` fields (transformers names)."""
@@ -93,6 +110,13 @@ class BertModelConfig(Section):
     layer_norm_eps: Annotated[float, Field(gt=0)]
     """LayerNorm epsilon."""
 
+    @model_validator(mode="after")
+    def _check_heads(self) -> BertModelConfig:
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(f"hidden_size ({self.hidden_size}) must be a multiple of num_attention_heads "
+                             f"({self.num_attention_heads})")
+        return self
+
 
 class XLNetModelConfig(Section):
     """`XLNetConfig` fields (transformers names)."""
@@ -115,6 +139,12 @@ class XLNetModelConfig(Section):
     """Dropout."""
     layer_norm_eps: Annotated[float, Field(gt=0)]
     """LayerNorm epsilon."""
+
+    @model_validator(mode="after")
+    def _check_heads(self) -> XLNetModelConfig:
+        if self.d_model != self.n_head * self.d_head:
+            raise ValueError(f"d_model ({self.d_model}) must equal n_head * d_head ({self.n_head} * {self.d_head})")
+        return self
 
 
 @dataclass(frozen=True)
@@ -269,6 +299,13 @@ class PretrainConfig(Section):
     @classmethod
     def _read_fraction(cls, value: Any) -> Any:
         return fraction(value)
+
+    @model_validator(mode="after")
+    def _check_batch(self) -> PretrainConfig:
+        if self.batch_size % self.micro_batch_size:
+            raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of micro_batch_size "
+                             f"({self.micro_batch_size})")
+        return self
 
     @model_validator(mode="after")
     def _check_exports(self) -> PretrainConfig:

@@ -28,6 +28,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from tinyhelen.core.errors import ConfigError
+from tinyhelen.core.log import note_kept
 from tinyhelen.core.runtime import bf16_autocast, resolve_device
 from tinyhelen.core.tracking import MetricLogger
 from tinyhelen.pretrain.checkpoint import (
@@ -314,6 +315,8 @@ def train_model(model, objective: Objective, train_blocks: np.ndarray, val_block
                                 rng_states=rng_states, keep=cfg.keep_checkpoints,
                                 state={"fingerprint": run_fingerprint, "data": order.state_dict(), **state,
                                        **({"schedule": data_schedule.state_dict()} if data_schedule else {})})
+                note_kept(f"the checkpoint of step {step} of {cfg.max_steps} in {run_dir} (a re-run with "
+                          "pretrain.resume: true continues from it)")
             accelerator.wait_for_everyone()
             interval_start = time.perf_counter()
         if on_step is not None:

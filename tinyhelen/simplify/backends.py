@@ -13,6 +13,9 @@ Backends (`simplify.backend`):
 - `llm`: genre prompts through `tinyhelen.simplify.llm.CachedLLM`. Text genres are chunked by sentences
   (`tinyhelen.simplify.chunking`); code is one request per record (task and solution blocks); instructions one
   request per record (three parts); math is kept unchanged, or graded for difficulty (`simplify.math`).
+  An answer that arrives but cannot be parsed is asked again as a new request (`llm.max_parse_retries`
+  fresh re-asks per prompt and run; cached re-asks are free), so one bad answer costs a chunk nothing and
+  a re-run can recover what an earlier run rejected.
 - `rules`: the offline deterministic baseline of `tinyhelen.simplify.rules` (code: task text only; instructions: no
   vocabulary filter; math unchanged).
 """
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,11 +33,12 @@ from tqdm import tqdm
 
 from tinyhelen.core.documents import corpus_file, instruction_file
 from tinyhelen.core.io import atomic_dir, dumps_line, iter_records, sha256_file
+from tinyhelen.core.log import note_kept
 from tinyhelen.core.release import NATURAL_GENRES, instruction_text, strip_tags
 from tinyhelen.core.sentences import make_splitter
 from tinyhelen.params import Params
 from tinyhelen.simplify.chunking import assemble, make_chunks, make_token_counter
-from tinyhelen.simplify.llm import CachedLLM, CallStats
+from tinyhelen.simplify.llm import CachedLLM, CallStats, cache_path
 from tinyhelen.simplify.prompts import (
     GRADES,
     ParseError,
@@ -71,18 +75,28 @@ class GenreStats:
     words_out: int = 0
     calls: CallStats = field(default_factory=CallStats)
     failures: Counter = field(default_factory=Counter)
+    reasks: int = 0
+    """Prompts asked again because their answer could not be used (from the cache or fresh)."""
 
     def as_metrics(self, price_in: float, price_out: float) -> dict[str, Any]:
+        """This run's calls (`llm_calls`, `cache_hits`, `input_tokens`, `output_tokens`) and what the output
+        cost over every run that fed it (`*_behind_output`, cost estimate included): cached answers count the
+        requests and tokens they took when they were asked."""
+        calls = self.calls
         return {
             "documents_in": self.documents_in,
             "documents_out": self.documents_out,
             "word_ratio": round(self.words_out / self.words_in, 4) if self.words_in else None,
-            "llm_calls": self.calls.calls,
-            "cache_hits": self.calls.cache_hits,
-            "input_tokens": self.calls.input_tokens,
-            "output_tokens": self.calls.output_tokens,
-            "estimated_cost": round((self.calls.input_tokens * price_in
-                                     + self.calls.output_tokens * price_out) / 1e6, 6),
+            "llm_calls": calls.calls,
+            "cache_hits": calls.cache_hits,
+            "input_tokens": calls.input_tokens,
+            "output_tokens": calls.output_tokens,
+            "reasks": self.reasks,
+            "llm_calls_behind_output": calls.calls_behind,
+            "input_tokens_behind_output": calls.input_tokens_behind,
+            "output_tokens_behind_output": calls.output_tokens_behind,
+            "estimated_cost": round((calls.input_tokens_behind * price_in
+                                     + calls.output_tokens_behind * price_out) / 1e6, 6),
             "failures": dict(sorted(self.failures.items())),
         }
 
@@ -176,13 +190,42 @@ class LLMBackend:
         paths = [Path(settings.prompts_dir) / f"{name}.txt" for name in names]
         self.inputs = {str(path): sha256_file(path) for path in paths}
         self.llm = llm or CachedLLM(params.llm)
+        note_kept(f"every LLM answer received so far, in the response cache ({cache_path()}): a re-run asks "
+                  "only for the rest")
+        self.max_parse_retries = params.llm.max_parse_retries
         self.split = make_splitter(params.sentences)
         self.count = make_token_counter(params.simplify.chunking.token_counter)
 
-    def _ask(self, prompts: list[str], stats: GenreStats, desc: str) -> list:
-        answers, calls = self.llm.complete_many(prompts, desc=desc)
-        stats.calls.add(calls)
-        return answers
+    def _ask(self, prompts: list[str], parse: Callable[[int, Any], Any], stats: GenreStats, desc: str) -> list:
+        """Ask every prompt and parse its answer with `parse(index, answer)`; return per prompt what `parse`
+        returned, or the `ParseError` of its last answer.
+
+        An answer that arrived (HTTP 200) but does not parse is asked again with the next re-ask number: a new
+        request under its own cache key. Re-asks found in the cache are free; at most `llm.max_parse_retries`
+        fresh ones are sent per prompt in this run. Requests that failed outright were already retried by the
+        client and are not cached, so a later run asks them again anyway.
+        """
+        results: list[Any] = [None] * len(prompts)
+        fresh = [0] * len(prompts)
+        pending, attempt = list(range(len(prompts))), 0
+        while pending:
+            answers, calls = self.llm.complete_many([prompts[i] for i in pending],
+                                                    desc=f"{desc} re-ask {attempt}" if attempt else desc,
+                                                    attempt=attempt)
+            stats.calls.add(calls)
+            if attempt:
+                stats.reasks += len(pending)
+            again = []
+            for index, answer in zip(pending, answers, strict=True):
+                try:
+                    results[index] = parse(index, answer)
+                except ParseError as error:
+                    results[index] = error
+                    fresh[index] += bool(attempt and not answer.cached)
+                    if answer.error is None and fresh[index] < self.max_parse_retries:
+                        again.append(index)
+            pending, attempt = again, attempt + 1
+        return results
 
     def run(self, split: str, genre: str, docs: list[dict], stats: GenreStats) -> list[Outcome]:
         desc = f"{split}/{genre}"
@@ -196,15 +239,17 @@ class LLMBackend:
         template = self.templates[genre]
         texts = [source_text(doc) for doc in docs]
         chunks = make_chunks(texts, getattr(self.settings.chunking, genre), self.split, self.count)
-        answers = self._ask([template.render(paragraph=chunk.text) for chunk in chunks], stats, desc)
+        results = self._ask([template.render(paragraph=chunk.text) for chunk in chunks],
+                            lambda i, answer: parse_passages(answer_text(answer), template, len(chunks[i].pieces)),
+                            stats, desc)
         passages, reasons = [], {}
-        for chunk, answer in zip(chunks, answers, strict=True):
-            try:
-                passages.append(parse_passages(answer_text(answer), template, len(chunk.pieces)))
-            except ParseError as error:
+        for chunk, result in zip(chunks, results, strict=True):
+            if isinstance(result, ParseError):
                 passages.append(None)
                 for piece in chunk.pieces:
-                    reasons.setdefault(piece.doc, error.reason)
+                    reasons.setdefault(piece.doc, result.reason)
+            else:
+                passages.append(result)
         outputs = assemble(len(docs), chunks, passages)
         outcomes = []
         for index, (doc, text) in enumerate(zip(docs, outputs, strict=True)):
@@ -225,18 +270,18 @@ class LLMBackend:
         else:
             prompts = [template.render(task=doc["instruction"], input=doc["input"] or "None",
                                        response=doc["output"]) for doc in docs]
+        parse = parse_code if genre == "code" else parse_instruction
         outcomes = []
-        for doc, answer in zip(docs, self._ask(prompts, stats, desc), strict=True):
-            try:
-                text = answer_text(answer)
-                if genre == "code":
-                    task, solution = parse_code(text, template)
-                    outcomes.append(Outcome(leaner_record(doc, prompt=task, response=solution)))
-                else:
-                    task, input_, output = parse_instruction(text, template)
-                    outcomes.append(Outcome(leaner_record(doc, instruction=task, input=input_, output=output)))
-            except ParseError as error:
-                outcomes.append(Outcome(None, error.reason))
+        for doc, result in zip(docs, self._ask(prompts, lambda _, answer: parse(answer_text(answer), template),
+                                               stats, desc), strict=True):
+            if isinstance(result, ParseError):
+                outcomes.append(Outcome(None, result.reason))
+            elif genre == "code":
+                task, solution = result
+                outcomes.append(Outcome(leaner_record(doc, prompt=task, response=solution)))
+            else:
+                task, input_, output = result
+                outcomes.append(Outcome(leaner_record(doc, instruction=task, input=input_, output=output)))
         return outcomes
 
     def _math(self, docs: list[dict], stats: GenreStats, desc: str) -> list[Outcome]:
@@ -246,12 +291,12 @@ class LLMBackend:
         batches = [docs[start : start + size] for start in range(0, len(docs), size)]
         prompts = [template.render(problems=render_problems([d["problem"] for d in batch])) for batch in batches]
         limit = GRADES.index(self.settings.math_max_level)
+        results = self._ask(prompts, lambda i, answer: parse_grades(answer_text(answer), template, len(batches[i])),
+                            stats, desc)
         outcomes = []
-        for batch, answer in zip(batches, self._ask(prompts, stats, desc), strict=True):
-            try:
-                grades = parse_grades(answer_text(answer), template, len(batch))
-            except ParseError as error:
-                outcomes.extend(Outcome(None, f"grading_{error.reason}") for _ in batch)
+        for batch, grades in zip(batches, results, strict=True):
+            if isinstance(grades, ParseError):
+                outcomes.extend(Outcome(None, f"grading_{grades.reason}") for _ in batch)
                 continue
             for doc, grade in zip(batch, grades, strict=True):
                 outcomes.append(Outcome(leaner_record(doc, meta={**doc["meta"], "difficulty": grade}))
@@ -341,6 +386,7 @@ def _metrics(params: Params, stats: dict[str, GenreStats], rules: RuleSimplifier
         total.words_out += item.words_out
         total.calls.add(item.calls)
         total.failures.update(item.failures)
+        total.reasks += item.reasks
     metrics: dict[str, Any] = {"backend": params.simplify.backend}
     if rules is not None:
         metrics["ner"] = rules.ner_used
@@ -351,9 +397,11 @@ def _metrics(params: Params, stats: dict[str, GenreStats], rules: RuleSimplifier
 
 def _log_summary(metrics: dict[str, Any]) -> None:
     total = metrics["total"]
-    log.info("simplify (%s): %d of %d documents kept; %d LLM calls, %d cache hits, %d+%d tokens, cost ~%.4f",
-             metrics["backend"], total["documents_out"], total["documents_in"], total["llm_calls"],
-             total["cache_hits"], total["input_tokens"], total["output_tokens"], total["estimated_cost"])
+    log.info("simplify (%s): %d of %d documents kept; %d LLM calls, %d cache hits, %d re-asks; behind the "
+             "output: %d calls, %d+%d tokens, cost ~%.4f", metrics["backend"], total["documents_out"],
+             total["documents_in"], total["llm_calls"], total["cache_hits"], total["reasks"],
+             total["llm_calls_behind_output"], total["input_tokens_behind_output"],
+             total["output_tokens_behind_output"], total["estimated_cost"])
     for genre, item in metrics["genres"].items():
         if item["failures"]:
             log.info("  %s: rejected %s", genre, ", ".join(f"{k} {v}" for k, v in item["failures"].items()))

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, StrictInt, StrictStr, field_validator
 
-from tinyhelen.core.config import Genre, GlueTask, NonNegInt, Section, Split, unique_list
+from tinyhelen.core.config import Genre, GlueTask, NonNegInt, PosInt, Section, Split, unique_list
 
 
 class LLMConfig(Section):
@@ -34,11 +34,24 @@ class LLMConfig(Section):
     timeout_s: Annotated[float, Field(gt=0)]
     """Per-request timeout in seconds; a timed-out request is retried."""
     max_attempts: Annotated[StrictInt, Field(ge=1)]
-    """Attempts per request (first try included) on 429, 5xx, timeouts and connection errors."""
+    """Attempts per request (first try included) on 429, 5xx, timeouts, connection errors and 200 answers
+    whose body is not a well-formed completion (not JSON, missing fields, wrong types)."""
     backoff_base_s: Annotated[float, Field(ge=0)]
     """Exponential backoff: attempt n waits a random time up to base * 2**(n-1) seconds (full jitter)."""
     backoff_max_s: Annotated[float, Field(ge=0)]
-    """Longest wait between attempts (a longer `Retry-After` from the server is still honoured)."""
+    """Longest wait between attempts; a server's `Retry-After` is honoured up to this cap."""
+    max_parse_retries: NonNegInt
+    """An answer that arrives but cannot be used (wrong format, cut at max_tokens) is asked again, as a new
+    request with the re-ask number in its cache key, up to this many times per prompt and run. Cached re-asks
+    are free, so a re-run continues where the last one gave up and can recover the document."""
+    max_connect_failures: PosInt
+    """Circuit breaker: the stage fails at once when its first this-many requests all fail to connect or time
+    out (a dead endpoint or a wrong OPENAI_BASE_URL), instead of rejecting every document."""
+    max_failure_share: Annotated[float, Field(ge=0, le=1)]
+    """Circuit breaker: the stage fails when more than this share of the last `failure_window` prompts failed
+    after all their attempts, so that DVC never records a mostly-rejected output as done."""
+    failure_window: PosInt
+    """Circuit breaker: how many of the most recent prompts `max_failure_share` is judged over."""
     price_input_per_1m: Annotated[float, Field(ge=0)]
     """Price per million input tokens, for the cost estimate in the metrics (any currency)."""
     price_output_per_1m: Annotated[float, Field(ge=0)]

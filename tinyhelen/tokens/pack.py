@@ -17,6 +17,7 @@ The tail shorter than a row is dropped (and counted). Output per corpus and fami
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -192,7 +193,9 @@ def pack(cfg: PackConfig, composed_dir: str | Path, tokenizers_dir: str | Path, 
         if cfg.workers == 1:
             results = [_pack_job(job) for job in jobs]
         else:
-            with ProcessPoolExecutor(min(cfg.workers, len(jobs)), mp_context=get_context("fork")) as pool:
+            # Workers ignore Ctrl-C: the main process reports it in one line.
+            with ProcessPoolExecutor(min(cfg.workers, len(jobs)), mp_context=get_context("fork"),
+                                     initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
                 results = list(tqdm(pool.map(_pack_job, jobs), total=len(jobs), desc="pack", unit="pack"))
     seconds = time.perf_counter() - started
     packs = {f"{job[3]}-{job[4]}": result for job, result in zip(jobs, results)}

@@ -70,6 +70,24 @@ def test_duplicates_across_splits_keep_the_first(raw, data, params, tmp_path):
     assert (tmp_path / "clean" / "ori" / "test" / "book.jsonl").read_text() == ""
 
 
+def test_an_exact_duplicate_reject_names_the_source_of_both(raw, data, params, tmp_path):
+    """A duplicate shares its id with the document it repeats (the id is the text's hash): only the source
+    file and line of both tell them apart."""
+    train = raw / "ori" / "train" / "book.jsonl"
+    record = json.loads(train.read_text().splitlines()[0])
+    record["text"] = record["text"] + " " + " ".join(["The lamps burned low."] * 12)
+    first = dict(record, origin="ori/10M/train/book0000.jsonl.zst:1")
+    second = dict(record, origin="ori/10M/train/book0001.jsonl.zst:7")
+    train.write_text(json.dumps(first) + "\n" + json.dumps(second) + "\n")
+    clean_corpus(raw, tmp_path / "clean", data, params.clean)
+    rejects = [json.loads(line) for line in (tmp_path / "clean" / "rejects.jsonl").read_text().splitlines()]
+    (duplicate,) = [r for r in rejects if r["rule"] == "exact_dedup" and r["genre"] == "book"]
+    assert duplicate["origin"] == "ori/10M/train/book0001.jsonl.zst:7"
+    assert duplicate["duplicate_of"] == {"id": record["id"], "origin": "ori/10M/train/book0000.jsonl.zst:1"}
+    assert "ori/10M/train/book0000.jsonl.zst:1" in duplicate["reason"]
+    assert all(r["origin"] for r in rejects)
+
+
 def test_malformed_record_fails_with_file_and_line(raw, data, params, tmp_path):
     append_line(raw / "ori" / "train" / "wiki.jsonl", '{"id": "x", "genre": "wiki"}')
     with pytest.raises(BadRecordError, match=r"wiki\.jsonl:3: missing or malformed 'text'"):

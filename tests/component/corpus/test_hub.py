@@ -55,6 +55,7 @@ def fake_hub(tiny_release, tmp_path, monkeypatch) -> FakeHub:
     shutil.copytree(tiny_release, repo / "data")  # the GitHub/hub layout keeps the release under data/
     (repo / "README.md").write_text("dataset card")
     fake = FakeHub(repo, tmp_path / "hub-cache")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # the stand-in is the online hub
     monkeypatch.setattr(hub, "HfApi", fake.api)
     monkeypatch.setattr(hub, "snapshot_download", fake.snapshot_download)
     return fake
@@ -88,3 +89,53 @@ def test_hub_errors_name_the_source(fake_hub, params, tmp_path):
     data = with_changes(params.data, source="hf:someone/else")
     with pytest.raises(DataError, match="data.source=hf:someone/else: cannot read the hub repo"):
         ingest(data, params.ingest, tmp_path / "raw")
+
+
+def _cache_stand_in(release: Path, cache_dir: Path, ref: str | None = None) -> Path:
+    """The Hugging Face hub cache layout, as `snapshot_download` leaves it: blobs under content hashes,
+    `snapshots/<sha>/<path>` symlinks to them, and `refs/<branch>` holding the sha."""
+    import hashlib
+
+    storage = cache_dir / "datasets--EmpathYang--TinyHelen"
+    snapshot = storage / "snapshots" / FAKE_SHA
+    for path in sorted(release.rglob("*")):
+        if path.is_file():
+            data = path.read_bytes()
+            blob = storage / "blobs" / hashlib.sha256(data).hexdigest()
+            blob.parent.mkdir(parents=True, exist_ok=True)
+            blob.write_bytes(data)
+            link = snapshot / "data" / path.relative_to(release)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(Path("../" * (len(link.relative_to(snapshot).parts) + 1)) / "blobs" / blob.name)
+    if ref:
+        (storage / "refs").mkdir(parents=True, exist_ok=True)
+        (storage / "refs" / ref).write_text(FAKE_SHA)
+    return snapshot
+
+
+@pytest.mark.parametrize("revision", [FAKE_SHA, "main"])
+def test_offline_reads_the_cached_snapshot_without_asking_the_hub(tiny_release, tmp_path, monkeypatch, params,
+                                                                  revision):
+    snapshot = _cache_stand_in(tiny_release, tmp_path / "hub-cache", ref="main")
+    assert (snapshot / "data/leaner/10M/train/wiki0000.jsonl").resolve().is_file()
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("asked the hub while offline")
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(hub.HfApi, "dataset_info", no_network)
+    data = with_changes(params.data, source=f"hf:EmpathYang/TinyHelen@{revision}", variants=["leaner"],
+                        genres=["wiki"], splits=["train"], glue_tasks=["cola"], eval_sets=[], instructions=False)
+    cfg = with_changes(params.ingest, hub_cache_dir=str(tmp_path / "hub-cache"))
+    result = ingest(data, cfg, tmp_path / "raw")
+    assert result.source["revision"] == FAKE_SHA
+    assert result.metrics["corpus"]["leaner"]["train"]["wiki"]["documents"] == 2
+    assert result.metrics["glue"]["cola"]["train"]["examples"] > 0
+
+
+def test_offline_without_a_cached_snapshot_is_a_clear_error(tmp_path, monkeypatch, params):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    data = with_changes(params.data, source=f"hf:EmpathYang/TinyHelen@{FAKE_SHA}")
+    cfg = with_changes(params.ingest, hub_cache_dir=str(tmp_path / "empty-cache"))
+    with pytest.raises(DataError, match="offline .* no usable snapshot of EmpathYang/TinyHelen@0123"):
+        ingest(data, cfg, tmp_path / "raw")

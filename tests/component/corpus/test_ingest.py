@@ -129,3 +129,33 @@ def test_missing_source_folder_names_the_param(params, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="release layout"):
         ingest(with_changes(params.data, source=str(tmp_path / "empty")), params.ingest, tmp_path / "raw")
+
+
+def _cut_at_frame_boundary(path: Path) -> int:
+    """Rewrite a .jsonl.zst as two frames and cut the second one short after a whole line: the old reader
+    returned the first frame's records as if that were all. Returns the records of the first frame."""
+    import zstandard
+
+    lines = zstandard.ZstdDecompressor().stream_reader(path.read_bytes()).read().splitlines(keepends=True)
+    half = len(lines) // 2
+    first = zstandard.ZstdCompressor().compress(b"".join(lines[:half]))
+    second = zstandard.ZstdCompressor().compress(b"".join(lines[half:]))
+    path.write_bytes(first + second[: len(second) // 2])
+    return half
+
+
+@pytest.mark.parametrize("damage", ["cut", "empty"])
+def test_cut_or_empty_zst_is_reported_or_fails(data_cfg, params, tiny_release, tmp_path, damage):
+    path = tiny_release / "ori" / "10M" / "train" / "web0000.jsonl.zst"
+    if damage == "cut":
+        recovered = _cut_at_frame_boundary(path)
+    else:
+        path.write_bytes(b"")
+        recovered = 0
+    result = ingest(data_cfg, params.ingest, tmp_path / "raw")
+    (damaged,) = result.metrics["damaged"]
+    assert damaged["file"] == "ori/10M/train/web0000.jsonl.zst" and damaged["records_recovered"] == recovered
+    assert result.metrics["corpus"]["ori"]["train"]["web"]["documents"] == recovered
+    with pytest.raises(DamagedFileError, match="web0000.jsonl.zst"):
+        ingest(with_changes(data_cfg, on_damaged="fail"), params.ingest, tmp_path / "raw2")
+    assert not (tmp_path / "raw2").exists()

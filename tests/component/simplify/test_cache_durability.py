@@ -51,11 +51,13 @@ def test_killed_run_resumes_without_repeating_cached_calls(tmp_path):
         finished = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
         assert finished.returncode == 0, finished.stderr[-2000:]
 
-    asked_after = [request_key(settings, prompt) for prompt in server.prompts[asked_before:]]
+    # (the one unusable answer, FAULT:echo, is asked again by design: llm.max_parse_retries new requests)
+    usable = [prompt for prompt in server.prompts if "FAULT:" not in prompt]
+    asked_after = [request_key(settings, prompt) for prompt in server.prompts[asked_before:] if "FAULT:" not in prompt]
     assert not cached_before & set(asked_after), "a cached answer was requested again"
     assert len(asked_after) == len(set(asked_after))
     # only requests that were in flight when the process died can be asked twice
-    assert len(server.prompts) - len({request_key(settings, p) for p in server.prompts}) <= 2
+    assert len(usable) - len({request_key(settings, p) for p in usable}) <= 2
     kept = [r for _, r in iter_records(tmp_path / "leaner" / "instruction.jsonl")]
     rejected = [r for _, r in iter_records(tmp_path / "leaner" / "rejects.jsonl")]
     assert len(kept) == 40 and [r["reason"] for r in rejected] == ["echoed_prompt"]

@@ -145,3 +145,69 @@ def test_sha256_file(tmp_path):
     path = tmp_path / "f"
     path.write_bytes(b"abc")
     assert sha256_file(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def _two_frames(path, records):
+    """A .jsonl.zst of two zstd frames (as `zstd` writes when files are concatenated); returns frame 1's size."""
+    half = len(records) // 2
+    frames = [zstandard.ZstdCompressor().compress("".join(json.dumps(r) + "\n" for r in part).encode())
+              for part in (records[:half], records[half:])]
+    path.write_bytes(frames[0] + frames[1])
+    return len(frames[0])
+
+
+def test_every_frame_is_read(tmp_path):
+    records = [{"n": n, "text": f"record {n} " * 5} for n in range(200)]
+    _two_frames(tmp_path / "a.jsonl.zst", records)
+    assert [r for _, r in iter_jsonl(tmp_path / "a.jsonl.zst")] == records
+
+
+@pytest.mark.parametrize("cut", ["inside_second_frame", "inside_first_frame"])
+def test_zst_cut_inside_a_frame_at_a_line_boundary_is_damage(tmp_path, cut):
+    """The old stream reader stopped quietly at an incomplete frame: a cut file read as a shorter one."""
+    records = [{"n": n, "text": f"record {n} " * 5} for n in range(200)]
+    path = tmp_path / "a.jsonl.zst"
+    first = _two_frames(path, records)
+    data = path.read_bytes()
+    path.write_bytes(data[: first + 12] if cut == "inside_second_frame" else data[: first // 2])
+    read = []
+    with pytest.raises(DamagedFileError, match="ends inside a zstd frame") as info:
+        for _, record in iter_jsonl(path):
+            read.append(record)
+    assert read == records[: len(read)] and info.value.recovered == len(read)
+    if cut == "inside_second_frame":
+        assert len(read) == 100
+
+
+@pytest.mark.parametrize("name", ["a.jsonl.zst", "c.json.zst"])
+def test_empty_zst_is_damage(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(b"")
+    with pytest.raises(DamagedFileError, match="empty file") as info:
+        list(iter_records(path))
+    assert info.value.recovered == 0
+
+
+def test_stale_temporaries_of_killed_runs_are_removed(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    dead_pid = int(dead.stdout)  # a process that has exited
+    stale = [tmp_path / f".leaner.tmp-{dead_pid}-abc123", tmp_path / ".leaner.tmp-x7yz_q"]  # new and old names
+    for folder in stale:
+        (folder / "train").mkdir(parents=True)
+        (folder / "train" / "web.jsonl").write_text("{}\n")
+    (tmp_path / f".leaner.old-{dead_pid}").mkdir()
+    (tmp_path / f".metrics.json.tmp-{dead_pid}-q1").write_text("{")
+    live = tmp_path / f".leaner.tmp-{os.getppid()}-live"  # a running process's: left alone
+    live.mkdir()
+    other = tmp_path / ".leaner2.tmp-1-x"  # another output's
+    other.mkdir()
+    with atomic_dir(tmp_path / "leaner") as tmp:
+        (tmp / "done").write_text("ok")
+    write_json(tmp_path / "metrics.json", {"a": 1})
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted(["leaner", "metrics.json", live.name, other.name])
