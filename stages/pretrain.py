@@ -47,8 +47,17 @@ def main(argv: list[str] | None = None) -> None:
                           model_dir=model_dir, tracker=tracker)
         if main_process:
             write_outputs(result, arch=args.arch, corpus=args.corpus, model_dir=model_dir, metrics_dir=args.metrics,
-                          config=config, seed=params.seed)
-            tracker.log_metrics(result.metrics, step=params.pretrain.max_steps)
+                          config=config, seed=params.seed, data_source=params.data.source, params_file=args.params)
+            # the loop logged the last step's train/ and val/ metrics already: the rest, once
+            tracker.log_metrics({k: v for k, v in result.metrics.items() if not k.startswith(("train/", "val/"))},
+                                step=params.pretrain.max_steps)
+            if result.started_from is not None:
+                tracker.set_tags({"tinyhelen.resume_from": result.started_from["path"],
+                                  "tinyhelen.resume_kind": result.started_from["kind"],
+                                  "tinyhelen.resume_step": result.started_from["step"]})
+            tracker.log_artifact(model_dir / "README.md", "model_card")
+            tracker.log_artifact(model_dir / "meta.json", "model_card")
+            tracker.log_artifact(Path(args.metrics) / "curves" / name, "curves")
 
 
 if __name__ == "__main__":

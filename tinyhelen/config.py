@@ -555,6 +555,12 @@ class PretrainConfig(Section):
     """How many of the newest checkpoints to keep."""
     resume: StrictBool
     """Resume from the newest checkpoint of the same run (same params and data) if there is one."""
+    resume_from: StrictStr | None = None
+    """Start from a named checkpoint instead of from scratch (HF Trainer's `resume_from_checkpoint`): a
+    `<run_dir>/<name>/checkpoint-<step>/` folder continues that run at its step with its optimizer, schedule,
+    RNG and data position (to train it longer, or branch it with other params); a saved model folder (an
+    exported `models/<name>/step-<N>/` or a whole `models/<name>/`) starts from its weights at step 0 with a
+    fresh optimizer. Never this instance's own output folder (DVC deletes it before the run). null = scratch."""
     run_dir: StrictStr
     """Git-ignored folder for checkpoints (never DVC outputs): <run_dir>/<arch>-<corpus>/."""
     device: Literal["auto", "cpu", "cuda"]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tinyhelen.cards import changed_params, write_model_card
 from tinyhelen.config import Params
 from tinyhelen.errors import DataError
 from tinyhelen.io import atomic_dir, atomic_open, read_json, sha256_file, write_json
@@ -37,6 +38,8 @@ class PretrainResult:
     val_curve: list[dict[str, float]]
     inputs: dict[str, str] = field(default_factory=dict)
     is_main_process: bool = True
+    started_from: dict[str, Any] | None = None
+    """`pretrain.resume_from` when the run started from it (path, kind, step)."""
 
 
 def load_tokenizer(tokenizer_dir: str | Path):
@@ -112,12 +115,22 @@ def pretrain(arch: str, corpus: str, params: Params, *, packed_root: str | Path,
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
     accelerator.wait_for_everyone()
-    return PretrainResult(metrics, result.train_curve, result.val_curve, inputs, accelerator.is_main_process)
+    if result.started_from is not None:  # what it started from, by content (DVC does not track that path)
+        start = Path(result.started_from["path"])
+        inputs.update({str(p): sha256_file(p) for p in sorted(start.iterdir()) if p.is_file()})
+    return PretrainResult(metrics, result.train_curve, result.val_curve, inputs, accelerator.is_main_process,
+                          result.started_from)
+
+
+#: What a model card reports of the final metrics (no timings: cards are DVC outputs and must not change).
+CARD_METRICS = ("val/loss", "val/perplexity", "val/accuracy", "train/loss", "steps")
 
 
 def write_outputs(result: PretrainResult, *, arch: str, corpus: str, model_dir: str | Path, metrics_dir: str | Path,
-                  config: dict[str, Any], seed: int) -> None:
-    """The instance's metrics JSON, its two curves (CSV for `dvc plots`) and the model folder's meta.json."""
+                  config: dict[str, Any], seed: int, data_source: str = "sample",
+                  params_file: str | Path = "params.yaml") -> None:
+    """The instance's metrics JSON, its two curves (CSV for `dvc plots`), the model folder's meta.json and its
+    Hugging Face model card (README.md: corpus, tokens seen, dims, the experiment's changed params, metrics)."""
     name = f"{arch}-{corpus}"
     curves = Path(metrics_dir) / "curves" / name
     write_curves(curves / "train.csv", result.train_curve, ("step", "tokens", "loss", "lr"))
@@ -126,7 +139,23 @@ def write_outputs(result: PretrainResult, *, arch: str, corpus: str, model_dir: 
     saved = read_json(Path(model_dir) / "config.json")
     write_meta(model_dir, stage="pretrain", config=config, seed=seed, inputs=result.inputs,
                extra={"arch": arch, "corpus": corpus, "architectures": saved.get("architectures"),
-                      "model_type": saved.get("model_type"), "metrics": result.metrics})
+                      "model_type": saved.get("model_type"), "metrics": result.metrics,
+                      "started_from": result.started_from})
+    changed = changed_params(params_file, os.environ.get("DVC_EXP_BASELINE_REV"),
+                             sections=["seed", f"model.{arch}", "pretrain"])
+    write_model_card(model_dir, arch=arch, corpus=corpus, data_source=data_source,
+                     tokens_seen=result.metrics.get("tokens_seen"),
+                     metrics={k: result.metrics[k] for k in CARD_METRICS if k in result.metrics},
+                     params=config, changed=changed, exp_name=os.environ.get("DVC_EXP_NAME"),
+                     notes=_started_note(result.started_from))
+
+
+def _started_note(started_from: dict[str, Any] | None) -> str | None:
+    if started_from is None:
+        return None
+    if started_from["kind"] == "checkpoint":
+        return f"Continued from the training checkpoint `{started_from['path']}` at step {started_from['step']}."
+    return f"Started from the weights of `{started_from['path']}` (`pretrain.resume_from`)."
 
 
 def write_curves(path: str | Path, rows: list[dict[str, float]], columns: tuple[str, ...]) -> None:

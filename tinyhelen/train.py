@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tinyhelen.checkpoint import find_resumable, fingerprint, load_checkpoint, rng_state, save_checkpoint
+from tinyhelen.checkpoint import find_resumable, fingerprint, load_checkpoint, load_start, rng_state, save_checkpoint
 from tinyhelen.config import PretrainConfig
 from tinyhelen.errors import ConfigError
 from tinyhelen.objectives import Objective
@@ -63,6 +63,8 @@ class TrainResult:
     train_curve: list[dict[str, float]] = field(default_factory=list)
     val_curve: list[dict[str, float]] = field(default_factory=list)
     is_main_process: bool = True
+    started_from: dict[str, Any] | None = None
+    """`pretrain.resume_from` when the run started from it: path, kind (checkpoint | weights) and step."""
 
 
 def resolve_runtime(cfg: PretrainConfig) -> dict[str, Any]:
@@ -205,6 +207,9 @@ def train_model(model, objective: Objective, train_blocks: np.ndarray, val_block
         log.info("resumed from %s at step %d", resume_from, start_step)
     elif rank:
         torch.manual_seed(seed + rank)  # different masks/dropout per process, same for every rerun
+    started_from = _start_from(cfg, model, optimizer, scheduler, order, state, rank) if resume_from is None else None
+    if started_from is not None:
+        start_step = started_from["step"]
 
     train_module = torch.compile(model) if runtime["compile"] else model
     wrapped = accelerator.prepare_model(train_module) if world > 1 else train_module
@@ -301,7 +306,26 @@ def train_model(model, objective: Objective, train_blocks: np.ndarray, val_block
         "train_time_s": round(state["train_time"], 3),
         "tokens_per_s": round(state["tokens_seen"] / max(state["train_time"], 1e-9), 1),
     }
-    return TrainResult(metrics, state["train_curve"], state["val_curve"], accelerator.is_main_process)
+    return TrainResult(metrics, state["train_curve"], state["val_curve"], accelerator.is_main_process,
+                       started_from)
+
+
+def _start_from(cfg: PretrainConfig, model, optimizer, scheduler, order: BatchOrder, state: dict[str, Any],
+                rank: int) -> dict[str, Any] | None:
+    """Load `cfg.resume_from` (a run's checkpoint: its loop state too; a model folder: weights only)."""
+    if not cfg.resume_from:
+        return None
+    saved = load_start(cfg.resume_from, model=model, optimizer=optimizer, scheduler=scheduler, rank=rank)
+    if saved is None:
+        log.info("starting from the weights of %s", cfg.resume_from)
+        return {"path": cfg.resume_from, "kind": "weights", "step": 0}
+    if saved["step"] >= cfg.max_steps:
+        raise ConfigError(f"pretrain.resume_from={cfg.resume_from} is at step {saved['step']}: pretrain.max_steps "
+                          f"({cfg.max_steps}) must be larger to train on from it")
+    order.load_state_dict(saved["data"])
+    state.update({k: saved[k] for k in state})
+    log.info("continuing %s from step %d", cfg.resume_from, saved["step"])
+    return {"path": cfg.resume_from, "kind": "checkpoint", "step": saved["step"]}
 
 
 def _gather(accelerator, obj: Any, world: int) -> list[Any]:
