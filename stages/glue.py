@@ -12,7 +12,10 @@ is the model's config with random weights. See `tinyhelen.glue`.
 from __future__ import annotations
 
 import argparse
+import tempfile
+from pathlib import Path
 
+from tinyhelen.cards import card_with_scores
 from tinyhelen.config import load_params
 from tinyhelen.glue.finetune import glue_model
 from tinyhelen.io import atomic_dir, write_json, write_jsonl
@@ -47,6 +50,13 @@ def main(argv: list[str] | None = None) -> None:
         write_json(metrics_path, result.metrics)
         tracker.log_metrics({"average": result.metrics["average"], "scores": result.metrics["scores"]})
         tracker.set_tags({"glue.model": args.name, "glue.init": result.extra["init"]})
+        if not args.scratch:  # the model's card with its GLUE scores, as an artifact of this run
+            with tempfile.TemporaryDirectory() as tmp_dir:
+                card = card_with_scores(args.model, {"Leaner-GLUE": {"average": result.metrics["average"],
+                                                                     "scores": result.metrics["scores"]}},
+                                        data_source=params.data.source, out_path=Path(tmp_dir) / "README.md")
+                if card is not None:
+                    tracker.log_artifact(card, "model_card")
 
 
 if __name__ == "__main__":

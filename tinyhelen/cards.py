@@ -57,7 +57,7 @@ def parameter_counts(model_dir: str | Path) -> dict[str, int]:
     total = non_embedding = 0
     for path in sorted(Path(model_dir).glob("*.safetensors")):
         with safe_open(str(path), framework="pt") as handle:
-            for name in handle.keys():
+            for name in handle.keys():  # noqa: SIM118 (a safetensors handle, not a dict)
                 count = math.prod(handle.get_slice(name).get_shape())
                 total += count
                 if not any(marker in name for marker in _EMBEDDING_MARKERS):
@@ -209,3 +209,29 @@ def write_model_card(model_dir: str | Path, *, arch: str, corpus: str, data_sour
     with atomic_open(path) as handle:
         handle.write(text)
     return path
+
+
+def card_with_scores(model_dir: str | Path, scores: Mapping[str, Mapping[str, Any]], *, data_source: str,
+                     out_path: str | Path) -> Path | None:
+    """Re-render a pretrained folder's card (from its meta.json) with further score tables, to `out_path`.
+
+    Later stages (GLUE, probes, Leaner-Eval) use it to log the model's final card as an artifact of their own
+    run: the model folder itself is another stage's DVC output and stays as that stage wrote it.
+    Returns None when the folder has no pretrain meta.json (e.g. a model from elsewhere).
+    """
+    meta_path = Path(model_dir) / "meta.json"
+    if not meta_path.is_file():
+        return None
+    meta = json.loads(meta_path.read_text())
+    if meta.get("stage") != "pretrain" or meta.get("arch") not in MODEL_REGISTRY:
+        return None
+    metrics = meta.get("metrics") or {}
+    text = render_model_card(
+        model_dir, arch=meta["arch"], corpus=meta["corpus"], data_source=data_source,
+        tokens_seen=metrics.get("tokens_seen"), scores=scores, params=meta.get("config"),
+        metrics={k: metrics[k] for k in ("val/loss", "val/perplexity", "val/accuracy", "train/loss", "steps")
+                 if k in metrics})
+    out_path = Path(out_path)
+    with atomic_open(out_path) as handle:
+        handle.write(text)
+    return out_path

@@ -46,8 +46,10 @@ def _glue(root: Path, glue_dir: Path, name: str, model: str, *extra: str) -> dic
     return json.loads(metrics.read_text())
 
 
-def test_glue_and_summary_on_the_sample(workspace, mlflow_store):
+def test_glue_and_summary_on_the_sample(workspace, mlflow_store, monkeypatch):
     root, glue_dir = workspace
+    monkeypatch.setenv("DVC_EXP_NAME", "glue-exp")
+    monkeypatch.setenv("TINYHELEN_INVOCATION", "one-dvc-exp-run")  # as the stages of one `dvc exp run` get
     leaner = _glue(root, glue_dir, "llama-leaner", "llama-leaner")
     scratch = _glue(root, glue_dir, "llama-scratch", "llama-leaner", "--scratch")
     xlnet = _glue(root, glue_dir, "xlnet-ori", "xlnet-ori")
@@ -86,6 +88,26 @@ def test_glue_and_summary_on_the_sample(workspace, mlflow_store):
     run = names["glue@llama-scratch"]
     assert run.data.tags["glue.init"] == "scratch" and "average.test" in run.data.metrics
     assert run.data.params["glue.max_steps"] == "6"
+
+    # the run tree: one parent for the invocation, a child per stage run, the LR x seed runs below their stage
+    tree = client.search_runs([run.info.experiment_id], filter_string="tags.`dvc.exp_name` = 'glue-exp'")
+    assert len(tree) == len(runs)  # the whole tree carries the experiment's name
+    (parent,) = [r for r in runs if r.data.tags.get("tinyhelen.parent") == "true"]
+    assert parent.info.run_name == "glue-exp" and parent.info.status == "FINISHED"
+    stage_runs = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
+    assert set(stage_runs) == {"glue@llama-leaner", "glue@llama-scratch", "glue@xlnet-ori", "glue_summary"}
+    for name, stage_run in stage_runs.items():
+        nested = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == stage_run.info.run_id]
+        expected = set() if name == "glue_summary" else {
+            f"{task}/lr0.001/seed1" for task in ("cola", "mrpc", "qqp", "stsb", "mnli", "qnli", "rte")}
+        assert {r.info.run_name for r in nested} == expected
+        for grid_run in nested:
+            assert grid_run.info.status == "FINISHED" and grid_run.data.params["learning_rate"] == "0.001"
+            assert "val/score" in grid_run.data.metrics and "test.score.score" not in stage_run.data.metrics
+            assert not any(key.startswith(grid_run.info.run_name) for key in stage_run.data.metrics)
+    assert len(runs) == 1 + 4 + 3 * 7
+    card = [a.path for a in client.list_artifacts(stage_runs["glue@llama-leaner"].info.run_id, "model_card")]
+    assert card == ["model_card/README.md"]
 
 
 def test_missing_model_fails_cleanly_without_outputs(workspace, tmp_path):
