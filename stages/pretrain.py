@@ -2,6 +2,7 @@
 
     python -m stages.pretrain --arch llama --corpus leaner [--params params.yaml]
     accelerate launch --multi_gpu --num_processes 4 -m stages.pretrain --arch llama --corpus leaner   # DDP
+    # CPU processes over gloo: the same with pretrain.device: cpu (accelerate's --cpu flag runs ONE process)
 
 Reads data/packed/<corpus>-<family>/ and data/tokenizers/<family>/; writes models/<arch>-<corpus>/ (HF model,
 tokenizer, meta.json), metrics/pretrain/<arch>-<corpus>.json and the curves metrics/pretrain/curves/<arch>-<corpus>/
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from tinyhelen.config import load_params
 from tinyhelen.log import run_cli, setup_logging
-from tinyhelen.pretrain import launched_rank, pretrain, write_outputs
+from tinyhelen.pretrain import check_launch, launched_rank, pretrain, write_outputs
 from tinyhelen.repro import seed_everything
 from tinyhelen.tracking import NullLogger, open_tracker
 
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params)
     main_process = launched_rank() == 0
     setup_logging(None if main_process else "WARNING")
+    check_launch()
     seed_everything(params.seed, deterministic=params.pretrain.deterministic)
     name = f"{args.arch}-{args.corpus}"
     config = {"seed": params.seed, "model": {args.arch: getattr(params.model, args.arch)}, "pretrain": params.pretrain}

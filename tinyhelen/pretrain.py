@@ -169,3 +169,13 @@ def write_curves(path: str | Path, rows: list[dict[str, float]], columns: tuple[
 def launched_rank() -> int:
     """This process's rank under `accelerate launch` / torchrun (0 when run plainly)."""
     return int(os.environ.get("RANK", "0"))
+
+
+def check_launch() -> None:
+    """Warn when `accelerate launch --cpu` started this process: accelerate's `--cpu` always runs ONE process,
+    whatever `--num_processes` says. Several CPU processes (gloo): `accelerate launch --multi_gpu
+    --num_processes N ...` or `torchrun --nproc_per_node N ...` with `pretrain.device: cpu`."""
+    if os.environ.get("ACCELERATE_USE_CPU", "").lower() == "true" and "WORLD_SIZE" not in os.environ:
+        log.warning("accelerate launch --cpu runs one process, whatever --num_processes says; for N CPU "
+                    "processes use `accelerate launch --multi_gpu --num_processes N` (or `torchrun "
+                    "--nproc_per_node N`) with pretrain.device: cpu")
