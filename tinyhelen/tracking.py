@@ -18,7 +18,8 @@ they find their parent by an invocation id:
                              `<host>:<pid>:<start time>`, unique per invocation and the same for all its stages
 
 The first stage of an invocation creates the parent (under the store's file lock, so concurrent stages
-create one); later ones find it by the tag `tinyhelen.invocation`. A stage run outside DVC with no
+create one) and logs the whole params.yaml on it, so experiments compare side by side; later stages find it by
+the tag `tinyhelen.invocation`. A stage run outside DVC with no
 TINYHELEN_INVOCATION is a top-level run, as before. The parent is FINISHED after each stage that ends well
 (RUNNING again while the next one runs) and FAILED when a stage fails.
 
@@ -285,8 +286,27 @@ def find_or_create_parent(client: Any, experiment_id: str, invocation: str, uri:
         parent_tags = {k: str(v) for k, v in tags.items() if v is not None and k != "tinyhelen.stage"}
         parent_tags.update({PARENT_TAG: "true", INVOCATION_TAG: invocation, "tinyhelen.stage": "pipeline"})
         run = client.create_run(experiment_id, run_name=parent_run_name(), tags=parent_tags)
+        _log_pipeline_params(client, run.info.run_id)
         log.info("MLflow parent run %s (%s) for this pipeline invocation", run.info.run_name, run.info.run_id)
         return run.info.run_id
+
+
+def _log_pipeline_params(client: Any, run_id: str, path: str | Path = "params.yaml") -> None:
+    """The invocation's whole params file on its parent run, so experiments compare side by side."""
+    import yaml
+    from mlflow.entities import Param
+
+    path = Path(path)
+    if not path.is_file():
+        return
+    try:
+        flat = flatten(yaml.safe_load(path.read_text()) or {})
+    except yaml.YAMLError:
+        return  # the stage itself reports a broken params file
+    secrets = _secret_values()
+    items = sorted((k, scrub(v, secrets)[:_MAX_PARAM_LENGTH]) for k, v in flat.items())
+    for start in range(0, len(items), 100):
+        client.log_batch(run_id, params=[Param(k, v) for k, v in items[start:start + 100]])
 
 
 class MLflowLogger:

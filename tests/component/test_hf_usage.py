@@ -60,3 +60,9 @@ def test_xlnet_generates_through_its_documented_call(tmp_path, params):
     assert torch.equal(out[0, :enc["input_ids"].shape[1]], enc["input_ids"][0])
     with pytest.raises(RuntimeError, match="einsum"):  # the known transformers limitation, documented
         model.generate(**tokenizer("The little dog", return_tensors="pt"), max_new_tokens=3, do_sample=False)
+
+    from transformers import pipeline
+
+    (generated,) = pipeline("text-generation", model=str(path))("The little dog", max_new_tokens=3,
+                                                                 min_new_tokens=3, do_sample=False)
+    assert generated["generated_text"].startswith("The little dog")  # the pipeline passes no segment ids

@@ -123,6 +123,7 @@ def test_stages_of_one_dvc_invocation_share_an_id(tmp_path, monkeypatch):
 def test_one_parent_per_invocation_and_a_failed_stage_fails_it(mlflow_store, monkeypatch):
     from mlflow import MlflowClient
 
+    monkeypatch.chdir(REPO_ROOT)  # the stages' working directory: the parent logs its params.yaml
     monkeypatch.setenv("DVC_EXP_NAME", "bushy-lamb")
     for invocation in ("inv-1", "inv-2"):
         monkeypatch.setenv("TINYHELEN_INVOCATION", invocation)
@@ -144,6 +145,7 @@ def test_one_parent_per_invocation_and_a_failed_stage_fails_it(mlflow_store, mon
     assert sorted(p.data.tags[INVOCATION_TAG] for p in parents) == ["inv-1", "inv-2"]
     for parent in parents:
         assert parent.info.run_name == "bushy-lamb" and parent.info.status == "FINISHED"
+        assert parent.data.params["pretrain.max_steps"] == "16"  # the invocation's params.yaml
         children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
         assert sorted(r.info.run_name for r in children) == ["ingest", "pretrain@llama-leaner-s65"]
         (pretrain,) = [r for r in children if r.info.run_name.startswith("pretrain")]
