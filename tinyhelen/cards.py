@@ -75,7 +75,7 @@ def changed_params(params_file: str | Path, baseline_rev: str | None, sections: 
     rev = baseline_rev or "HEAD"
     try:
         shown = subprocess.run(["git", "show", f"{rev}:{Path(params_file).as_posix()}"], cwd=cwd,
-                               capture_output=True, text=True, timeout=30)
+                               capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired) as error:
         log.info("no baseline params to compare with: %s", error)
         return {}
@@ -139,18 +139,18 @@ def render_model_card(model_dir: str | Path, *, arch: str, corpus: str, data_sou
     source = {"sample": "the bundled sample (`data/sample`, written for this project, MIT)"}.get(
         data_source, f"`{data_source}` (TinyHelen, {HUB_DATASET}, MIT)")
     lines = [f"# {name}", "",
-             f"A {config.get('architectures', [spec.model_class])[0]} ({arch}) pre-trained by tinyhelen (a "
-             f"re-implementation of \"TinyHelen's First Curriculum\", arXiv 2501.00522) with "
-             f"{OBJECTIVES[spec.objective]} on the **{corpus}** corpus.", ""]
+             (f"A {config.get('architectures', [spec.model_class])[0]} ({arch}) pre-trained by tinyhelen (a "
+              f"re-implementation of \"TinyHelen's First Curriculum\", arXiv 2501.00522) with "
+              f"{OBJECTIVES[spec.objective]} on the **{corpus}** corpus."), ""]
     if notes:
         lines += [notes, ""]
     lines += ["## Training data", "",
-              f"- Corpus: `{corpus}` ({'simplified, leaner language' if corpus == 'leaner' else 'original text'})"
-              f" from {source}.",
+              (f"- Corpus: `{corpus}` ({'simplified, leaner language' if corpus == 'leaner' else 'original text'})"
+               f" from {source}."),
               f"- Tokens seen: {tokens_seen:,}" if tokens_seen is not None else "- Tokens seen: not recorded",
               "", "## Model", "",
-              f"- Parameters: {counts['total']:,} in total, {counts['non_embedding']:,} without embeddings and "
-              "LM head.",
+              (f"- Parameters: {counts['total']:,} in total, {counts['non_embedding']:,} without embeddings and "
+               "LM head."),
               f"- Vocabulary: {config.get('vocab_size')} byte-level BPE entries.", "",
               "<details><summary>config.json (model dims)</summary>", "", "```json",
               json.dumps({k: v for k, v in config.items() if k not in ("transformers_version", "dtype")},
