@@ -207,9 +207,11 @@ def train_model(model, objective: Objective, train_blocks: np.ndarray, val_block
         log.info("resumed from %s at step %d", resume_from, start_step)
     elif rank:
         torch.manual_seed(seed + rank)  # different masks/dropout per process, same for every rerun
-    started_from = _start_from(cfg, model, optimizer, scheduler, order, state, rank) if resume_from is None else None
-    if started_from is not None:
-        start_step = started_from["step"]
+    if resume_from is None:
+        started_from = _start_from(cfg, model, optimizer, scheduler, order, state, rank)
+        start_step = started_from["step"] if started_from else start_step
+    else:  # a branched run resumed from its own checkpoint still says where it started
+        started_from = _describe_start(cfg.resume_from) if cfg.resume_from else None
 
     train_module = torch.compile(model) if runtime["compile"] else model
     wrapped = accelerator.prepare_model(train_module) if world > 1 else train_module
@@ -326,6 +328,15 @@ def _start_from(cfg: PretrainConfig, model, optimizer, scheduler, order: BatchOr
     state.update({k: saved[k] for k in state})
     log.info("continuing %s from step %d", cfg.resume_from, saved["step"])
     return {"path": cfg.resume_from, "kind": "checkpoint", "step": saved["step"]}
+
+
+def _describe_start(path: str) -> dict[str, Any]:
+    state = Path(path) / "state.json"
+    if state.is_file():
+        import json
+
+        return {"path": path, "kind": "checkpoint", "step": json.loads(state.read_text())["step"]}
+    return {"path": path, "kind": "weights", "step": 0}
 
 
 def _gather(accelerator, obj: Any, world: int) -> list[Any]:
