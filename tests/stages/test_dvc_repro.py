@@ -54,7 +54,12 @@ def test_dvc_repro_ingest_then_bad_overrides(repo_copy, tmp_path):
 
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("tinyhelen")
-    (run,) = client.search_runs([experiment.experiment_id])
+    runs = client.search_runs([experiment.experiment_id])
+    (parent,) = [r for r in runs if r.data.tags.get("tinyhelen.parent") == "true"]  # this `dvc repro`
+    (run,) = [r for r in runs if r is not parent]
+    assert parent.info.run_name.startswith("repro-") and parent.info.status == "FINISHED"
+    assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id and run.info.run_name == "ingest"
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     assert run.data.tags["tinyhelen.stage"] == "ingest"
     assert run.data.tags["git.rev"] != "unknown"
     assert run.data.params["data.source"] == "sample"
