@@ -9,7 +9,8 @@ The run tree. One pipeline invocation (`dvc repro`, `dvc exp run`, one queued ex
 parent run named after the DVC experiment (`repro-<rev>` for a plain `dvc repro`), tagged
 `tinyhelen.parent=true`; every stage instance it runs is a child run (`mlflow.parentRunId`), and a stage can
 open grandchildren (`tracker.child(...)`: GLUE's learning-rate x seed runs). Every run of the tree carries
-`dvc.exp_name`, so `tags.dvc.exp_name = 'bushy-lamb'` finds all of it. Stages are separate processes, so
+`dvc.exp_name` and `tinyhelen.invocation`, so `tags.dvc.exp_name = 'bushy-lamb'` finds all of it (and
+`tags.tinyhelen.invocation = '...'` the tree of a plain `dvc repro`). Stages are separate processes, so
 they find their parent by an invocation id:
 
     TINYHELEN_INVOCATION     when set, the id itself (group stages run by hand or by another driver)
@@ -332,6 +333,8 @@ class MLflowLogger:
             invocation = invocation_id()
             parent = find_or_create_parent(self._client, self.experiment_id, invocation, self.tracking_uri,
                                            self._tags) if invocation else ""
+            if invocation:  # the whole tree carries it (a plain `dvc repro` has no experiment name to search by)
+                self._tags[INVOCATION_TAG] = invocation
         self.parent_run_id = parent or None
         run_tags = dict(self._tags)
         if self.parent_run_id:

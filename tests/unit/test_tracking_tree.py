@@ -152,5 +152,8 @@ def test_one_parent_per_invocation_and_a_failed_stage_fails_it(mlflow_store, mon
         (inner,) = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == pretrain.info.run_id]
         assert inner.info.run_name == "inner"
     assert len(runs) == 8  # 2 x (parent + 2 stages + 1 nested), every one tagged with the experiment
-    (failed,) = client.search_runs([experiment_id], filter_string=f"tags.`{INVOCATION_TAG}` = 'inv-fail'")
+    assert all(r.data.tags[INVOCATION_TAG] in ("inv-1", "inv-2") for r in runs)
+    repro = client.search_runs([experiment_id], filter_string=f"tags.`{INVOCATION_TAG}` = 'inv-fail'")
+    (failed,) = [r for r in repro if r.data.tags.get(PARENT_TAG) == "true"]
     assert failed.info.status == "FAILED" and failed.info.run_name.startswith("repro-")
+    assert sorted(r.info.run_name for r in repro) == ["clean", "ingest", failed.info.run_name]
