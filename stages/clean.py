@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> None:
                        value="words_removed", title="Words removed per rule")
         write_meta(args.out, stage="clean", config=config, seed=params.seed, inputs=result.inputs)
         tracker.log_metrics({**result.metrics, **timings})
+        tracker.log_artifact(f"{args.plots}/clean_removed.png", "plots")
 
 
 if __name__ == "__main__":

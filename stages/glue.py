@@ -16,6 +16,8 @@ the name (`<arch>-scratch-s<seed>`). See `tinyhelen.glue`.
 from __future__ import annotations
 
 import argparse
+import tempfile
+from pathlib import Path
 
 from tinyhelen.core.io import atomic_dir, write_jsonl
 from tinyhelen.core.log import run_cli, setup_logging
@@ -25,6 +27,7 @@ from tinyhelen.glue.aggregate import parse_model_name
 from tinyhelen.glue.data import glue_source_dir
 from tinyhelen.glue.finetune import HEADLINE_METRICS, glue_model
 from tinyhelen.params import load_params
+from tinyhelen.pretrain.cards import card_with_scores
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -60,6 +63,13 @@ def main(argv: list[str] | None = None) -> None:
         tracker.log_metrics({"average": result.metrics["average"], "scores": result.metrics["scores"], **timings})
         tracker.set_tags({"glue.model": args.name, "glue.init": result.extra["init"],
                           "glue.step": str(result.extra["step"]), "glue.source": params.glue.source})
+        if not args.scratch:  # the model's card with its GLUE scores, as an artifact of this run
+            with tempfile.TemporaryDirectory() as tmp_dir:
+                card = card_with_scores(args.model, {"Leaner-GLUE": {"average": result.metrics["average"],
+                                                                     "scores": result.metrics["scores"]}},
+                                        data_source=params.data.source, out_path=Path(tmp_dir) / "README.md")
+                if card is not None:
+                    tracker.log_artifact(card, "model_card")
 
 
 if __name__ == "__main__":

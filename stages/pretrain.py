@@ -2,6 +2,7 @@
 
     python -m stages.pretrain --arch llama --corpus leaner --seed 65 [--params params.yaml]
     accelerate launch --multi_gpu --num_processes 4 -m stages.pretrain --arch llama --corpus leaner --seed 65
+    # CPU processes over gloo: the same with pretrain.device: cpu (accelerate's --cpu flag runs ONE process)
 
 Reads data/packed/<corpus>-<family>/ and data/tokenizers/<family>/; writes models/<arch>-<corpus>-s<seed>/ (HF
 model, tokenizer, meta.json, and a step-<N>/ folder per `pretrain.export_steps`),
@@ -22,7 +23,7 @@ from tinyhelen.core.repro import seed_everything
 from tinyhelen.core.tracking import NullLogger, open_tracker
 from tinyhelen.params import load_params
 from tinyhelen.pretrain.config import ARCH_REGISTRY
-from tinyhelen.pretrain.run import instance_name, launched_rank, pretrain, write_outputs
+from tinyhelen.pretrain.run import check_launch, instance_name, launched_rank, pretrain, write_outputs
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     seed = params.pretrain.seeds[0] if args.seed is None else args.seed
     main_process = launched_rank() == 0
     setup_logging(None if main_process else "WARNING")
+    check_launch()
     seed_everything(seed, deterministic=params.pretrain.deterministic)
     name = instance_name(args.arch, args.corpus, seed)
     config = {"seed": params.seed, "pretrain_seed": seed, "model": {args.arch: getattr(params.model, args.arch)},
@@ -54,8 +56,18 @@ def main(argv: list[str] | None = None) -> None:
                           model_dir=model_dir, tracker=tracker, seed=seed)
         if main_process:
             write_outputs(result, arch=args.arch, corpus=args.corpus, model_dir=model_dir, metrics_dir=args.metrics,
-                          config=config, seed=seed, export_steps=params.pretrain.export_steps)
-            tracker.log_metrics(result.metrics, step=params.pretrain.max_steps)
+                          config=config, seed=seed, export_steps=params.pretrain.export_steps,
+                          data_source=params.data.source, params_file=args.params)
+            # the loop logged the last step's train/ and val/ metrics already: the rest, once
+            tracker.log_metrics({k: v for k, v in result.metrics.items() if not k.startswith(("train/", "val/"))},
+                                step=params.pretrain.max_steps)
+            if result.started_from is not None:
+                tracker.set_tags({"tinyhelen.resume_from": result.started_from["path"],
+                                  "tinyhelen.resume_kind": result.started_from["kind"],
+                                  "tinyhelen.resume_step": result.started_from["step"]})
+            tracker.log_artifact(model_dir / "README.md", "model_card")
+            tracker.log_artifact(model_dir / "meta.json", "model_card")
+            tracker.log_artifact(Path(args.metrics) / "curves" / name, "curves")
 
 
 if __name__ == "__main__":

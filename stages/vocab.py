@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
         write_meta(args.out, stage="vocab", config=config, seed=params.seed, inputs=result.inputs)
         log.info("ori -> leaner per genre:\n%s", format_table(result.metrics))
         tracker.log_metrics({**result.metrics, **timings})
+        tracker.log_artifact(args.plot, "plots")
 
 
 if __name__ == "__main__":

@@ -48,15 +48,22 @@ def test_dvc_repro_ingest_then_bad_overrides(repo_copy, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     result = _dvc(repo_copy, "repro", "ingest", tracking_uri=uri)
     assert result.returncode == 0, result.stdout + result.stderr
-    metrics = json.loads((repo_copy / "metrics" / "ingest.json").read_text())
+    assert set(json.loads((repo_copy / "metrics" / "ingest.json").read_text())) >= {"source", "budget", "missing"}
+    metrics = json.loads((repo_copy / "data" / "raw" / "stats.json").read_text())  # the full accounting
     assert metrics["corpus"]["leaner"]["train"]["web"]["documents"] > 0
     assert (repo_copy / "dvc.lock").exists() and (repo_copy / "data" / "raw" / "meta.json").exists()
 
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("tinyhelen")
-    runs = {run.data.tags["tinyhelen.stage"]: run for run in client.search_runs([experiment.experiment_id])}
-    assert sorted(runs) == ["ingest", "validate"]  # validate runs first, then the stage asked for
-    run = runs["ingest"]
+    runs = client.search_runs([experiment.experiment_id])
+    (parent,) = [r for r in runs if r.data.tags.get("tinyhelen.parent") == "true"]  # this `dvc repro`
+    children = {r.data.tags["tinyhelen.stage"]: r for r in runs if r is not parent}
+    assert sorted(children) == ["ingest", "validate"]  # validate runs first, then the stage asked for
+    run = children["ingest"]
+    assert parent.info.run_name.startswith("repro-") and parent.info.status == "FINISHED"
+    assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id and run.info.run_name == "ingest"
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert run.data.tags["tinyhelen.stage"] == "ingest"
     assert run.data.tags["git.rev"] != "unknown"
     assert run.data.params["data.source"] == "sample"
 

@@ -61,8 +61,10 @@ def _params(tmp: Path, **sections) -> Path:
     return path
 
 
-def test_glue_and_summary_on_the_sample(workspace, mlflow_store):
+def test_glue_and_summary_on_the_sample(workspace, mlflow_store, monkeypatch):
     root, glue_dir = workspace
+    monkeypatch.setenv("DVC_EXP_NAME", "glue-exp")
+    monkeypatch.setenv("TINYHELEN_INVOCATION", "one-dvc-exp-run")  # as the stages of one `dvc exp run` get
     leaner = _glue(root, glue_dir, "llama-leaner-s65", "llama-leaner-s65")
     ori = _glue(root, glue_dir, "llama-ori-s65", "llama-ori-s65")
     scratch = _glue(root, glue_dir, "llama-scratch-s65", "llama-leaner-s65", "--scratch")
@@ -132,6 +134,28 @@ def test_glue_and_summary_on_the_sample(workspace, mlflow_store):
     run = names["glue@llama-scratch-s65"]
     assert run.data.tags["glue.init"] == "scratch" and "average.test" in run.data.metrics
     assert run.data.params["glue.max_steps"] == "6"
+
+    # the run tree: one parent for the invocation, a child per stage run, the LR x seed runs below their stage
+    tree = client.search_runs([run.info.experiment_id], filter_string="tags.`dvc.exp_name` = 'glue-exp'")
+    assert len(tree) == len(runs)  # the whole tree carries the experiment's name
+    (parent,) = [r for r in runs if r.data.tags.get("tinyhelen.parent") == "true"]
+    # two glue_summary runs above fail on purpose, and a failed stage fails its invocation's parent run
+    assert parent.info.run_name == "glue-exp" and parent.info.status == "FAILED"
+    stage_runs = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
+    assert set(stage_runs) == {"glue@llama-leaner-s65", "glue@llama-ori-s65", "glue@llama-scratch-s65",
+                               "glue@xlnet-ori-s65", "glue_summary"}
+    for name, stage_run in stage_runs.items():
+        nested = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == stage_run.info.run_id]
+        expected = set() if name == "glue_summary" else {
+            f"{task}/lr0.001/seed1" for task in ("cola", "mrpc", "qqp", "stsb", "mnli", "qnli", "rte")}
+        assert {r.info.run_name for r in nested} == expected
+        for grid_run in nested:
+            assert grid_run.info.status == "FINISHED" and grid_run.data.params["learning_rate"] == "0.001"
+            assert "val/score" in grid_run.data.metrics and "test.score.score" not in stage_run.data.metrics
+            assert not any(key.startswith(grid_run.info.run_name) for key in stage_run.data.metrics)
+    assert len(runs) == 1 + 4 + 3 + 4 * 7  # parent, 4 glue runs, 3 glue_summary runs, 7 tasks per glue run
+    card = [a.path for a in client.list_artifacts(stage_runs["glue@llama-leaner-s65"].info.run_id, "model_card")]
+    assert card == ["model_card/README.md"]
 
 
 def test_missing_model_fails_cleanly_without_outputs(workspace, tmp_path):

@@ -9,6 +9,7 @@ are dynamically padded, evaluation batches sorted by length.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -127,7 +128,8 @@ def _optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.
 
 
 def finetune_run(source: BodySource, encoded: EncodedTask, batcher: Batcher, lr: float, seed: int,
-                 cfg: GlueConfig, device: torch.device, tracker: Any = None) -> RunResult:
+                 cfg: GlueConfig, device: torch.device, tracker: Any = None,
+                 metric_prefix: str | None = None) -> RunResult:
     """Fine-tune one classifier on one task at one LR and seed; score its best validation state.
 
     Args:
@@ -139,6 +141,8 @@ def finetune_run(source: BodySource, encoded: EncodedTask, batcher: Batcher, lr:
         cfg: the glue params section.
         device: where to train.
         tracker: a MetricLogger for the validation curve (optional).
+        metric_prefix: put before the curve's metric names; default `<task>/lr<lr>/seed<seed>/`, "" when
+            `tracker` is this run's own nested run (`run_tracker`).
     """
     task = encoded.task
     started = time.perf_counter()
@@ -154,7 +158,7 @@ def finetune_run(source: BodySource, encoded: EncodedTask, batcher: Batcher, lr:
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total), total)
     select_column = TASK_COLUMNS[task][0][0]
     select_split = encoded.columns[select_column]["validation"]
-    prefix = f"{task}/lr{lr:g}/seed{seed}"
+    prefix = f"{task}/lr{lr:g}/seed{seed}/" if metric_prefix is None else metric_prefix
 
     step, seen, losses, curve = 0, 0, [], []
     best_score, best_step, best_state, best_validation, bad_evals = -math.inf, 0, None, None, 0
@@ -180,8 +184,8 @@ def finetune_run(source: BodySource, encoded: EncodedTask, batcher: Batcher, lr:
                 metrics = evaluate(model, task, select_split, batcher, cfg, device)
                 curve.append({"step": step, "train_loss": float(np.mean(losses[-eval_every:])), **metrics})
                 if tracker is not None:
-                    tracker.log_metrics({f"{prefix}/val/score": metrics["score"],
-                                         f"{prefix}/train/loss": curve[-1]["train_loss"]}, step=step)
+                    tracker.log_metrics({f"{prefix}val/score": metrics["score"],
+                                         f"{prefix}train/loss": curve[-1]["train_loss"]}, step=step)
                 if metrics["score"] > best_score:
                     best_score, best_step, best_validation, bad_evals = metrics["score"], step, metrics, 0
                     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -241,11 +245,35 @@ def _run_grid(source: BodySource, tokenizer: Any, glue_dir: str | Path, cfg: Glu
              len(cfg.learning_rates), len(cfg.seeds), device)
     batchers = {task: Batcher(tokenizer, tasks[task].num_labels == 1) for task in tasks}
     for task, lr, seed in tqdm(grid, desc="glue", unit="run", disable=None):
-        run = finetune_run(source, tasks[task], batchers[task], lr, seed, cfg, device, tracker)
+        with run_tracker(tracker, task, lr, seed) as run_log:
+            nested = run_log is not None and run_log is not tracker
+            run = finetune_run(source, tasks[task], batchers[task], lr, seed, cfg, device, run_log,
+                               metric_prefix="" if nested else None)
+            if nested:
+                run_log.log_metrics({"best_step": run.best_step, "steps": run.steps, "train/loss": run.train_loss,
+                                     "validation": run.validation, "test": run.test})
         log.info("%s lr=%g seed=%d: %d steps, best at %d, val %.4f, %.1fs", task, lr, seed, run.steps,
                  run.best_step, run.validation[TASK_COLUMNS[task][0][0]]["score"], run.seconds)
         result.runs.append(run)
     return result
+
+
+@contextlib.contextmanager
+def run_tracker(tracker: Any, task: str, lr: float, seed: int):
+    """One fine-tuning run's own MLflow run, nested below the stage's (`<task>/lr<lr>/seed<seed>`), closed
+    FINISHED or FAILED; the stage's logger itself when it cannot nest runs; None without a tracker."""
+    if tracker is None or not hasattr(tracker, "child"):
+        yield tracker
+        return
+    child = tracker.child(f"{task}/lr{lr:g}/seed{seed}", {"glue.task": task, "glue.learning_rate": lr,
+                                                          "glue.seed": seed})
+    child.log_params({"task": task, "learning_rate": lr, "seed": seed})
+    try:
+        yield child
+    except BaseException:
+        child.close(failed=True)
+        raise
+    child.close()
 
 
 def run_records(result: GridResult) -> list[dict[str, Any]]:

@@ -120,3 +120,27 @@ def load_checkpoint(path: str | Path, *, model, optimizer, scheduler, rank: int)
         raise DataError(f"{path}: saved by {len(rng_states)} processes, cannot resume as process {rank}")
     set_rng_state(rng_states[rank])
     return state
+
+
+def load_start(path: str | Path, *, model, optimizer, scheduler, rank: int) -> dict[str, Any] | None:
+    """Load a named starting point (`pretrain.resume_from`) into the model (and optimizer, scheduler, RNG).
+
+    Returns:
+        The loop state of a training checkpoint (`checkpoint-<step>/`, continued at its step), or None for a
+        saved model folder (`save_pretrained`: its weights only, training starts at step 0).
+
+    Raises:
+        DataError: the path is neither, or does not fit the model.
+    """
+    path = Path(path)
+    if (path / "state.json").is_file():
+        return load_checkpoint(path, model=model, optimizer=optimizer, scheduler=scheduler, rank=rank)
+    if not (path / "config.json").is_file():
+        raise DataError(f"pretrain.resume_from={path}: neither a training checkpoint (state.json) nor a saved "
+                        "model folder (config.json)")
+    try:
+        saved = type(model).from_pretrained(path)
+        model.load_state_dict(saved.state_dict())
+    except (OSError, RuntimeError, ValueError) as error:
+        raise DataError(f"pretrain.resume_from={path}: cannot load its weights into this model: {error}") from None
+    return None

@@ -289,6 +289,12 @@ class PretrainConfig(Section):
     on 1 thread, and multi-threaded kernels slow down many times over when other jobs share the cores."""
     deterministic: StrictBool
     """Force deterministic torch kernels (slower on CUDA; CPU runs are deterministic anyway)."""
+    resume_from: StrictStr | None = None
+    """Start from a named checkpoint instead of from scratch (HF Trainer's `resume_from_checkpoint`): a
+    `<run_dir>/<name>/checkpoint-<step>/` folder continues that run at its step with its optimizer, schedule,
+    RNG and data position (to train it longer, or branch it with other params); a saved model folder (an
+    exported `models/<name>/step-<N>/` or a whole `models/<name>/`) starts from its weights at step 0 with a
+    fresh optimizer. Never this instance's own output folder (DVC deletes it before the run). null = scratch."""
     export_steps: list[PosInt] = []
     """Steps also saved as loadable HF folders (model + tokenizer) at `models/<name>/step-<N>/`, e.g. the
     paper's step-1000 Llama and Mamba; each must be below max_steps (the final model is the folder itself)."""

@@ -35,6 +35,7 @@ from tinyhelen.pretrain.checkpoint import (
     find_resumable,
     fingerprint,
     load_checkpoint,
+    load_start,
     rng_state,
     save_checkpoint,
 )
@@ -91,6 +92,8 @@ class TrainResult:
     train_curve: list[dict[str, float]] = field(default_factory=list)
     val_curve: list[dict[str, float]] = field(default_factory=list)
     is_main_process: bool = True
+    started_from: dict[str, Any] | None = None
+    """`pretrain.resume_from` when the run started from it: path, kind (checkpoint | weights) and step."""
 
 
 def resolve_runtime(cfg: PretrainConfig) -> dict[str, Any]:
@@ -232,6 +235,11 @@ def train_model(model, objective: Objective, train_blocks: np.ndarray, val_block
         log.info("resumed from %s at step %d", resume_from, start_step)
     elif rank:
         torch.manual_seed(seed + rank)  # different masks/dropout per process, same for every rerun
+    if resume_from is None:
+        started_from = _start_from(cfg, model, optimizer, scheduler, order, state, rank)
+        start_step = started_from["step"] if started_from else start_step
+    else:  # a branched run resumed from its own checkpoint still says where it started
+        started_from = _describe_start(cfg.resume_from) if cfg.resume_from else None
 
     train_module = torch.compile(model) if runtime["compile"] else model
     wrapped = accelerator.prepare_model(train_module) if world > 1 else train_module
@@ -335,7 +343,35 @@ def train_model(model, objective: Objective, train_blocks: np.ndarray, val_block
         "train_time_s": round(state["train_time"], 3),
         "tokens_per_s": round(state["tokens_seen"] / max(state["train_time"], 1e-9), 1),
     }
-    return TrainResult(metrics, state["train_curve"], state["val_curve"], accelerator.is_main_process)
+    return TrainResult(metrics, state["train_curve"], state["val_curve"], accelerator.is_main_process,
+                       started_from)
+
+
+def _start_from(cfg: PretrainConfig, model, optimizer, scheduler, order: BatchOrder, state: dict[str, Any],
+                rank: int) -> dict[str, Any] | None:
+    """Load `cfg.resume_from` (a run's checkpoint: its loop state too; a model folder: weights only)."""
+    if not cfg.resume_from:
+        return None
+    saved = load_start(cfg.resume_from, model=model, optimizer=optimizer, scheduler=scheduler, rank=rank)
+    if saved is None:
+        log.info("starting from the weights of %s", cfg.resume_from)
+        return {"path": cfg.resume_from, "kind": "weights", "step": 0}
+    if saved["step"] >= cfg.max_steps:
+        raise ConfigError(f"pretrain.resume_from={cfg.resume_from} is at step {saved['step']}: pretrain.max_steps "
+                          f"({cfg.max_steps}) must be larger to train on from it")
+    order.load_state_dict(saved["data"])
+    state.update({k: saved[k] for k in state})
+    log.info("continuing %s from step %d", cfg.resume_from, saved["step"])
+    return {"path": cfg.resume_from, "kind": "checkpoint", "step": saved["step"]}
+
+
+def _describe_start(path: str) -> dict[str, Any]:
+    state = Path(path) / "state.json"
+    if state.is_file():
+        import json
+
+        return {"path": path, "kind": "checkpoint", "step": json.loads(state.read_text())["step"]}
+    return {"path": path, "kind": "weights", "step": 0}
 
 
 def _gather(accelerator, obj: Any, world: int) -> list[Any]:

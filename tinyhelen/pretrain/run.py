@@ -30,6 +30,7 @@ from tinyhelen.core.runtime import load_tokenizer
 from tinyhelen.core.tracking import MetricLogger
 from tinyhelen.grid import GridModel
 from tinyhelen.params import Params
+from tinyhelen.pretrain.cards import changed_params, write_model_card
 from tinyhelen.pretrain.checkpoint import fingerprint
 from tinyhelen.pretrain.loop import _NOT_FINGERPRINTED, make_accelerator, resolve_runtime, train_model
 from tinyhelen.pretrain.models import arch_spec, build_model, count_parameters, hf_config_kwargs
@@ -46,6 +47,8 @@ class PretrainResult:
     val_curve: list[dict[str, float]]
     inputs: dict[str, str] = field(default_factory=dict)
     is_main_process: bool = True
+    started_from: dict[str, Any] | None = None
+    """`pretrain.resume_from` when the run started from it (path, kind, step)."""
 
 
 def instance_name(arch: str, corpus: str, seed: int) -> str:
@@ -152,7 +155,15 @@ def pretrain(arch: str, corpus: str, params: Params, *, packed_root: str | Path,
             for step, folder in zip(cfg.export_steps, saved, strict=True):
                 shutil.copytree(folder, tmp / export_dir_name(step), ignore=shutil.ignore_patterns(EXPORT_ID))
     accelerator.wait_for_everyone()
-    return PretrainResult(metrics, result.train_curve, result.val_curve, inputs, accelerator.is_main_process)
+    if result.started_from is not None:  # what it started from, by content (DVC does not track that path)
+        start = Path(result.started_from["path"])
+        inputs.update({str(p): sha256_file(p) for p in sorted(start.iterdir()) if p.is_file()})
+    return PretrainResult(metrics, result.train_curve, result.val_curve, inputs, accelerator.is_main_process,
+                          result.started_from)
+
+
+#: What a model card reports of the final metrics (no timings: cards are DVC outputs and must not change).
+CARD_METRICS = ("val/loss", "val/perplexity", "val/accuracy", "train/loss", "steps")
 
 
 EXPORT_ID = "export.json"
@@ -178,9 +189,11 @@ def check_export(folder: Path, export_id: str, step: int) -> Path:
 
 
 def write_outputs(result: PretrainResult, *, arch: str, corpus: str, model_dir: str | Path, metrics_dir: str | Path,
-                  config: dict[str, Any], seed: int, export_steps: list[int] = ()) -> None:
-    """The instance's metrics JSON, its two curves (CSV for `dvc plots`) and the model folder's meta.json
-    (and each exported step's)."""
+                  config: dict[str, Any], seed: int, export_steps: list[int] = (), data_source: str = "sample",
+                  params_file: str | Path = "params.yaml") -> None:
+    """The instance's metrics JSON, its two curves (CSV for `dvc plots`), the model folder's meta.json and its
+    Hugging Face model card (README.md: corpus, tokens seen, dims, the experiment's changed params, metrics),
+    and the same for each exported step."""
     name = instance_name(arch, corpus, seed)
     curves = Path(metrics_dir) / "curves" / name
     write_curves(curves / "train.csv", result.train_curve, ("step", "tokens", "loss", "lr"))
@@ -189,11 +202,33 @@ def write_outputs(result: PretrainResult, *, arch: str, corpus: str, model_dir: 
     saved = read_json(Path(model_dir) / "config.json")
     extra = {"arch": arch, "corpus": corpus, "architectures": saved.get("architectures"),
              "model_type": saved.get("model_type")}
+    changed = changed_params(params_file, os.environ.get("DVC_EXP_BASELINE_REV"),
+                             sections=["seed", f"model.{arch}", "pretrain"])
+    # The card is part of the DVC output, so it names no experiment (a random name per `dvc exp run` would change
+    # the model's hash and re-run everything downstream); the experiment name is an MLflow tag of the run.
+    card = {"arch": arch, "corpus": corpus, "data_source": data_source, "params": config, "changed": changed}
     for step in export_steps:
-        write_meta(Path(model_dir) / export_dir_name(step), stage="pretrain", config=config, seed=seed,
-                   inputs=result.inputs, extra={**extra, "step": step})
+        folder = Path(model_dir) / export_dir_name(step)
+        write_meta(folder, stage="pretrain", config=config, seed=seed, inputs=result.inputs, extra={**extra, "step": step})
+        at_step = [row for row in result.val_curve if row.get("step") == step]
+        write_model_card(folder, **card, tokens_seen=at_step[0]["tokens"] if at_step else None,
+                         metrics={"val/loss": at_step[0]["loss"], "steps": step} if at_step else {"steps": step},
+                         title=f"{instance_name(arch, corpus, seed)} at step {step}",
+                         notes=f"An intermediate checkpoint (step {step}) of `{instance_name(arch, corpus, seed)}`.")
     write_meta(model_dir, stage="pretrain", config=config, seed=seed, inputs=result.inputs,
-               extra={**extra, "metrics": result.metrics, "export_steps": list(export_steps)})
+               extra={**extra, "metrics": result.metrics, "export_steps": list(export_steps),
+                      "started_from": result.started_from})
+    write_model_card(model_dir, **card, tokens_seen=result.metrics.get("tokens_seen"),
+                     metrics={k: result.metrics[k] for k in CARD_METRICS if k in result.metrics},
+                     notes=_started_note(result.started_from))
+
+
+def _started_note(started_from: dict[str, Any] | None) -> str | None:
+    if started_from is None:
+        return None
+    if started_from["kind"] == "checkpoint":
+        return f"Continued from the training checkpoint `{started_from['path']}` at step {started_from['step']}."
+    return f"Started from the weights of `{started_from['path']}` (`pretrain.resume_from`)."
 
 
 def write_curves(path: str | Path, rows: list[dict[str, float]], columns: tuple[str, ...]) -> None:
@@ -207,3 +242,13 @@ def write_curves(path: str | Path, rows: list[dict[str, float]], columns: tuple[
 def launched_rank() -> int:
     """This process's rank under `accelerate launch` / torchrun (0 when run plainly)."""
     return int(os.environ.get("RANK", "0"))
+
+
+def check_launch() -> None:
+    """Warn when `accelerate launch --cpu` started this process: accelerate's `--cpu` always runs ONE process,
+    whatever `--num_processes` says. Several CPU processes (gloo): `accelerate launch --multi_gpu
+    --num_processes N ...` or `torchrun --nproc_per_node N ...` with `pretrain.device: cpu`."""
+    if os.environ.get("ACCELERATE_USE_CPU", "").lower() == "true" and "WORLD_SIZE" not in os.environ:
+        log.warning("accelerate launch --cpu runs one process, whatever --num_processes says; for N CPU "
+                    "processes use `accelerate launch --multi_gpu --num_processes N` (or `torchrun "
+                    "--nproc_per_node N`) with pretrain.device: cpu")

@@ -5,9 +5,14 @@ learnt from the training text, so that no byte is ever lost: the original tokeni
 ° ² ½ to make room for their specials and silently deleted them from text. Each tokenizer carries its
 family's templates, with a separator between the two texts of a pair (the original added none):
 
-    causal  <pad> <s> </s>                   "A </s>",               "A </s> B </s>"
+    causal  <pad> <s> </s>                   "A",                    "A </s> B </s>"
     bert    [PAD] [UNK] [CLS] [SEP] [MASK]   "[CLS] A [SEP]",        "[CLS] A [SEP] B [SEP]"
     xlnet   <pad> <sep> <cls> <mask>         "A <sep> <cls>",        "A <sep> B <sep> <cls>"  (pads left)
+
+A single causal text gets no end token, so a prompt given to `generate` or `pipeline("text-generation")` is
+continued rather than already ended (packing appends `</s>` to each document itself). The mask tokens
+(`[MASK]`, `<mask>`) absorb the space before them (`lstrip`, as RoBERTa's and XLNet's do), so
+`"the dog [MASK] fast"` has no stray space token before the mask.
 
 `FAMILY_REGISTRY` also says how `tinyhelen.tokens.pack` frames pre-training rows: the token that ends each
 document in the packed stream, and the tokens that open and close every row.
@@ -74,12 +79,16 @@ class Family:
     model_input_names: tuple[str, ...]
     """What the tokenizer returns: BERT and XLNet take segment ids (`token_type_ids`), causal models not."""
 
+    def added_token(self, token: str) -> AddedToken:
+        """A special token as the tokenizer holds it: the mask token strips the whitespace to its left."""
+        return AddedToken(token, special=True, normalized=False, lstrip=token == self.roles.get("mask_token"))
+
 
 FAMILY_REGISTRY: dict[str, Family] = {
     "causal": Family(
         specials=("<pad>", "<s>", "</s>"),
         roles={"pad_token": "<pad>", "bos_token": "<s>", "eos_token": "</s>"},
-        single="$A:0 </s>:0", pair="$A:0 </s>:0 $B:1 </s>:1",
+        single="$A:0", pair="$A:0 </s>:0 $B:1 </s>:1",
         doc_end="</s>", row_prefix=(), row_suffix=(), padding_side="right",
         model_input_names=("input_ids", "attention_mask")),
     "bert": Family(
@@ -159,15 +168,15 @@ def train_bpe(texts: Iterable[str], family_name: str, *, vocab_size: int, min_fr
     tokenizer = _backend()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size, min_frequency=min_frequency, show_progress=True,
-        special_tokens=[AddedToken(t, special=True, normalized=False) for t in family.specials],
+        special_tokens=[family.added_token(t) for t in family.specials],
         initial_alphabet=list(BYTE_ALPHABET))
     tokenizer.train_from_iterator(texts, trainer=trainer, length=length)
     check_vocabulary(tokenizer, family, vocab_size)
     tokenizer.post_processor = _post_processor(family, tokenizer)
+    roles = {role: family.added_token(token) for role, token in family.roles.items()}
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, model_max_length=model_max_length,
                                    padding_side=family.padding_side, clean_up_tokenization_spaces=False,
-                                   model_input_names=list(family.model_input_names),
-                                   **family.roles)
+                                   model_input_names=list(family.model_input_names), **roles)
 
 
 def load_path(tokenizer_dir: Path) -> Path:

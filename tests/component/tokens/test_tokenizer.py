@@ -69,6 +69,22 @@ def test_pair_templates_put_a_separator_between_the_texts(saved):
     assert {causal.bos_token, causal.eos_token, causal.pad_token} == {"<s>", "</s>", "<pad>"}
 
 
+def test_a_single_causal_text_gets_no_end_token(saved):
+    """A prompt must not already say end-of-text: packing adds `</s>` to documents itself."""
+    causal = saved["causal"]
+    ids = causal("The little dog")["input_ids"]
+    assert ids == first_ids(causal, "The little dog") and ids[-1] != causal.eos_token_id
+
+
+@pytest.mark.parametrize("family", ["bert", "xlnet"])
+def test_the_mask_token_absorbs_the_space_before_it(saved, family):
+    tokenizer = saved[family]
+    tokens = tokenizer.convert_ids_to_tokens(first_ids(tokenizer, f"the dog {tokenizer.mask_token} fast"))
+    at = tokens.index(tokenizer.mask_token)
+    assert tokens[at - 1] != "Ġ" and tokens[:at] == tokenizer.convert_ids_to_tokens(first_ids(tokenizer, "the dog"))
+    assert tokens[at + 1:] == tokenizer.convert_ids_to_tokens(first_ids(tokenizer, " fast"))
+
+
 def first_ids(tokenizer, text):
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
@@ -96,6 +112,7 @@ TRICKY = [
     "   ",
     "def f(x):\n    return x  # comment\n\n\n",
     "text that spells specials: [SEP] </s> <cls> [CLS]x",
+    "masks: the dog [MASK] fast, a cat  <mask>\t[MASK]",
 ]
 
 

@@ -80,7 +80,10 @@ def test_experiment_creation_tolerates_a_race(mlflow_store):
             Racy.calls += 1
             return None if Racy.calls == 1 else client.get_experiment_by_name(name)
 
-        def create_experiment(self, name):
-            return client.create_experiment(name)  # raises: it exists already
+        def create_experiment(self, name, **kwargs):
+            return client.create_experiment(name, **kwargs)  # raises: it exists already
+
+        def set_experiment_tag(self, experiment_id, key, value):
+            client.set_experiment_tag(experiment_id, key, value)
 
     assert ensure_experiment(Racy(), "race") == first
