@@ -512,6 +512,8 @@ class PretrainConfig(Section):
     """Architectures the DVC matrix trains (llama, mamba: causal LM; bert: MLM; xlnet: PLM)."""
     corpora: Annotated[list[Corpus], Field(min_length=1)]
     """Corpora the DVC matrix trains on (data/packed/<corpus>-<family>/)."""
+    seeds: list[int] = [65]
+    """Pre-training seeds of the model grid (models/<arch>-<corpus>-s<seed>/, see tinyhelen/grid.py)."""
     max_steps: PosInt
     """Optimizer steps."""
     batch_size: PosInt
@@ -723,6 +725,10 @@ class GlueConfig(Section):
         return value
 
 
+# Sections of the phase packages subclass `Section`, so they are imported once it exists.
+from tinyhelen.eval.config import ProbeConfig  # noqa: E402
+
+
 class Params(BaseModel):
     """The whole params.yaml."""
 
@@ -758,6 +764,8 @@ class Params(BaseModel):
     """The pack stage (uint16 token shards)."""
     glue: GlueConfig
     """The glue stages (Leaner-GLUE fine-tuning and the summary table)."""
+    probe: ProbeConfig
+    """The probe stages (zero-shot minimal-pair grammar probes and their summary)."""
 
 
 def _format_key(loc: tuple) -> str:
