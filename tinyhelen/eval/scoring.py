@@ -16,7 +16,8 @@
   from all the other tokens (the input there is <mask>, as in pre-training).
 - `NGramModel`: an add-k unigram or bigram model of words, the reference that needs no neural model.
 
-Texts are framed by the tokenizer as in pre-training (BERT `[CLS] ... [SEP]`, XLNet `... <sep> <cls>`).
+Texts are framed by the tokenizer as in pre-training (BERT `[CLS] ... [SEP]`, XLNet `... <sep> <cls>`), and, as
+in pre-training, no segment ids are passed.
 Every scorer sorts texts by length so a batch holds similar lengths, and returns scores in input order.
 """
 
