@@ -149,12 +149,13 @@ def random_scorer(arch: str, model_params, tokenizer_dir: str | Path, cfg: Probe
 
     from tinyhelen.models import arch_spec, build_model
     from tinyhelen.pretrain import load_tokenizer
-    from tinyhelen.tokenizer import special_ids
 
     spec = arch_spec(arch)
     tokenizer = load_tokenizer(Path(tokenizer_dir) / spec.family)
+    # the ids pretrain takes from the pack (the tokenizer's own): pad, and bos/eos where the family has them
+    ids = {"pad": tokenizer.pad_token_id, "bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id}
     torch.manual_seed(seed)
-    model = build_model(arch, model_params, len(tokenizer), special_ids(tokenizer.backend_tokenizer, spec.family))
+    model = build_model(arch, model_params, len(tokenizer), ids)
     return ModelScorer.wrap(model, tokenizer, cfg)
 
 
