@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from types import SimpleNamespace
 
 import pytest
@@ -37,7 +38,7 @@ def test_hand_set_model_prefers_the_grammatical_sentence_and_ties_identical_ones
     good, bad = "the cat made a cake.", "the cat made a bread."
     ids = [context_token_id(tok)] + tok(good, add_special_tokens=False)["input_ids"]
     table = torch.zeros(len(tok), len(tok))
-    for prev, nxt in zip(ids, ids[1:]):
+    for prev, nxt in itertools.pairwise(ids):
         table[prev, nxt] = 4.0  # the good sentence's transitions are likely
     model = HandSetLM(table)
     scores = score_texts(model, tok, [good, bad, good, good], batch_size=2)

@@ -147,11 +147,15 @@ def random_scorer(arch: str, model_params, tokenizer_dir: str | Path, cfg: Probe
     """The random-init baseline: the architecture of `params.model.<arch>` with the family's tokenizer."""
     import torch
 
+    from transformers import AutoTokenizer
+
     from tinyhelen.models import arch_spec, build_model
-    from tinyhelen.pretrain import load_tokenizer
 
     spec = arch_spec(arch)
-    tokenizer = load_tokenizer(Path(tokenizer_dir) / spec.family)
+    folder = Path(tokenizer_dir) / spec.family
+    if not (folder / "tokenizer.json").is_file():
+        raise DataError(f"{folder}: no tokenizer.json (run the tokenizer stage first)")
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     # the ids pretrain takes from the pack (the tokenizer's own): pad, and bos/eos where the family has them
     ids = {"pad": tokenizer.pad_token_id, "bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id}
     torch.manual_seed(seed)
