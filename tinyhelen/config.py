@@ -726,7 +726,7 @@ class GlueConfig(Section):
 
 
 # Sections of the phase packages subclass `Section`, so they are imported once it exists.
-from tinyhelen.eval.config import ProbeConfig  # noqa: E402
+from tinyhelen.eval.config import ProbeConfig
 
 
 class Params(BaseModel):

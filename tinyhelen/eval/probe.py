@@ -146,7 +146,6 @@ class ModelScorer:
 def random_scorer(arch: str, model_params, tokenizer_dir: str | Path, cfg: ProbeConfig, seed: int) -> ModelScorer:
     """The random-init baseline: the architecture of `params.model.<arch>` with the family's tokenizer."""
     import torch
-
     from transformers import AutoTokenizer
 
     from tinyhelen.models import arch_spec, build_model

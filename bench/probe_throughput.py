@@ -1,0 +1,87 @@
+"""Benchmark: minimal-pair scoring throughput. Prints sentences/s of the batched scorer against a
+one-sentence-at-a-time loop (same model, same sentences, same function with batch size 1) and the time to score
+all Zorro sentences with the paper's ~14M Llama and BERT configs (random init: the cost does not depend on the
+weights).
+
+    python bench/probe_throughput.py [--zorro ../shared/zorro] [--threads 2] [--ratio-sentences 256]
+        [--batch-size 64] [--bert-sentences 0] [--device cpu]
+
+Tokenizers: 2,000-entry byte-level BPEs of the project's families (tinyhelen.tokenizer.train_bpe), trained
+here on the Zorro sentences themselves (only their speed matters). `--bert-sentences N` times BERT PLL on the
+first N sentences and extrapolates to all of them (0 = all). Targets: batched >= 10x the loop; causal scoring
+of all of Zorro < 5 min on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("TINYHELEN_TRACKING", "off")
+
+import torch
+import yaml
+
+from tinyhelen.config import ModelConfig, load_params
+from tinyhelen.eval.minimal_pairs import load_pairs
+from tinyhelen.eval.scoring import score_texts
+from tinyhelen.models import build_model
+from tinyhelen.tokenizer import train_bpe
+
+
+def paper_models() -> ModelConfig:
+    """params.yaml's model section with presets/paper.yaml's dims applied."""
+    model = load_params("params.yaml").model.model_dump()
+    preset = yaml.safe_load(Path("presets/paper.yaml").read_text())["model"]
+    for arch, dims in preset.items():
+        model[arch].update(dims)
+    return ModelConfig.model_validate(model)
+
+
+def timed(model, tokenizer, texts, batch_size: int) -> tuple[list[float], float]:
+    start = time.perf_counter()
+    scores = score_texts(model, tokenizer, texts, batch_size=batch_size)
+    return scores, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--zorro", default="../shared/zorro")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--ratio-sentences", type=int, default=256, help="sentences for the batched vs loop ratio")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--bert-sentences", type=int, default=0, help="time BERT on this many (0 = all)")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    pairs = load_pairs(args.zorro)
+    sentences = [s for p in pairs for s in (p.bad, p.good)]
+    print(f"{len(sentences):,} sentences, {len(pairs):,} pairs, {len({p.paradigm for p in pairs})} paradigms; "
+          f"{args.threads} threads, device {args.device}, batch {args.batch_size}")
+    models = paper_models()
+    subset = sentences[::max(1, len(sentences) // args.ratio_sentences)][:args.ratio_sentences]
+    for arch, family in (("llama", "causal"), ("bert", "bert")):
+        tokenizer = train_bpe(sentences, family, vocab_size=2000, min_frequency=2, model_max_length=1024)
+        torch.manual_seed(0)
+        ids = {"pad": tokenizer.pad_token_id, "bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id}
+        model = build_model(arch, models, len(tokenizer), ids).to(args.device).eval()
+        params = sum(p.numel() for p in model.parameters())
+        batched, t_batched = timed(model, tokenizer, subset, args.batch_size)
+        single, t_single = timed(model, tokenizer, subset, 1)
+        gap = max(abs(a - b) for a, b in zip(batched, single))
+        print(f"{arch} ({params / 1e6:.1f}M params): {len(subset)} sentences batched {len(subset) / t_batched:,.1f}/s, "
+              f"one at a time {len(subset) / t_single:,.1f}/s -> {t_single / t_batched:.1f}x "
+              f"(max score gap {gap:.2e})")
+        limit = len(sentences) if arch == "llama" or not args.bert_sentences else args.bert_sentences
+        _, seconds = timed(model, tokenizer, sentences[:limit], args.batch_size)
+        total = seconds * len(sentences) / limit
+        what = "measured" if limit == len(sentences) else f"extrapolated from {limit:,} sentences"
+        print(f"{arch}: all {len(sentences):,} Zorro sentences in {total:,.1f} s = {total / 60:.2f} min ({what}; "
+              f"{limit / seconds:,.1f} sentences/s)")
+
+
+if __name__ == "__main__":
+    main()
