@@ -4,11 +4,12 @@ all Zorro sentences with the paper's ~14M Llama and BERT configs (random init: t
 weights).
 
     python bench/probe_throughput.py [--zorro ../shared/zorro] [--threads 2] [--ratio-sentences 256]
-        [--batch-size 64] [--bert-sentences 0] [--device cpu]
+        [--batch-size 64] [--limit 0] [--device cpu]
 
 Tokenizers: 2,000-entry byte-level BPEs of the project's families (tinyhelen.tokenizer.train_bpe), trained
-here on the Zorro sentences themselves (only their speed matters). `--bert-sentences N` times BERT PLL on the
-first N sentences and extrapolates to all of them (0 = all). Targets: batched >= 10x the loop; causal scoring
+here on the shared release's leaner 10M book text (`--text`; Zorro alone has too few distinct pairs for 2K). `--limit N` times each model on every
+(80,000 / N)-th sentence, N of them, and extrapolates to all (0 = all; the default). Scores are FLOP-bound:
+~30 MFLOP per token for the 14M Llama, so time it on an otherwise idle machine. Targets: batched >= 10x the loop; causal scoring
 of all of Zorro < 5 min on 2 cores.
 """
 
@@ -27,6 +28,7 @@ import yaml
 from tinyhelen.config import ModelConfig, load_params
 from tinyhelen.eval.minimal_pairs import load_pairs
 from tinyhelen.eval.scoring import score_texts
+from tinyhelen.io import iter_jsonl
 from tinyhelen.models import build_model
 from tinyhelen.tokenizer import train_bpe
 
@@ -49,10 +51,12 @@ def timed(model, tokenizer, texts, batch_size: int) -> tuple[list[float], float]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--zorro", default="../shared/zorro")
+    parser.add_argument("--text", default="../shared/tinyhelen-data/leaner/10M/train/book0000.jsonl",
+                        help="release documents to train the tokenizers on")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--ratio-sentences", type=int, default=256, help="sentences for the batched vs loop ratio")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--bert-sentences", type=int, default=0, help="time BERT on this many (0 = all)")
+    parser.add_argument("--limit", type=int, default=0, help="time the full run on this many sentences (0 = all)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -62,9 +66,10 @@ def main() -> None:
     print(f"{len(sentences):,} sentences, {len(pairs):,} pairs, {len({p.paradigm for p in pairs})} paradigms; "
           f"{args.threads} threads, device {args.device}, batch {args.batch_size}")
     models = paper_models()
+    texts = [record["text"] for _, record in iter_jsonl(Path(args.text))]
     subset = sentences[::max(1, len(sentences) // args.ratio_sentences)][:args.ratio_sentences]
     for arch, family in (("llama", "causal"), ("bert", "bert")):
-        tokenizer = train_bpe(sentences, family, vocab_size=2000, min_frequency=2, model_max_length=1024)
+        tokenizer = train_bpe(texts, family, vocab_size=2000, min_frequency=2, model_max_length=1024)
         torch.manual_seed(0)
         ids = {"pad": tokenizer.pad_token_id, "bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id}
         model = build_model(arch, models, len(tokenizer), ids).to(args.device).eval()
@@ -75,12 +80,12 @@ def main() -> None:
         print(f"{arch} ({params / 1e6:.1f}M params): {len(subset)} sentences batched {len(subset) / t_batched:,.1f}/s, "
               f"one at a time {len(subset) / t_single:,.1f}/s -> {t_single / t_batched:.1f}x "
               f"(max score gap {gap:.2e})")
-        limit = len(sentences) if arch == "llama" or not args.bert_sentences else args.bert_sentences
-        _, seconds = timed(model, tokenizer, sentences[:limit], args.batch_size)
-        total = seconds * len(sentences) / limit
-        what = "measured" if limit == len(sentences) else f"extrapolated from {limit:,} sentences"
+        sample = sentences[::len(sentences) // args.limit][:args.limit] if args.limit else sentences
+        _, seconds = timed(model, tokenizer, sample, args.batch_size)
+        total = seconds * len(sentences) / len(sample)
+        what = "measured" if len(sample) == len(sentences) else f"extrapolated from {len(sample):,} sentences"
         print(f"{arch}: all {len(sentences):,} Zorro sentences in {total:,.1f} s = {total / 60:.2f} min ({what}; "
-              f"{limit / seconds:,.1f} sentences/s)")
+              f"{len(sample) / seconds:,.1f} sentences/s)")
 
 
 if __name__ == "__main__":

@@ -73,10 +73,12 @@ def test_stage_deps_exist_and_cover_imports(name):
     stage = STAGES[name]
     deps = [d for d in stage.get("deps", []) if "${" not in d]
     produced = {out if isinstance(out, str) else next(iter(out))
-                for other in STAGES.values() for out in other.get("outs", [])}
+                for other in STAGES.values() for kind in ("outs", "metrics") for out in other.get(kind, [])}
     for dep in deps:
-        # a dep is a file in the repo, or (inside) what another stage writes (data/raw, data/clean/ori, ...)
-        upstream = any(dep == out or dep.startswith(out.rstrip("/") + "/") for out in produced)
+        # a dep is a file in the repo, (inside) what another stage writes (data/raw, data/clean/ori, ...), or a
+        # folder of what other stages write (metrics/probe: every probe instance's metrics file)
+        upstream = any(dep == out or dep.startswith(out.rstrip("/") + "/") or out.startswith(dep.rstrip("/") + "/")
+                       for out in produced)
         assert (REPO_ROOT / dep).exists() or upstream, f"stage {name}: dep {dep} does not exist"
     # Every tinyhelen module the stage's entry point imports (directly or not) must be a dep.
     module = re.match(r"python -m ([\w.]+)", stage["cmd"]).group(1)
