@@ -4,7 +4,7 @@ all Zorro sentences with the paper's ~14M Llama and BERT configs (random init: t
 weights).
 
     python bench/probe_throughput.py [--zorro ../shared/zorro] [--threads 2] [--ratio-sentences 256]
-        [--batch-size 64] [--limit 0] [--device cpu]
+        [--batch-size 64] [--limit 0] [--device cpu] [--dims paper|sample]
 
 Tokenizers: 2,000-entry byte-level BPEs of the project's families (tinyhelen.tokenizer.train_bpe), trained
 here on the shared release's leaner 10M book text (`--text`; Zorro alone has too few distinct pairs for 2K). `--limit N` times each model on every
@@ -33,10 +33,10 @@ from tinyhelen.models import build_model
 from tinyhelen.tokenizer import train_bpe
 
 
-def paper_models() -> ModelConfig:
-    """params.yaml's model section with presets/paper.yaml's dims applied."""
+def model_dims(dims: str) -> ModelConfig:
+    """params.yaml's model section (`sample`), or with presets/paper.yaml's dims applied (`paper`)."""
     model = load_params("params.yaml").model.model_dump()
-    preset = yaml.safe_load(Path("presets/paper.yaml").read_text())["model"]
+    preset = yaml.safe_load(Path("presets/paper.yaml").read_text())["model"] if dims == "paper" else {}
     for arch, dims in preset.items():
         model[arch].update(dims)
     return ModelConfig.model_validate(model)
@@ -58,14 +58,16 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--limit", type=int, default=0, help="time the full run on this many sentences (0 = all)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dims", choices=["paper", "sample"], default="paper",
+                        help="the paper's ~14M models or the bundled sample's tiny ones")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     pairs = load_pairs(args.zorro)
     sentences = [s for p in pairs for s in (p.bad, p.good)]
     print(f"{len(sentences):,} sentences, {len(pairs):,} pairs, {len({p.paradigm for p in pairs})} paradigms; "
-          f"{args.threads} threads, device {args.device}, batch {args.batch_size}")
-    models = paper_models()
+          f"{args.threads} threads, device {args.device}, batch {args.batch_size}, {args.dims} dims")
+    models = model_dims(args.dims)
     texts = [record["text"] for _, record in iter_jsonl(Path(args.text))]
     subset = sentences[::max(1, len(sentences) // args.ratio_sentences)][:args.ratio_sentences]
     for arch, family in (("llama", "causal"), ("bert", "bert")):
