@@ -37,8 +37,8 @@ def model_dims(dims: str) -> ModelConfig:
     """params.yaml's model section (`sample`), or with presets/paper.yaml's dims applied (`paper`)."""
     model = load_params("params.yaml").model.model_dump()
     preset = yaml.safe_load(Path("presets/paper.yaml").read_text())["model"] if dims == "paper" else {}
-    for arch, dims in preset.items():
-        model[arch].update(dims)
+    for arch, changes in preset.items():
+        model[arch].update(changes)
     return ModelConfig.model_validate(model)
 
 
