@@ -22,7 +22,7 @@ from tinyhelen.core.config import NonNegInt, SentencesConfig, format_errors, rea
 from tinyhelen.core.errors import ConfigError
 from tinyhelen.corpus.config import CleanConfig, DataConfig, IngestConfig
 from tinyhelen.curriculum.config import CurriculumConfig, DifficultyConfig
-from tinyhelen.eval.config import GenerateConfig, JudgeConfig
+from tinyhelen.eval.config import GenerateConfig, JudgeConfig, ProbeConfig
 from tinyhelen.glue.config import GlueConfig
 from tinyhelen.instruct.config import InstructConfig, InstructDataConfig
 from tinyhelen.pretrain.config import ModelConfig, PretrainConfig
@@ -74,6 +74,8 @@ class Params(BaseModel):
     """The difficulty stage (per-document sentence length and reference-LM loss)."""
     curriculum: CurriculumConfig
     """The curriculum stages (iterative curriculum vs full-data and random-order controls)."""
+    probe: ProbeConfig
+    """The probe stages (zero-shot grammar probes on minimal pairs)."""
     generate: GenerateConfig
     """The generate stage (Leaner-Eval answers of the tuned models)."""
     judge: JudgeConfig

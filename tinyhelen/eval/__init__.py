@@ -1,1 +1,2 @@
-"""Evaluation of the pretrained and tuned models (Leaner-Eval generation and judging, probes)."""
+"""Evaluation: zero-shot grammar probes on minimal pairs (`probe`, `scoring`, `minimal_pairs`) and Leaner-Eval
+(`generate`, `judge`, `leaner_eval`)."""
