@@ -34,13 +34,17 @@ def main() -> None:
     args = parser.parse_args()
 
     params = load_params("params.yaml")
-    data = with_changes(params.data, source=args.data, budget="10M", variants=["ori"], glue_tasks=[],
-                        eval_sets=[], instructions=False)
+    data = with_changes(
+        params.data, source=args.data, budget="10M", variants=["ori"], glue_tasks=[], eval_sets=[], instructions=False
+    )
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw"
         ingest(data, params.ingest, raw)
-        size = sum(len(json.loads(line)["text"].encode()) for path in raw.rglob("*.jsonl")
-                   for line in path.open(encoding="utf-8"))
+        size = sum(
+            len(json.loads(line)["text"].encode())
+            for path in raw.rglob("*.jsonl")
+            for line in path.open(encoding="utf-8")
+        )
         docs = sum(1 for path in raw.rglob("*.jsonl") for _ in path.open(encoding="utf-8"))
         timings: dict[int, list[float]] = {}
         for workers in (1, args.workers):
@@ -54,13 +58,17 @@ def main() -> None:
                 same = reference.read_bytes() == (out / "rejects.jsonl").read_bytes()
                 seconds = timings[workers][-1]
                 kept = result.metrics["totals"]["ori"]["documents_out"]
-                print(f"workers={workers} run {repeat + 1}: {seconds:.2f} s, {size / seconds / 1e6:.2f} MB/s, "
-                      f"{docs / seconds:.0f} documents/s, {kept} documents kept, "
-                      f"same output as workers=1: {same}")
+                print(
+                    f"workers={workers} run {repeat + 1}: {seconds:.2f} s, {size / seconds / 1e6:.2f} MB/s, "
+                    f"{docs / seconds:.0f} documents/s, {kept} documents kept, "
+                    f"same output as workers=1: {same}"
+                )
         print(f"data: {size / 1e6:.1f} MB, {docs} documents; load average {os.getloadavg()[0]:.1f}")
         for workers, seconds in timings.items():
-            print(f"workers={workers}: best {size / min(seconds) / 1e6:.2f} MB/s, "
-                  f"median {size / statistics.median(seconds) / 1e6:.2f} MB/s")
+            print(
+                f"workers={workers}: best {size / min(seconds) / 1e6:.2f} MB/s, "
+                f"median {size / statistics.median(seconds) / 1e6:.2f} MB/s"
+            )
         speedup = min(timings[1]) / min(timings[args.workers])
         print(f"pool speed-up over one process (best runs): {speedup:.2f}x")
 

@@ -88,28 +88,58 @@ def main() -> None:
     started = time.perf_counter()
     sizes = compose(Path(args.data), out, args.documents, args.val_documents, args.max_chars, seed=65)
     texts = [r["text"] for r in read_split(Path(args.data), "train", 10**9)]  # the whole natural-language train
-    train_bpe(texts, "causal", vocab_size=2000, min_frequency=2, model_max_length=1024
-              ).save_pretrained(out / "tokenizers" / "causal")
+    train_bpe(texts, "causal", vocab_size=2000, min_frequency=2, model_max_length=1024).save_pretrained(
+        out / "tokenizers" / "causal"
+    )
     print(f"pool {sizes}; tokenizer trained ({time.perf_counter() - started:.0f}s)", flush=True)
 
     params = load_params("params.yaml")
-    model = with_changes(params.curriculum.model, hidden_size=128, intermediate_size=512, num_hidden_layers=4,
-                         num_attention_heads=4, num_key_value_heads=4)
-    cur = with_changes(params.curriculum, model=model.model_dump(), max_steps=args.steps, batch_size=args.batch,
-                       micro_batch_size=args.batch, block_size=args.block, warmup_steps=max(1, args.steps // 25),
-                       eval_every=args.eval_every, eval_batches=args.eval_batches, eval_batch_size=16,
-                       log_every=args.eval_every, save_every=0, run_dir=str(out / "checkpoints"),
-                       export_steps=[args.steps], seeds=args.seeds, strategies=args.strategies,
-                       score_batch_size=16)
+    model = with_changes(
+        params.curriculum.model,
+        hidden_size=128,
+        intermediate_size=512,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+    )
+    cur = with_changes(
+        params.curriculum,
+        model=model.model_dump(),
+        max_steps=args.steps,
+        batch_size=args.batch,
+        micro_batch_size=args.batch,
+        block_size=args.block,
+        warmup_steps=max(1, args.steps // 25),
+        eval_every=args.eval_every,
+        eval_batches=args.eval_batches,
+        eval_batch_size=16,
+        log_every=args.eval_every,
+        save_every=0,
+        run_dir=str(out / "checkpoints"),
+        export_steps=[args.steps],
+        seeds=args.seeds,
+        strategies=args.strategies,
+        score_batch_size=16,
+    )
     reference = out / "reference" / f"full-random-s{args.reference_seed}" / f"step-{args.steps}"
     diff = with_changes(params.difficulty, reference_model=str(reference), block_size=args.block, batch_size=16)
     params_path = out / "params.yaml"
-    params_path.write_text(yaml.safe_dump(params.model_copy(update={"curriculum": cur, "difficulty": diff}
-                                                            ).model_dump(mode="json")))
+    params_path.write_text(
+        yaml.safe_dump(params.model_copy(update={"curriculum": cur, "difficulty": diff}).model_dump(mode="json"))
+    )
     common = ["--params", str(params_path)]
-    paths = ["--composed", str(out / "composed"), "--tokenizers", str(out / "tokenizers"),
-             "--difficulty", str(out / "difficulty"), "--runs", str(out / "arms"), "--metrics",
-             str(out / "metrics" / "arms")]
+    paths = [
+        "--composed",
+        str(out / "composed"),
+        "--tokenizers",
+        str(out / "tokenizers"),
+        "--difficulty",
+        str(out / "difficulty"),
+        "--runs",
+        str(out / "arms"),
+        "--metrics",
+        str(out / "metrics" / "arms"),
+    ]
     timings = {}
 
     def timed(name, call):
@@ -119,18 +149,60 @@ def main() -> None:
         print(f"{name}: {timings[name]}s", flush=True)
 
     if "iter-lmloss" in args.strategies:
-        timed("reference", lambda: curriculum.main(
-            ["--strategy", "full-random", "--seed", str(args.reference_seed), *paths, "--runs",
-             str(out / "reference-arm"), "--models", str(out / "reference"), *common]))
-        timed("difficulty", lambda: difficulty.main(
-            ["--composed", str(out / "composed"), "--out", str(out / "difficulty"), "--plots",
-             str(out / "plots"), "--metrics", str(out / "metrics" / "difficulty"), *common]))
+        timed(
+            "reference",
+            lambda: curriculum.main(
+                [
+                    "--strategy",
+                    "full-random",
+                    "--seed",
+                    str(args.reference_seed),
+                    *paths,
+                    "--runs",
+                    str(out / "reference-arm"),
+                    "--models",
+                    str(out / "reference"),
+                    *common,
+                ]
+            ),
+        )
+        timed(
+            "difficulty",
+            lambda: difficulty.main(
+                [
+                    "--composed",
+                    str(out / "composed"),
+                    "--out",
+                    str(out / "difficulty"),
+                    "--plots",
+                    str(out / "plots"),
+                    "--metrics",
+                    str(out / "metrics" / "difficulty"),
+                    *common,
+                ]
+            ),
+        )
     for seed in args.seeds:
         for strategy in args.strategies:
-            timed(f"{strategy}-s{seed}", lambda s=strategy, n=seed: curriculum.main(
-                ["--strategy", s, "--seed", str(n), *paths, "--models", str(out / "models"), *common]))
-    curriculum_summary.main(["--runs", str(out / "arms"), "--difficulty", str(out / "difficulty"), "--out",
-                             str(out / "summary"), "--summary", str(out / "metrics" / "curriculum.json"), *common])
+            timed(
+                f"{strategy}-s{seed}",
+                lambda s=strategy, n=seed: curriculum.main(
+                    ["--strategy", s, "--seed", str(n), *paths, "--models", str(out / "models"), *common]
+                ),
+            )
+    curriculum_summary.main(
+        [
+            "--runs",
+            str(out / "arms"),
+            "--difficulty",
+            str(out / "difficulty"),
+            "--out",
+            str(out / "summary"),
+            "--summary",
+            str(out / "metrics" / "curriculum.json"),
+            *common,
+        ]
+    )
     print(json.dumps({"timings_s": timings, "total_s": round(time.perf_counter() - started, 1)}))
 
 

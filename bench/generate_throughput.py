@@ -70,29 +70,42 @@ def main() -> None:
             continue
     dims = yaml.safe_load(Path("presets/paper.yaml").read_text())["model"]["llama"]
     torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(**{**params.model.llama.model_dump(), **dims}, vocab_size=len(tokenizer),
-                                         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                                         eos_token_id=tokenizer.eos_token_id)).eval()
+    model = LlamaForCausalLM(
+        LlamaConfig(
+            **{**params.model.llama.model_dump(), **dims},
+            vocab_size=len(tokenizer),
+            pad_token_id=tokenizer.pad_token_id,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
+    ).eval()
     template = load_template(params.generate.template)
     prompts = [render_prompt(template, q) for q in questions]
     cfg = with_changes(params.generate, max_new_tokens=args.max_new_tokens, do_sample=False)
-    sample = prompts[:args.questions]
-    print(f"questions: {len(questions)} from {source}; vocabulary {len(tokenizer)}; "
-          f"model {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M "
-          f"params, {args.threads} thread(s), {args.max_new_tokens} new tokens, greedy, fp32")
+    sample = prompts[: args.questions]
+    print(
+        f"questions: {len(questions)} from {source}; vocabulary {len(tokenizer)}; "
+        f"model {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M "
+        f"params, {args.threads} thread(s), {args.max_new_tokens} new tokens, greedy, fp32"
+    )
     _timed(model, tokenizer, sample[:2], with_changes(cfg, batch_size=2))  # warm-up
     single_s, single_tokens = _timed(model, tokenizer, sample, with_changes(cfg, batch_size=1))
     batched_s, batched_tokens = _timed(model, tokenizer, sample, with_changes(cfg, batch_size=args.batch_size))
     single_rate, batched_rate = single_tokens / single_s, batched_tokens / batched_s
-    print(f"one at a time : {len(sample)} questions, {single_tokens} tokens in {single_s:.1f} s = "
-          f"{single_rate:.0f} tok/s")
-    print(f"batched ({args.batch_size:>3}) : {len(sample)} questions, {batched_tokens} tokens in {batched_s:.1f} s = "
-          f"{batched_rate:.0f} tok/s")
+    print(
+        f"one at a time : {len(sample)} questions, {single_tokens} tokens in {single_s:.1f} s = {single_rate:.0f} tok/s"
+    )
+    print(
+        f"batched ({args.batch_size:>3}) : {len(sample)} questions, {batched_tokens} tokens in {batched_s:.1f} s = "
+        f"{batched_rate:.0f} tok/s"
+    )
     print(f"speed-up      : {batched_rate / single_rate:.1f}x (target >= 5x)")
     if args.all:
         all_s, all_tokens = _timed(model, tokenizer, prompts, with_changes(cfg, batch_size=args.batch_size))
-        print(f"all {len(prompts)} questions batched: {all_tokens} tokens in {all_s:.0f} s = {all_tokens / all_s:.0f} "
-              f"tok/s ({all_s / 60:.1f} min)")
+        print(
+            f"all {len(prompts)} questions batched: {all_tokens} tokens in {all_s:.0f} s = {all_tokens / all_s:.0f} "
+            f"tok/s ({all_s / 60:.1f} min)"
+        )
     else:
         estimate = len(prompts) * args.max_new_tokens / batched_rate
         print(f"all {len(prompts)} questions batched (estimated from the rate above): {estimate / 60:.1f} min")

@@ -40,23 +40,46 @@ def build_stand_in(glue_dir: Path, out: Path) -> Path:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    texts = [r[f] for task in TASKS if not isinstance(d := load_task(glue_dir, task), str)
-             for r in d.train for f in GLUE_FIELDS[task]]
+    texts = [
+        r[f]
+        for task in TASKS
+        if not isinstance(d := load_task(glue_dir, task), str)
+        for r in d.train
+        for f in GLUE_FIELDS[task]
+    ]
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(texts, trainers.BpeTrainer(
-        vocab_size=2000, special_tokens=["<|endoftext|>", "<pad>"], show_progress=False,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    bpe.train_from_iterator(
+        texts,
+        trainers.BpeTrainer(
+            vocab_size=2000,
+            special_tokens=["<|endoftext|>", "<pad>"],
+            show_progress=False,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        ),
+    )
     bpe.post_processor = processors.ByteLevel(trim_offsets=False)  # no pair template, like gpt-2K (spec §3)
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>",
-                                        bos_token="<|endoftext|>", pad_token="<pad>")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe, eos_token="<|endoftext|>", bos_token="<|endoftext|>", pad_token="<pad>"
+    )
     torch.manual_seed(0)
-    LlamaForCausalLM(LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=128, intermediate_size=512, num_hidden_layers=4,
-        num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=1024, rope_theta=500000.0,
-        pad_token_id=tokenizer.pad_token_id, bos_token_id=0, eos_token_id=0, tie_word_embeddings=False,
-    )).save_pretrained(out)
+    LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=128,
+            intermediate_size=512,
+            num_hidden_layers=4,
+            num_attention_heads=4,
+            num_key_value_heads=4,
+            max_position_embeddings=1024,
+            rope_theta=500000.0,
+            pad_token_id=tokenizer.pad_token_id,
+            bos_token_id=0,
+            eos_token_id=0,
+            tie_word_embeddings=False,
+        )
+    ).save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
 
@@ -81,11 +104,21 @@ def run_trainer_baseline(model_dir: Path, glue_dir: Path, cfg, out: Path) -> dic
 
         model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=data.num_labels)
         model.config.pad_token_id = tokenizer.pad_token_id
-        args = TrainingArguments(output_dir=str(out / task), per_device_train_batch_size=cfg.batch_size,
-                                 per_device_eval_batch_size=cfg.eval_batch_size, learning_rate=cfg.learning_rates[0],
-                                 max_steps=cfg.max_steps, lr_scheduler_type="linear", save_strategy="no",
-                                 eval_strategy="no", report_to=[], seed=cfg.seeds[0], disable_tqdm=True,
-                                 use_cpu=True, logging_strategy="no")
+        args = TrainingArguments(
+            output_dir=str(out / task),
+            per_device_train_batch_size=cfg.batch_size,
+            per_device_eval_batch_size=cfg.eval_batch_size,
+            learning_rate=cfg.learning_rates[0],
+            max_steps=cfg.max_steps,
+            lr_scheduler_type="linear",
+            save_strategy="no",
+            eval_strategy="no",
+            report_to=[],
+            seed=cfg.seeds[0],
+            disable_tqdm=True,
+            use_cpu=True,
+            logging_strategy="no",
+        )
         trainer = Trainer(model=model, args=args, train_dataset=encode(data.train))
         trainer.train()
         column = next(iter(data.columns))
@@ -114,9 +147,19 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    cfg = with_changes(load_params("params.yaml").glue, tasks=TASKS, max_steps=args.steps,
-                       batch_size=args.batch_size, max_length=args.max_length, max_eval_examples=args.max_eval,
-                       learning_rates=[1e-3], seeds=[1], cpu_threads=args.threads, device="cpu", precision="fp32")
+    cfg = with_changes(
+        load_params("params.yaml").glue,
+        tasks=TASKS,
+        max_steps=args.steps,
+        batch_size=args.batch_size,
+        max_length=args.max_length,
+        max_eval_examples=args.max_eval,
+        learning_rates=[1e-3],
+        seeds=[1],
+        cpu_threads=args.threads,
+        device="cpu",
+        precision="fp32",
+    )
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = Path(args.model)
         if not (model_dir / "config.json").exists():
@@ -128,18 +171,24 @@ def main() -> None:
         start = time.perf_counter()
         baseline = run_trainer_baseline(model_dir, glue_dir, cfg, Path(tmp) / "trainer")
         baseline_s = time.perf_counter() - start
-    print(f"tasks {TASKS}: {args.steps} steps x batch {args.batch_size}, max length {args.max_length}, "
-          f"{args.max_eval} eval examples per file; torch threads {torch.get_num_threads()}; "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"tasks {TASKS}: {args.steps} steps x batch {args.batch_size}, max length {args.max_length}, "
+        f"{args.max_eval} eval examples per file; torch threads {torch.get_num_threads()}; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     for task in TASKS:
         row = ours["tasks"].get(task, {})
         if row.get("status") != "done":
             print(f"  {task}: skipped ({row.get('reason')})")
             continue
-        print(f"  {task}: validation score ours {ours['scores'][task]['validation']['score']['mean']:.3f}, "
-              f"Trainer recipe {baseline.get(task, float('nan')):.3f}")
-    print(f"ours (dynamic padding, val + test scored): {ours_s:.1f} s; Trainer recipe (max_length padding): "
-          f"{baseline_s:.1f} s; speed-up {baseline_s / ours_s:.2f}x")
+        print(
+            f"  {task}: validation score ours {ours['scores'][task]['validation']['score']['mean']:.3f}, "
+            f"Trainer recipe {baseline.get(task, float('nan')):.3f}"
+        )
+    print(
+        f"ours (dynamic padding, val + test scored): {ours_s:.1f} s; Trainer recipe (max_length padding): "
+        f"{baseline_s:.1f} s; speed-up {baseline_s / ours_s:.2f}x"
+    )
 
 
 if __name__ == "__main__":

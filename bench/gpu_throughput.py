@@ -63,15 +63,37 @@ def main() -> None:
     params = load_params(repo / "params.yaml")
 
     def run(steps: int, run_dir: str) -> dict:
-        cfg = with_changes(params.pretrain, max_steps=steps, batch_size=args.micro_batch_size,
-                           micro_batch_size=args.micro_batch_size, warmup_steps=0, log_every=max(1, steps),
-                           eval_every=10**9, eval_batches=1, save_every=0, resume=False, run_dir=run_dir,
-                           device="cuda", precision="bf16", compile="off" if args.no_compile else "on")
+        cfg = with_changes(
+            params.pretrain,
+            max_steps=steps,
+            batch_size=args.micro_batch_size,
+            micro_batch_size=args.micro_batch_size,
+            warmup_steps=0,
+            log_every=max(1, steps),
+            eval_every=10**9,
+            eval_batches=1,
+            save_every=0,
+            resume=False,
+            run_dir=run_dir,
+            device="cuda",
+            precision="bf16",
+            compile="off" if args.no_compile else "on",
+        )
         torch.manual_seed(0)
         model = build_model(args.arch, model_cfg, vocab, {"pad": 0, "bos": 1, "eos": 2})
         counts = count_parameters(model)
-        result = train_model(model, Objective("clm", None, (0, 1, 2)), blocks, blocks[:8], cfg, lr=5e-4, seed=0,
-                             run_dir=run_dir, tracker=NullLogger(), fingerprint_data={})
+        result = train_model(
+            model,
+            Objective("clm", None, (0, 1, 2)),
+            blocks,
+            blocks[:8],
+            cfg,
+            lr=5e-4,
+            seed=0,
+            run_dir=run_dir,
+            tracker=NullLogger(),
+            fingerprint_data={},
+        )
         return {**result.metrics, **counts}
 
     # Warm-up run (compile, autotune) then the timed run; each builds a fresh model through the same path.
@@ -87,12 +109,16 @@ def main() -> None:
     if args.arch in ("llama", "bert"):
         flops_per_token += 12 * layers * hidden * args.block_size
     mfu = tokens_per_s * flops_per_token / (args.peak_tflops * 1e12)
-    print(f"{args.arch} ({metrics['non_embedding']:,} non-embedding params) on {torch.cuda.get_device_name()}: "
-          f"block {args.block_size}, micro-batch {args.micro_batch_size}, bf16, compile "
-          f"{'off' if args.no_compile else 'on'}, kernels {'off' if args.no_kernels else 'as installed'}")
-    print(f"tokens/s {tokens_per_s:,.0f} | MFU {mfu:.1%} | final loss {metrics['train/loss']:.3f} | "
-          f"timed run incl. compile {time.perf_counter() - start:.1f} s | peak memory "
-          f"{torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
+    print(
+        f"{args.arch} ({metrics['non_embedding']:,} non-embedding params) on {torch.cuda.get_device_name()}: "
+        f"block {args.block_size}, micro-batch {args.micro_batch_size}, bf16, compile "
+        f"{'off' if args.no_compile else 'on'}, kernels {'off' if args.no_kernels else 'as installed'}"
+    )
+    print(
+        f"tokens/s {tokens_per_s:,.0f} | MFU {mfu:.1%} | final loss {metrics['train/loss']:.3f} | "
+        f"timed run incl. compile {time.perf_counter() - start:.1f} s | peak memory "
+        f"{torch.cuda.max_memory_allocated() / 2**30:.1f} GiB"
+    )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ Trains the causal tokenizer on the leaner train text (the `tokenizer` stage's co
 document of each corpus as one composed file per split (all genres), then times `tinyhelen.tokens.pack.pack` on
 them (wall time, reading and writing included). The baseline, in the same run on the same machine, is the
 paper's way (spec §5.2): transformers' `tokenizer(texts)` on batches of 1,000 documents with eos appended,
-then `group_texts`-style concatenation and chunking in Python lists. Target: >= 1M tokens/s on 2 cores. The load average is printed, since other
+then `group_texts`-style concatenation and chunking in Python lists. Target: >= 1M tokens/s on 2 cores. The load
+average is printed, since other
 processes on the machine slow both sides.
 """
 
@@ -53,11 +54,11 @@ def baseline(composed: Path, tokenizer_dir: Path, block_size: int) -> tuple[int,
         for split in SPLITS:
             texts = [training_text(r) for r in iter_documents(composed / corpus / f"{split}.jsonl")]
             for start in range(0, len(texts), 1000):
-                batch = [t + tokenizer.eos_token for t in texts[start:start + 1000]]
+                batch = [t + tokenizer.eos_token for t in texts[start : start + 1000]]
                 ids = tokenizer(batch, add_special_tokens=False)["input_ids"]
                 flat = list(itertools.chain.from_iterable(ids))
                 total = len(flat) // block_size * block_size
-                blocks = [flat[i:i + block_size] for i in range(0, total, block_size)]
+                blocks = [flat[i : i + block_size] for i in range(0, total, block_size)]
                 tokens += sum(map(len, ids))
                 del blocks
     return tokens, time.perf_counter() - started
@@ -81,14 +82,20 @@ def main() -> None:
     raw = Path(args.raw)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        build_tokenizers(with_changes(params.tokenizer, families=sorted(set(args.families) | {"causal"})),
-                         {"leaner": raw / "leaner", "ori": raw / "ori"}, tmp / "tokenizers")
+        build_tokenizers(
+            with_changes(params.tokenizer, families=sorted(set(args.families) | {"causal"})),
+            {"leaner": raw / "leaner", "ori": raw / "ori"},
+            tmp / "tokenizers",
+        )
         documents = write_composed(raw, tmp / "composed")
         load_before = os.getloadavg()[0]
         cpu = cpu_seconds()
-        result = pack(with_changes(params.pack, families=args.families, block_size=args.block_size,
-                                   workers=args.workers),
-                      tmp / "composed", tmp / "tokenizers", tmp / "packed")
+        result = pack(
+            with_changes(params.pack, families=args.families, block_size=args.block_size, workers=args.workers),
+            tmp / "composed",
+            tmp / "tokenizers",
+            tmp / "packed",
+        )
         ours_tokens, ours_seconds = result.metrics["tokens"], result.metrics["seconds"]
         ours_cpu, cpu = cpu_seconds() - cpu, cpu_seconds()
         base_tokens, base_seconds = baseline(tmp / "composed", tmp / "tokenizers" / "causal", args.block_size)
@@ -96,16 +103,26 @@ def main() -> None:
         load_after = os.getloadavg()[0]
     ours = ours_tokens / ours_seconds
     base = base_tokens / base_seconds
-    print(f"documents: {documents} (leaner + ori, all splits and genres); cores: {os.cpu_count()}; "
-          f"load average {load_before:.1f} -> {load_after:.1f}")
-    print(f"pack ({', '.join(args.families)}; {args.workers} workers): {ours_tokens:,} tokens in {ours_seconds:.1f} s "
-          f"= {ours:,.0f} tokens/s")
-    print(f"baseline (HF tokenizer call + group_texts, causal): {base_tokens:,} tokens in {base_seconds:.1f} s "
-          f"= {base:,.0f} tokens/s")
-    print(f"CPU time: pack {ours_cpu:.1f} s ({ours_tokens / ours_cpu:,.0f} tokens per CPU-second), baseline "
-          f"{base_cpu:.1f} s ({base_tokens / base_cpu:,.0f} tokens per CPU-second)")
-    print(f"ratio ours/baseline: {ours / base:.2f}x wall, {base_cpu / ours_cpu:.2f}x CPU; "
-          f"target >= 1M tokens/s: {'met' if ours >= 1e6 else 'NOT met'} at this load")
+    print(
+        f"documents: {documents} (leaner + ori, all splits and genres); cores: {os.cpu_count()}; "
+        f"load average {load_before:.1f} -> {load_after:.1f}"
+    )
+    print(
+        f"pack ({', '.join(args.families)}; {args.workers} workers): {ours_tokens:,} tokens in {ours_seconds:.1f} s "
+        f"= {ours:,.0f} tokens/s"
+    )
+    print(
+        f"baseline (HF tokenizer call + group_texts, causal): {base_tokens:,} tokens in {base_seconds:.1f} s "
+        f"= {base:,.0f} tokens/s"
+    )
+    print(
+        f"CPU time: pack {ours_cpu:.1f} s ({ours_tokens / ours_cpu:,.0f} tokens per CPU-second), baseline "
+        f"{base_cpu:.1f} s ({base_tokens / base_cpu:,.0f} tokens per CPU-second)"
+    )
+    print(
+        f"ratio ours/baseline: {ours / base:.2f}x wall, {base_cpu / ours_cpu:.2f}x CPU; "
+        f"target >= 1M tokens/s: {'met' if ours >= 1e6 else 'NOT met'} at this load"
+    )
 
 
 if __name__ == "__main__":

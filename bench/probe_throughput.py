@@ -7,9 +7,11 @@ weights).
         [--batch-size 64] [--limit 0] [--device cpu] [--dims paper|sample]
 
 Tokenizers: 2,000-entry byte-level BPEs of the project's families (tinyhelen.tokens.tokenizer.train_bpe), trained
-here on the shared release's leaner 10M book text (`--text`; Zorro alone has too few distinct pairs for 2K). `--limit N` times each model on every
+here on the shared release's leaner 10M book text (`--text`; Zorro alone has too few distinct pairs for 2K). `--limit
+N` times each model on every
 (80,000 / N)-th sentence, N of them, and extrapolates to all (0 = all; the default). Scores are FLOP-bound:
-~30 MFLOP per token for the 14M Llama, so time it on an otherwise idle machine. Targets: batched >= 10x the loop; causal scoring
+~30 MFLOP per token for the 14M Llama, so time it on an otherwise idle machine. Targets: batched >= 10x the loop;
+causal scoring
 of all of Zorro < 5 min on 2 cores.
 """
 
@@ -52,45 +54,58 @@ def timed(model, tokenizer, texts, batch_size: int) -> tuple[list[float], float]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--zorro", default="../shared/zorro")
-    parser.add_argument("--text", default="../shared/tinyhelen-data/leaner/10M/train/book0000.jsonl",
-                        help="release documents to train the tokenizers on")
+    parser.add_argument(
+        "--text",
+        default="../shared/tinyhelen-data/leaner/10M/train/book0000.jsonl",
+        help="release documents to train the tokenizers on",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--ratio-sentences", type=int, default=256, help="sentences for the batched vs loop ratio")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--limit", type=int, default=0, help="time the full run on this many sentences (0 = all)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--dims", choices=["paper", "sample"], default="paper",
-                        help="the paper's ~14M models or the bundled sample's tiny ones")
+    parser.add_argument(
+        "--dims",
+        choices=["paper", "sample"],
+        default="paper",
+        help="the paper's ~14M models or the bundled sample's tiny ones",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     pairs = load_pairs(args.zorro)
     sentences = [s for p in pairs for s in (p.bad, p.good)]
-    print(f"{len(sentences):,} sentences, {len(pairs):,} pairs, {len({p.paradigm for p in pairs})} paradigms; "
-          f"{args.threads} threads, device {args.device}, batch {args.batch_size}, {args.dims} dims")
+    print(
+        f"{len(sentences):,} sentences, {len(pairs):,} pairs, {len({p.paradigm for p in pairs})} paradigms; "
+        f"{args.threads} threads, device {args.device}, batch {args.batch_size}, {args.dims} dims"
+    )
     models = model_dims(args.dims)
     texts = [record["text"] for _, record in iter_jsonl(Path(args.text))]
-    subset = sentences[::max(1, len(sentences) // args.ratio_sentences)][:args.ratio_sentences]
+    subset = sentences[:: max(1, len(sentences) // args.ratio_sentences)][: args.ratio_sentences]
     for arch, family in (("llama", "causal"), ("bert", "bert")):
         tokenizer = train_bpe(texts, family, vocab_size=2000, min_frequency=2, model_max_length=1024)
         torch.manual_seed(0)
         ids = {"pad": tokenizer.pad_token_id, "bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id}
         model = build_model(arch, models, len(tokenizer), ids).to(args.device).eval()
         params = sum(p.numel() for p in model.parameters())
-        timed(model, tokenizer, subset[:args.batch_size], args.batch_size)  # warm-up: first-call costs untimed
+        timed(model, tokenizer, subset[: args.batch_size], args.batch_size)  # warm-up: first-call costs untimed
         batched, t_batched = timed(model, tokenizer, subset, args.batch_size)
         single, t_single = timed(model, tokenizer, subset, 1)
-        gap = max(abs(a - b) for a, b in zip(batched, single))
-        print(f"{arch} ({params / 1e6:.1f}M params): {len(subset)} sentences batched {len(subset) / t_batched:,.1f}/s, "
-              f"one at a time {len(subset) / t_single:,.1f}/s -> {t_single / t_batched:.1f}x "
-              f"(max score gap {gap:.2e})")
-        sample = sentences[::len(sentences) // args.limit][:args.limit] if args.limit else sentences
+        gap = max(abs(a - b) for a, b in zip(batched, single, strict=False))
+        print(
+            f"{arch} ({params / 1e6:.1f}M params): {len(subset)} sentences batched {len(subset) / t_batched:,.1f}/s, "
+            f"one at a time {len(subset) / t_single:,.1f}/s -> {t_single / t_batched:.1f}x "
+            f"(max score gap {gap:.2e})"
+        )
+        sample = sentences[:: len(sentences) // args.limit][: args.limit] if args.limit else sentences
         _, seconds = timed(model, tokenizer, sample, args.batch_size)
         total = seconds * len(sentences) / len(sample)
         what = "measured" if len(sample) == len(sentences) else f"extrapolated from {len(sample):,} sentences"
-        print(f"{arch}: all {len(sentences):,} Zorro sentences in {total:,.1f} s = {total / 60:.2f} min ({what}; "
-              f"{len(sample) / seconds:,.1f} sentences/s = {len(sample) / seconds / (len(subset) / t_single):.1f}x "
-              "the one-at-a-time loop)")
+        print(
+            f"{arch}: all {len(sentences):,} Zorro sentences in {total:,.1f} s = {total / 60:.2f} min ({what}; "
+            f"{len(sample) / seconds:,.1f} sentences/s = {len(sample) / seconds / (len(subset) / t_single):.1f}x "
+            "the one-at-a-time loop)"
+        )
 
 
 if __name__ == "__main__":

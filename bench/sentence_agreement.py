@@ -65,7 +65,9 @@ def main() -> None:
         count = sum(len(s) for s in results[name])
         print(f"{name:6s} {count:7d} sentences  {words / elapsed:9.0f} words/s  (set-up {setup:.1f} s)")
     for a, b in itertools.combinations(results, 2):
-        scores = [f1(boundaries(t, x), boundaries(t, y)) for t, x, y in zip(texts, results[a], results[b])]
+        scores = [
+            f1(boundaries(t, x), boundaries(t, y)) for t, x, y in zip(texts, results[a], results[b], strict=False)
+        ]
         print(f"boundary F1 {a} vs {b}: {sum(scores) / len(scores):.3f}")
 
 

@@ -34,21 +34,36 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
 
-    server = subprocess.Popen([sys.executable, "-m", "tests.fake_llm_server", "--latency", str(args.latency)],
-                              cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.fake_llm_server", "--latency", str(args.latency)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         port = int(server.stdout.readline().split()[1])
         os.environ.update(OPENAI_BASE_URL=f"http://127.0.0.1:{port}/v1", OPENAI_API_KEY="sk-bench-not-a-key")
         params = load_params(ROOT / "params.yaml")
-        params = params.model_copy(update={"llm": with_changes(params.llm, concurrency=args.concurrency),
-                                           "simplify": with_changes(params.simplify, backend="llm")})
-        docs = [{"id": f"{i:064x}", "genre": "web", "text": f"Document {i}. The small dog ran to the park and "
-                 f"played with a red ball near the big tree. Then it went home, ate some food and slept.",
-                 "meta": {}} for i in range(args.chunks)]
+        params = params.model_copy(
+            update={
+                "llm": with_changes(params.llm, concurrency=args.concurrency),
+                "simplify": with_changes(params.simplify, backend="llm"),
+            }
+        )
+        docs = [
+            {
+                "id": f"{i:064x}",
+                "genre": "web",
+                "text": f"Document {i}. The small dog ran to the park and "
+                f"played with a red ball near the big tree. Then it went home, ate some food and slept.",
+                "meta": {},
+            }
+            for i in range(args.chunks)
+        ]
         with tempfile.TemporaryDirectory() as tmp:
             cache = ResponseCache(Path(tmp) / "cache.sqlite")
             backend = LLMBackend(params, llm=CachedLLM(params.llm, cache=cache))
-            backend.llm.client  # import openai and build the client outside the timed part
+            _ = backend.llm.client  # import openai and build the client outside the timed part
             backend.split("Load the sentence splitter. Outside the timed part too.")
             request_seconds = []
             complete_many = backend.llm.complete_many
@@ -72,12 +87,16 @@ def main() -> None:
         ideal = args.concurrency / args.latency
         kept = sum(o.record is not None for o in outcomes)
         print(f"chunks: {args.chunks}  kept: {kept}  calls (1st run): {first.calls.calls}")
-        print(f"achieved: {achieved:.1f} req/s  ideal: {ideal:.1f} req/s  ratio: {achieved / ideal:.2f} "
-              f"(target >= 0.8; end to end: chunking, prompts, requests, parsing)")
+        print(
+            f"achieved: {achieved:.1f} req/s  ideal: {ideal:.1f} req/s  ratio: {achieved / ideal:.2f} "
+            f"(target >= 0.8; end to end: chunking, prompts, requests, parsing)"
+        )
         requests_only = first.calls.calls / request_seconds[0] / ideal
         print(f"requests alone (cache + thread pool + openai client): ratio {requests_only:.2f}")
-        print(f"second run: {second.calls.calls} calls, {second.calls.cache_hits} cache hits, {second_s:.2f} s "
-              f"(target 0 calls)")
+        print(
+            f"second run: {second.calls.calls} calls, {second.calls.cache_hits} cache hits, {second_s:.2f} s "
+            f"(target 0 calls)"
+        )
     finally:
         server.terminate()
         server.wait()

@@ -35,9 +35,17 @@ def main(argv: list[str] | None = None) -> None:
     config = {"seed": params.seed, "data": params.data, "clean": params.clean}
     with open_tracker("clean", config) as tracker:
         result = clean_corpus(args.raw, args.out, params.data, params.clean)
-        timings = write_metrics(args.metrics, result.metrics, headline=HEADLINE_METRICS, details_path=Path(args.out) / "stats.json")
-        write_bar_plot(result.plot_rows, f"{args.plots}/clean_removed", category="genre", series="rule",
-                       value="words_removed", title="Words removed per rule")
+        timings = write_metrics(
+            args.metrics, result.metrics, headline=HEADLINE_METRICS, details_path=Path(args.out) / "stats.json"
+        )
+        write_bar_plot(
+            result.plot_rows,
+            f"{args.plots}/clean_removed",
+            category="genre",
+            series="rule",
+            value="words_removed",
+            title="Words removed per rule",
+        )
         write_meta(args.out, stage="clean", config=config, seed=params.seed, inputs=result.inputs)
         tracker.log_metrics({**result.metrics, **timings})
         tracker.log_artifact(f"{args.plots}/clean_removed.png", "plots")

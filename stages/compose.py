@@ -34,9 +34,12 @@ def main(argv: list[str] | None = None) -> None:
     seed_everything(params.seed)
     config = {"seed": params.seed, "compose": params.compose}
     with open_tracker("compose", config) as tracker:
-        result = compose(params.compose, params.seed, {"leaner": Path(args.leaner), "ori": Path(args.ori)},
-                         args.tokenizers, args.out)
-        timings = write_metrics(args.metrics, result.metrics, headline=HEADLINE_METRICS, details_path=Path(args.out) / "stats.json")
+        result = compose(
+            params.compose, params.seed, {"leaner": Path(args.leaner), "ori": Path(args.ori)}, args.tokenizers, args.out
+        )
+        timings = write_metrics(
+            args.metrics, result.metrics, headline=HEADLINE_METRICS, details_path=Path(args.out) / "stats.json"
+        )
         write_meta(args.out, stage="compose", config=config, seed=params.seed, inputs=result.inputs)
         tracker.log_metrics({**result.metrics, **timings})
 

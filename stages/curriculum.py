@@ -44,14 +44,26 @@ def main(argv: list[str] | None = None) -> None:
     config = {"seed": args.seed, "curriculum": cfg, "pretrain": pretrain_settings(params)}
     with open_tracker("curriculum", config, run_name=f"curriculum@{name}") as tracker:
         tracker.set_tags({"tinyhelen.strategy": args.strategy, "tinyhelen.seed": args.seed})
-        result = run_curriculum(args.strategy, args.seed, params, composed_dir=args.composed,
-                                tokenizers_dir=args.tokenizers,
-                                difficulty_path=Path(args.difficulty) / f"{cfg.corpus}.jsonl",
-                                model_dir=Path(args.models) / name, tracker=tracker)
-        write_run_outputs(result, out_dir=Path(args.runs) / name, metrics_path=Path(args.metrics) / f"{name}.json",
-                          config=config, max_steps=cfg.max_steps)
-        tracker.log_metrics({k: v for k, v in result.metrics.items() if isinstance(v, (int, float))},
-                            step=cfg.max_steps)
+        result = run_curriculum(
+            args.strategy,
+            args.seed,
+            params,
+            composed_dir=args.composed,
+            tokenizers_dir=args.tokenizers,
+            difficulty_path=Path(args.difficulty) / f"{cfg.corpus}.jsonl",
+            model_dir=Path(args.models) / name,
+            tracker=tracker,
+        )
+        write_run_outputs(
+            result,
+            out_dir=Path(args.runs) / name,
+            metrics_path=Path(args.metrics) / f"{name}.json",
+            config=config,
+            max_steps=cfg.max_steps,
+        )
+        tracker.log_metrics(
+            {k: v for k, v in result.metrics.items() if isinstance(v, (int, float))}, step=cfg.max_steps
+        )
 
 
 if __name__ == "__main__":

@@ -37,8 +37,9 @@ def main(argv: list[str] | None = None) -> None:
     config = {"seed": params.seed, "curriculum": cfg}
     difficulty = Path(args.difficulty) / f"{cfg.corpus}.jsonl"
     with open_tracker("curriculum_summary", config) as tracker:
-        summary, inputs = summarise(args.runs, cfg, out_dir=args.out,
-                                    difficulty_path=difficulty if difficulty.is_file() else None)
+        summary, inputs = summarise(
+            args.runs, cfg, out_dir=args.out, difficulty_path=difficulty if difficulty.is_file() else None
+        )
         write_meta(args.out, stage="curriculum_summary", config=config, seed=params.seed, inputs=inputs)
         write_json(args.summary, summary)
         for strategy, final in summary["final_loss"].items():

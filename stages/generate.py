@@ -49,16 +49,30 @@ def main(argv: list[str] | None = None) -> None:
         with atomic_dir(out / name) as tmp:
             for step, records in result.checkpoints.items():
                 write_jsonl(tmp / f"step-{step}.jsonl", records)
-            write_meta(tmp, stage="generate", config=config, seed=params.seed, inputs=result.inputs,
-                       extra={"model": name, "template": template})
+            write_meta(
+                tmp,
+                stage="generate",
+                config=config,
+                seed=params.seed,
+                inputs=result.inputs,
+                extra={"model": name, "template": template},
+            )
         write_jsonl(out / f"{name}.jsonl", result.final)
-        metrics = {"model": name, **summarise_answers(result.final),
-                   "checkpoints": {f"step-{step}": summarise_answers(records)
-                                   for step, records in result.checkpoints.items()}}
+        metrics = {
+            "model": name,
+            **summarise_answers(result.final),
+            "checkpoints": {f"step-{step}": summarise_answers(records) for step, records in result.checkpoints.items()},
+        }
         write_json(Path(args.metrics) / f"{name}.json", metrics)
-        tracker.log_metrics({"questions": metrics["questions"], "empty_rate": metrics["empty_rate"],
-                             "mean_tokens": metrics["mean_tokens"], "seconds": seconds,
-                             "tokens_per_s": result.generated_tokens / seconds if seconds else 0.0})
+        tracker.log_metrics(
+            {
+                "questions": metrics["questions"],
+                "empty_rate": metrics["empty_rate"],
+                "mean_tokens": metrics["mean_tokens"],
+                "seconds": seconds,
+                "tokens_per_s": result.generated_tokens / seconds if seconds else 0.0,
+            }
+        )
         tracker.set_tags({"generate.model": name})
 
 

@@ -52,22 +52,46 @@ def main(argv: list[str] | None = None) -> None:
     seed_everything(params.seed)
     config = {"seed": params.seed, "glue": params.glue}
     with open_tracker("glue", config, run_name=f"glue@{args.name}") as tracker:
-        result = glue_model(args.name, args.model, args.scratch, glue_dir, params.glue, tracker, step=step,
-                            init_seed=seed if args.scratch else None)
+        result = glue_model(
+            args.name,
+            args.model,
+            args.scratch,
+            glue_dir,
+            params.glue,
+            tracker,
+            step=step,
+            init_seed=seed if args.scratch else None,
+        )
         with atomic_dir(out) as tmp:
             write_jsonl(tmp / "runs.jsonl", [split_volatile(run)[0] for run in result.runs])
-            write_meta(tmp, stage="glue", config=config, seed=params.seed, inputs=result.inputs,
-                       extra={**result.extra, "glue_dir": str(glue_dir)})
-            timings = write_metrics(metrics_path, result.metrics, headline=HEADLINE_METRICS,
-                                    details_path=tmp / "metrics.json")
+            write_meta(
+                tmp,
+                stage="glue",
+                config=config,
+                seed=params.seed,
+                inputs=result.inputs,
+                extra={**result.extra, "glue_dir": str(glue_dir)},
+            )
+            timings = write_metrics(
+                metrics_path, result.metrics, headline=HEADLINE_METRICS, details_path=tmp / "metrics.json"
+            )
         tracker.log_metrics({"average": result.metrics["average"], "scores": result.metrics["scores"], **timings})
-        tracker.set_tags({"glue.model": args.name, "glue.init": result.extra["init"],
-                          "glue.step": str(result.extra["step"]), "glue.source": params.glue.source})
+        tracker.set_tags(
+            {
+                "glue.model": args.name,
+                "glue.init": result.extra["init"],
+                "glue.step": str(result.extra["step"]),
+                "glue.source": params.glue.source,
+            }
+        )
         if not args.scratch:  # the model's card with its GLUE scores, as an artifact of this run
             with tempfile.TemporaryDirectory() as tmp_dir:
-                card = card_with_scores(args.model, {"Leaner-GLUE": {"average": result.metrics["average"],
-                                                                     "scores": result.metrics["scores"]}},
-                                        data_source=params.data.source, out_path=Path(tmp_dir) / "README.md")
+                card = card_with_scores(
+                    args.model,
+                    {"Leaner-GLUE": {"average": result.metrics["average"], "scores": result.metrics["scores"]}},
+                    data_source=params.data.source,
+                    out_path=Path(tmp_dir) / "README.md",
+                )
                 if card is not None:
                     tracker.log_artifact(card, "model_card")
 

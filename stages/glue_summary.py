@@ -27,7 +27,9 @@ from tinyhelen.params import load_params
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--results", default="results/glue", help="the glue stage's results folder (<name>/metrics.json)")
+    parser.add_argument(
+        "--results", default="results/glue", help="the glue stage's results folder (<name>/metrics.json)"
+    )
     parser.add_argument("--summary", default="metrics/glue_summary.json", help="summary metrics file")
     parser.add_argument("--out", default="results/glue_summary", help="folder for table.md and meta.json")
     parser.add_argument("--params", default="params.yaml", help="params file")
@@ -40,8 +42,11 @@ def main(argv: list[str] | None = None) -> None:
     steps = {m.name: params.glue.step_for(m.arch) for m in pretrained} | {m.name: None for m in scratch}
     setup_logging()
     seed_everything(params.seed)
-    config = {"seed": params.seed, "pretrain": {"archs": cfg.archs, "corpora": cfg.corpora, "seeds": cfg.seeds},
-              "glue": {"step": params.glue.step, "source": params.glue.source}}
+    config = {
+        "seed": params.seed,
+        "pretrain": {"archs": cfg.archs, "corpora": cfg.corpora, "seeds": cfg.seeds},
+        "glue": {"step": params.glue.step, "source": params.glue.source},
+    }
     with open_tracker("glue_summary", config) as tracker:
         models, inputs = read_grid_metrics(args.results, [m.name for m in scratch + pretrained], steps)
         summary = summarise_grid(models)
@@ -51,10 +56,19 @@ def main(argv: list[str] | None = None) -> None:
                 handle.write(table)
             write_json(tmp / "models.json", summary["models"])
             write_meta(tmp, stage="glue_summary", config=config, seed=params.seed, inputs=inputs)
-            write_metrics(args.summary, summary, headline=("groups.*.average", "differences.*.average"),
-                          details_path=tmp / "summary.json")
-        tracker.log_metrics({f"{name}/average": row["average"]["mean"] for name, row in summary["groups"].items()
-                             if row["average"] is not None})
+            write_metrics(
+                args.summary,
+                summary,
+                headline=("groups.*.average", "differences.*.average"),
+                details_path=tmp / "summary.json",
+            )
+        tracker.log_metrics(
+            {
+                f"{name}/average": row["average"]["mean"]
+                for name, row in summary["groups"].items()
+                if row["average"] is not None
+            }
+        )
     print(table)
 
 

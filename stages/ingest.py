@@ -31,9 +31,17 @@ def main(argv: list[str] | None = None) -> None:
     config = {"seed": params.seed, "data": params.data, "ingest": params.ingest}
     with open_tracker("ingest", config) as tracker:
         result = ingest(params.data, params.ingest, args.out)
-        timings = write_metrics(args.metrics, result.metrics, headline=HEADLINE_METRICS, details_path=Path(args.out) / "stats.json")
-        write_meta(args.out, stage="ingest", config=config, seed=params.seed, inputs=result.inputs,
-                   extra={"source": result.source})
+        timings = write_metrics(
+            args.metrics, result.metrics, headline=HEADLINE_METRICS, details_path=Path(args.out) / "stats.json"
+        )
+        write_meta(
+            args.out,
+            stage="ingest",
+            config=config,
+            seed=params.seed,
+            inputs=result.inputs,
+            extra={"source": result.source},
+        )
         tracker.log_metrics({**result.metrics, **timings})
         tracker.set_tags({"data.revision": result.source["revision"]})
 

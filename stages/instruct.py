@@ -41,21 +41,40 @@ def main(argv: list[str] | None = None) -> None:
     cfg = params.instruct
     name = run_name(args.arch, args.corpus, cfg.pretrain_seed, args.variant)
     config = {"seed": params.seed, "instruct": cfg, "pretrain": params.pretrain}
-    tracking = open_tracker("instruct", config, run_name=f"instruct@{name}") if main_process else (
-        contextlib.nullcontext(NullLogger()))
+    tracking = (
+        open_tracker("instruct", config, run_name=f"instruct@{name}")
+        if main_process
+        else (contextlib.nullcontext(NullLogger()))
+    )
     with tracking as tracker:
-        tracker.set_tags({"tinyhelen.arch": args.arch, "tinyhelen.corpus": args.corpus,
-                          "tinyhelen.instruct_variant": args.variant})
+        tracker.set_tags(
+            {"tinyhelen.arch": args.arch, "tinyhelen.corpus": args.corpus, "tinyhelen.instruct_variant": args.variant}
+        )
         model_dir = Path(args.out) / name
-        result = tune(args.arch, args.corpus, args.variant, params, models_root=args.models, data_root=args.data,
-                      out_dir=model_dir, tracker=tracker)
+        result = tune(
+            args.arch,
+            args.corpus,
+            args.variant,
+            params,
+            models_root=args.models,
+            data_root=args.data,
+            out_dir=model_dir,
+            tracker=tracker,
+        )
         if main_process:
             start = start_dir(args.models, args.arch, args.corpus, cfg)
-            write_outputs(result, name=name, model_dir=model_dir, metrics_dir=args.metrics, config=config,
-                          seed=params.seed, extra={"arch": args.arch, "corpus": args.corpus,
-                                                   "variant": args.variant, "start": str(start)})
-            tracker.log_metrics({k: v for k, v in result.metrics.items() if isinstance(v, (int, float))},
-                                step=cfg.max_steps)
+            write_outputs(
+                result,
+                name=name,
+                model_dir=model_dir,
+                metrics_dir=args.metrics,
+                config=config,
+                seed=params.seed,
+                extra={"arch": args.arch, "corpus": args.corpus, "variant": args.variant, "start": str(start)},
+            )
+            tracker.log_metrics(
+                {k: v for k, v in result.metrics.items() if isinstance(v, (int, float))}, step=cfg.max_steps
+            )
 
 
 if __name__ == "__main__":

@@ -38,8 +38,14 @@ def main(argv: list[str] | None = None) -> None:
     with open_tracker("instruct_data", config) as tracker:
         result = build_instruct_data(params, args.out, release_dir=args.release, word_list=args.word_list)
         write_json(args.metrics, result.metrics)
-        write_meta(args.out, stage="instruct_data", config=config, seed=params.seed, inputs=result.inputs,
-                   extra={"source": result.source})
+        write_meta(
+            args.out,
+            stage="instruct_data",
+            config=config,
+            seed=params.seed,
+            inputs=result.inputs,
+            extra={"source": result.source},
+        )
         tracker.log_metrics(result.metrics)
 
 

@@ -25,8 +25,11 @@ from tinyhelen.params import load_params
 
 def main(argv: list[str] | None = None, client=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help="tuned models (answer files <generations>/<name>.jsonl; default: "
-                        "the instruct grid of params)")
+    parser.add_argument(
+        "names",
+        nargs="*",
+        help="tuned models (answer files <generations>/<name>.jsonl; default: the instruct grid of params)",
+    )
     parser.add_argument("--generations", default="results/generations", help="the generate stage's folder")
     parser.add_argument("--models", default="models/instruct", help="folder of the tuned models")
     parser.add_argument("--reference", required=True, help="reference model folder for the answer perplexity")
@@ -41,8 +44,16 @@ def main(argv: list[str] | None = None, client=None) -> None:
     seed_everything(params.seed)
     config = {"seed": params.seed, "judge": params.judge, "generate": params.generate, "llm": params.llm}
     with open_tracker("judge", config) as tracker:
-        result, made = evaluate_leaner(names, args.generations, args.models, args.reference, params.judge,
-                                       params.generate, params.llm, client=client)
+        result, made = evaluate_leaner(
+            names,
+            args.generations,
+            args.models,
+            args.reference,
+            params.judge,
+            params.generate,
+            params.llm,
+            client=client,
+        )
         with atomic_dir(args.out) as tmp:
             with atomic_open(tmp / "table.md") as handle:
                 handle.write(result.table)
@@ -55,11 +66,22 @@ def main(argv: list[str] | None = None, client=None) -> None:
             write_meta(tmp, stage="judge", config=config, seed=params.seed, inputs={})
         write_json(args.metrics, result.metrics)
         outcome = result.outcome
-        tracker.log_metrics({"requests": outcome.requests, "cache_hits": outcome.cache_hits, "nulls": outcome.nulls,
-                             "input_tokens": outcome.input_tokens, "output_tokens": outcome.output_tokens,
-                             **{f"inter/{model}/sum": row["sum"] for model, row in result.metrics["inter"].items()}})
-        tracker.set_tags({"judge.backend": params.judge.backend,
-                          "judge.system_fingerprints": ",".join(sorted(outcome.fingerprints)) or "none"})
+        tracker.log_metrics(
+            {
+                "requests": outcome.requests,
+                "cache_hits": outcome.cache_hits,
+                "nulls": outcome.nulls,
+                "input_tokens": outcome.input_tokens,
+                "output_tokens": outcome.output_tokens,
+                **{f"inter/{model}/sum": row["sum"] for model, row in result.metrics["inter"].items()},
+            }
+        )
+        tracker.set_tags(
+            {
+                "judge.backend": params.judge.backend,
+                "judge.system_fingerprints": ",".join(sorted(outcome.fingerprints)) or "none",
+            }
+        )
     print(result.table)
 
 

@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> None:
     config = {"seed": params.seed, "pack": params.pack}
     with open_tracker("pack", config) as tracker:
         result = pack(params.pack, args.composed, args.tokenizers, args.out)
-        timings = write_metrics(args.metrics, result.metrics, headline=HEADLINE_METRICS, details_path=Path(args.out) / "stats.json")
+        timings = write_metrics(
+            args.metrics, result.metrics, headline=HEADLINE_METRICS, details_path=Path(args.out) / "stats.json"
+        )
         write_meta(args.out, stage="pack", config=config, seed=params.seed, inputs=result.inputs)
         tracker.log_metrics({**result.metrics, **timings})
 

@@ -45,26 +45,56 @@ def main(argv: list[str] | None = None) -> None:
     check_launch()
     seed_everything(seed, deterministic=params.pretrain.deterministic)
     name = instance_name(args.arch, args.corpus, seed)
-    config = {"seed": params.seed, "pretrain_seed": seed, "model": {args.arch: getattr(params.model, args.arch)},
-              "pretrain": params.pretrain}
-    tracking = open_tracker("pretrain", config, run_name=f"pretrain@{name}") if main_process else (
-        contextlib.nullcontext(NullLogger()))
+    config = {
+        "seed": params.seed,
+        "pretrain_seed": seed,
+        "model": {args.arch: getattr(params.model, args.arch)},
+        "pretrain": params.pretrain,
+    }
+    tracking = (
+        open_tracker("pretrain", config, run_name=f"pretrain@{name}")
+        if main_process
+        else (contextlib.nullcontext(NullLogger()))
+    )
     with tracking as tracker:
         tracker.set_tags({"tinyhelen.arch": args.arch, "tinyhelen.corpus": args.corpus, "tinyhelen.seed": str(seed)})
         model_dir = Path(args.models) / name
-        result = pretrain(args.arch, args.corpus, params, packed_root=args.packed, tokenizers_root=args.tokenizers,
-                          model_dir=model_dir, tracker=tracker, seed=seed)
+        result = pretrain(
+            args.arch,
+            args.corpus,
+            params,
+            packed_root=args.packed,
+            tokenizers_root=args.tokenizers,
+            model_dir=model_dir,
+            tracker=tracker,
+            seed=seed,
+        )
         if main_process:
-            write_outputs(result, arch=args.arch, corpus=args.corpus, model_dir=model_dir, metrics_dir=args.metrics,
-                          config=config, seed=seed, export_steps=params.pretrain.export_steps,
-                          data_source=params.data.source, params_file=args.params)
+            write_outputs(
+                result,
+                arch=args.arch,
+                corpus=args.corpus,
+                model_dir=model_dir,
+                metrics_dir=args.metrics,
+                config=config,
+                seed=seed,
+                export_steps=params.pretrain.export_steps,
+                data_source=params.data.source,
+                params_file=args.params,
+            )
             # the loop logged the last step's train/ and val/ metrics already: the rest, once
-            tracker.log_metrics({k: v for k, v in result.metrics.items() if not k.startswith(("train/", "val/"))},
-                                step=params.pretrain.max_steps)
+            tracker.log_metrics(
+                {k: v for k, v in result.metrics.items() if not k.startswith(("train/", "val/"))},
+                step=params.pretrain.max_steps,
+            )
             if result.started_from is not None:
-                tracker.set_tags({"tinyhelen.resume_from": result.started_from["path"],
-                                  "tinyhelen.resume_kind": result.started_from["kind"],
-                                  "tinyhelen.resume_step": result.started_from["step"]})
+                tracker.set_tags(
+                    {
+                        "tinyhelen.resume_from": result.started_from["path"],
+                        "tinyhelen.resume_kind": result.started_from["kind"],
+                        "tinyhelen.resume_step": result.started_from["step"],
+                    }
+                )
             tracker.log_artifact(model_dir / "README.md", "model_card")
             tracker.log_artifact(model_dir / "meta.json", "model_card")
             tracker.log_artifact(Path(args.metrics) / "curves" / name, "curves")

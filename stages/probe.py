@@ -27,8 +27,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--model", help="pretrained model folder (model + tokenizer)")
-    what.add_argument("--random", choices=["llama", "mamba", "bert", "xlnet"],
-                      help="random-init baseline: params model.<arch> with the family's tokenizer")
+    what.add_argument(
+        "--random",
+        choices=["llama", "mamba", "bert", "xlnet"],
+        help="random-init baseline: params model.<arch> with the family's tokenizer",
+    )
     what.add_argument("--ngram", choices=["unigram", "bigram"], help="add-k n-gram reference of --text")
     parser.add_argument("--name", required=True, help="row name in reports, e.g. llama-leaner-s65")
     parser.add_argument("--text", required=True, help="training text: a composed split file (vocabulary filter)")
@@ -47,13 +50,27 @@ def main(argv: list[str] | None = None) -> None:
     if args.random:
         config["model"] = {args.random: getattr(params.model, args.random)}
     with open_tracker("probe", config, run_name=f"probe@{args.name}") as tracker:
-        result, inputs = run_probe(args.name, params.probe, seed=params.seed, text_path=args.text,
-                                   model_dir=args.model, random_arch=args.random, ngram=args.ngram,
-                                   model_params=params.model, tokenizers_dir=args.tokenizers)
+        result, inputs = run_probe(
+            args.name,
+            params.probe,
+            seed=params.seed,
+            text_path=args.text,
+            model_dir=args.model,
+            random_arch=args.random,
+            ngram=args.ngram,
+            model_params=params.model,
+            tokenizers_dir=args.tokenizers,
+        )
         with atomic_dir(out) as tmp:
             write_jsonl(tmp / "scores.jsonl", result.records)
-            write_meta(tmp, stage="probe", config=config, seed=params.seed, inputs=inputs,
-                       extra={"name": args.name, "kind": result.metrics["kind"]})
+            write_meta(
+                tmp,
+                stage="probe",
+                config=config,
+                seed=params.seed,
+                inputs=inputs,
+                extra={"name": args.name, "kind": result.metrics["kind"]},
+            )
         write_json(metrics_path, result.metrics)
         tracker.set_tags({"probe.model": args.name, "probe.kind": result.metrics["kind"]})
         tracker.log_metrics({**headline(result.metrics), **result.timing})

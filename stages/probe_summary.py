@@ -38,16 +38,24 @@ def main(argv: list[str] | None = None) -> None:
     names += [f"{arch}-random" for arch in pre.archs]
     names += [f"{ngram}-{corpus}" for ngram in params.probe.ngrams for corpus in pre.corpora]
     files = {name: Path(args.metrics_dir) / f"{name}.json" for name in names}
-    config = {"seed": params.seed, "probe": params.probe, "pretrain": {"archs": pre.archs, "corpora": pre.corpora,
-                                                                       "seeds": pre.seeds}}
+    config = {
+        "seed": params.seed,
+        "probe": params.probe,
+        "pretrain": {"archs": pre.archs, "corpora": pre.corpora, "seeds": pre.seeds},
+    }
     with open_tracker("probe_summary", config) as tracker:
         summary, table = summarise(files)
         with atomic_dir(args.out) as tmp:
             with atomic_open(tmp / "table.md") as handle:
                 handle.write(table)
             plot_summary(summary, tmp / "plot.png")
-            write_meta(tmp, stage="probe_summary", config=config, seed=params.seed,
-                       inputs={str(p): sha256_file(p) for p in files.values()})
+            write_meta(
+                tmp,
+                stage="probe_summary",
+                config=config,
+                seed=params.seed,
+                inputs={str(p): sha256_file(p) for p in files.values()},
+            )
         write_json(args.summary, summary)
         tracker.log_metrics({f"{name}.accuracy": row["accuracy"] for name, row in summary["models"].items()})
     print(table)

@@ -33,8 +33,9 @@ def main(argv: list[str] | None = None) -> None:
     seed_everything(params.seed)
     config = {"seed": params.seed, "report": params.report}
     with open_tracker("report", config) as tracker:
-        result = build_report(params.report, args.metrics, params_path=args.params,
-                              params=read_yaml(args.params, "params file"))
+        result = build_report(
+            params.report, args.metrics, params_path=args.params, params=read_yaml(args.params, "params file")
+        )
         out = write_report(result, args.out)
         write_meta(out, stage="report", config=config, seed=params.seed, inputs=result.inputs)
         tracker.log_metrics(result.summary)

@@ -32,7 +32,9 @@ def main(argv: list[str] | None = None) -> None:
     config = {"seed": params.seed, "sentences": params.sentences, "llm": params.llm, "simplify": params.simplify}
     with open_tracker("simplify", config) as tracker:
         result = simplify_corpus(params, args.clean, args.out)
-        timings = write_metrics(args.metrics, result.metrics, headline=HEADLINE_METRICS, details_path=Path(args.out) / "stats.json")
+        timings = write_metrics(
+            args.metrics, result.metrics, headline=HEADLINE_METRICS, details_path=Path(args.out) / "stats.json"
+        )
         write_meta(args.out, stage="simplify", config=config, seed=params.seed, inputs=result.inputs)
         tracker.log_metrics({**result.metrics, **timings})
 

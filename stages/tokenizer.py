@@ -33,9 +33,10 @@ def main(argv: list[str] | None = None) -> None:
     seed_everything(params.seed)
     config = {"seed": params.seed, "tokenizer": params.tokenizer}
     with open_tracker("tokenizer", config) as tracker:
-        result = build_tokenizers(params.tokenizer, {"leaner": Path(args.leaner), "ori": Path(args.ori)},
-                                  args.out)
-        timings = write_metrics(args.metrics, result.metrics, headline=HEADLINE_METRICS, details_path=Path(args.out) / "stats.json")
+        result = build_tokenizers(params.tokenizer, {"leaner": Path(args.leaner), "ori": Path(args.ori)}, args.out)
+        timings = write_metrics(
+            args.metrics, result.metrics, headline=HEADLINE_METRICS, details_path=Path(args.out) / "stats.json"
+        )
         write_meta(args.out, stage="tokenizer", config=config, seed=params.seed, inputs=result.inputs)
         tracker.log_metrics({**result.metrics, **timings})
 

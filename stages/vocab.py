@@ -41,7 +41,9 @@ def main(argv: list[str] | None = None) -> None:
     corpora = {"ori": Path(args.ori), "leaner": Path(args.leaner)}
     with open_tracker("vocab", config) as tracker:
         result = measure_vocabulary(params.vocab, make_splitter(params.sentences), corpora)
-        timings = write_metrics(args.metrics, result.metrics, headline=HEADLINE_METRICS, details_path=Path(args.out) / "stats.json")
+        timings = write_metrics(
+            args.metrics, result.metrics, headline=HEADLINE_METRICS, details_path=Path(args.out) / "stats.json"
+        )
         plot_comparison(result.metrics, args.plot)
         with atomic_open(Path(args.out) / "word_list.txt") as handle:
             handle.write("\n".join(result.word_list) + "\n")

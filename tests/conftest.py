@@ -12,8 +12,13 @@ import pytest
 
 # Hub lookups stall ~20 s each without a network; tests never need one. Tracking is off unless a test
 # points MLFLOW_TRACKING_URI at a temporary store and turns it on.
-os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-                  TINYHELEN_TRACKING="off", DVC_NO_ANALYTICS="1")
+os.environ.update(
+    HF_HUB_OFFLINE="1",
+    HF_DATASETS_OFFLINE="1",
+    TRANSFORMERS_OFFLINE="1",
+    TINYHELEN_TRACKING="off",
+    DVC_NO_ANALYTICS="1",
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "tinyhelen-data"

@@ -84,7 +84,7 @@ def judge_scores(answer: str) -> tuple[int, int, int]:
 
 def judge_answer(prompt: str) -> str:
     """The fake judge's reply: one `<label>: g c s` line per answer block of the last [ANSWERS] section."""
-    section = prompt[prompt.rindex("[ANSWERS]"):]
+    section = prompt[prompt.rindex("[ANSWERS]") :]
     blocks = re.findall(r"^\[([A-Z])\]\n(.*?)\n\[/\1\]$", section, re.MULTILINE | re.DOTALL)
     reasked = "could not be read" in prompt
     if "FAULT:judgegarbage" in section and not reasked:
@@ -133,9 +133,17 @@ def answer_for(prompt: str) -> str:
 class FakeLLMServer:
     """The server on a background thread; a context manager."""
 
-    def __init__(self, latency: float = 0.0, fail_times: int = 1, slow_s: float = 2.0, retry_after: float = 0.05,
-                 log_path: str | Path | None = None, fault_rate: float = 0.0, fault_seed: int = 0,
-                 fault_modes: tuple[str, ...] = RANDOM_FAULTS) -> None:
+    def __init__(
+        self,
+        latency: float = 0.0,
+        fail_times: int = 1,
+        slow_s: float = 2.0,
+        retry_after: float = 0.05,
+        log_path: str | Path | None = None,
+        fault_rate: float = 0.0,
+        fault_seed: int = 0,
+        fault_modes: tuple[str, ...] = RANDOM_FAULTS,
+    ) -> None:
         self.latency, self.fail_times, self.slow_s, self.retry_after = latency, fail_times, slow_s, retry_after
         self.log_path = Path(log_path) if log_path else None
         self.fault_rate, self.fault_modes = fault_rate, fault_modes
@@ -159,8 +167,11 @@ class FakeLLMServer:
                 body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
                 fault = server.draw_fault()
                 if fault in ("429", "500", "503"):
-                    status, payload, headers = int(fault), {"error": {"message": f"random fault {fault}"}}, \
-                        {"retry-after": str(server.retry_after)} if fault == "429" else {}
+                    status, payload, headers = (
+                        int(fault),
+                        {"error": {"message": f"random fault {fault}"}},
+                        {"retry-after": str(server.retry_after)} if fault == "429" else {},
+                    )
                     server.record(body, dict(self.headers))
                 else:
                     if fault == "slow":
@@ -240,8 +251,11 @@ class FakeLLMServer:
             time.sleep(self.latency)
         transient = attempt <= self.fail_times
         if "FAULT:429always" in prompt or "FAULT:429" in prompt and transient:
-            return 429, {"error": {"message": "rate limited", "type": "rate_limit"}}, \
-                {"retry-after": str(self.retry_after)}
+            return (
+                429,
+                {"error": {"message": "rate limited", "type": "rate_limit"}},
+                {"retry-after": str(self.retry_after)},
+            )
         if "FAULT:500" in prompt and transient:
             return 500, {"error": {"message": "server error", "type": "server_error"}}, {}
         if "FAULT:slow" in prompt and transient:
@@ -259,13 +273,21 @@ class FakeLLMServer:
                 content, finish = content[: len(content) // 2], "length"
         usage = {"prompt_tokens": len(prompt.split()), "completion_tokens": len(content.split())}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        return 200, {
-            "id": f"chatcmpl-{key[:12]}", "object": "chat.completion", "created": int(time.time()),
-            "model": body.get("model", "fake"), "system_fingerprint": "fp_fake_1",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                         "finish_reason": finish}],
-            "usage": usage,
-        }, {}
+        return (
+            200,
+            {
+                "id": f"chatcmpl-{key[:12]}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", "fake"),
+                "system_fingerprint": "fp_fake_1",
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}
+                ],
+                "usage": usage,
+            },
+            {},
+        )
 
     def __enter__(self) -> FakeLLMServer:
         self._thread.start()
@@ -283,8 +305,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fault-rate", type=float, default=0.0, help="share of requests failing at random")
     parser.add_argument("--fault-seed", type=int, default=0, help="seed of the random faults")
     args = parser.parse_args(argv)
-    with FakeLLMServer(latency=args.latency, log_path=args.log, fault_rate=args.fault_rate,
-                       fault_seed=args.fault_seed) as server:
+    with FakeLLMServer(
+        latency=args.latency, log_path=args.log, fault_rate=args.fault_rate, fault_seed=args.fault_seed
+    ) as server:
         print(f"PORT {server.port}", flush=True)
         try:
             while True:

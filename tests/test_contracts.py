@@ -71,13 +71,19 @@ def test_stage_cmd_module_imports(name):
 def test_stage_deps_exist(name):
     stage = STAGES[name]
     deps = [d for d in stage.get("deps", []) if "${" not in d]
-    produced = {expanded for other in STAGES.values()
-                for out in other.get("outs", []) + other.get("metrics", [])
-                for expanded in _expand_matrix(other, out if isinstance(out, str) else next(iter(out)))}
+    produced = {
+        expanded
+        for other in STAGES.values()
+        for out in other.get("outs", []) + other.get("metrics", [])
+        for expanded in _expand_matrix(other, out if isinstance(out, str) else next(iter(out)))
+    }
     for dep in deps:
         # a dep is a file in the repo, or (inside, or a folder of) what other stages write
-        upstream = any(dep == out or dep.startswith(out.rstrip("/") + "/") or out.startswith(dep.rstrip("/") + "/")
-                       for out in produced if "${" not in out)
+        upstream = any(
+            dep == out or dep.startswith(out.rstrip("/") + "/") or out.startswith(dep.rstrip("/") + "/")
+            for out in produced
+            if "${" not in out
+        )
         assert (REPO_ROOT / dep).exists() or upstream, f"stage {name}: dep {dep} does not exist"
 
 
@@ -90,7 +96,8 @@ def test_stage_code_deps_equal_import_closure(name):
     assert listed == expected, (
         f"stage {name}: code deps differ from the import closure\n"
         f"  missing: {sorted(expected - listed)}\n  not imported: {sorted(listed - expected)}\n"
-        f"paste this into dvc.yaml:\n{yaml_block(name, stage)}")
+        f"paste this into dvc.yaml:\n{yaml_block(name, stage)}"
+    )
 
 
 def test_package_inits_hold_no_code():
@@ -136,4 +143,5 @@ def test_narrowed_grid_gives_a_consistent_graph(tmp_path):
                 path = str(dep.fs_path)
                 if "/models/" in path or "/metrics/" in path:
                     assert any(path == o or path.startswith(o + "/") or o.startswith(path + "/") for o in outs), (
-                        f"{stage.addressing} reads {path}, which no stage of the narrowed graph writes")
+                        f"{stage.addressing} reads {path}, which no stage of the narrowed graph writes"
+                    )

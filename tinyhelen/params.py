@@ -90,22 +90,26 @@ class Params(BaseModel):
             block = self.pack.block_size_for(family)
             positions = getattr(self.model, arch).max_position_embeddings
             if arch in self.pretrain.archs and positions < block:
-                problems.append(f"model.{arch}.max_position_embeddings ({positions}) must be at least "
-                                f"the {family} pack.block_size ({block})")
+                problems.append(
+                    f"model.{arch}.max_position_embeddings ({positions}) must be at least "
+                    f"the {family} pack.block_size ({block})"
+                )
         longest = max(self.pack.block_size_for(family) for family in self.pack.families)
         if self.tokenizer.model_max_length < longest:
-            problems.append(f"tokenizer.model_max_length ({self.tokenizer.model_max_length}) must be at least "
-                            f"pack.block_size ({longest})")
+            problems.append(
+                f"tokenizer.model_max_length ({self.tokenizer.model_max_length}) must be at least "
+                f"pack.block_size ({longest})"
+            )
         missing = [family for family in self.pack.families if family not in self.tokenizer.families]
         if missing:
             problems.append(f"pack.families {missing} are not in tokenizer.families {self.tokenizer.families}")
         if self.compose.count_with not in self.tokenizer.families:
-            problems.append(f"compose.count_with ({self.compose.count_with}) is not in tokenizer.families "
-                            f"{self.tokenizer.families}")
+            problems.append(
+                f"compose.count_with ({self.compose.count_with}) is not in tokenizer.families {self.tokenizer.families}"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return self
-
 
 
 def validate_params(raw: Any, path: str = "params.yaml") -> Params:
@@ -116,7 +120,6 @@ def validate_params(raw: Any, path: str = "params.yaml") -> Params:
         return Params.model_validate(raw)
     except ValidationError as error:
         raise ConfigError(format_errors(error, path, Params)) from None
-
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:

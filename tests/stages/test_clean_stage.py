@@ -24,10 +24,23 @@ def _params(tmp_path: Path, **data) -> Path:
 def _run(tmp_path: Path, monkeypatch, **data) -> tuple[dict, Path]:
     params = _params(tmp_path, **data)
     monkeypatch.chdir(REPO_ROOT)
-    ingest_stage.main(["--out", str(tmp_path / "raw"), "--metrics", str(tmp_path / "ingest.json"),
-                       "--params", str(params)])
-    clean_stage.main(["--raw", str(tmp_path / "raw"), "--out", str(tmp_path / "clean"), "--metrics",
-                      str(tmp_path / "clean.json"), "--plots", str(tmp_path / "plots"), "--params", str(params)])
+    ingest_stage.main(
+        ["--out", str(tmp_path / "raw"), "--metrics", str(tmp_path / "ingest.json"), "--params", str(params)]
+    )
+    clean_stage.main(
+        [
+            "--raw",
+            str(tmp_path / "raw"),
+            "--out",
+            str(tmp_path / "clean"),
+            "--metrics",
+            str(tmp_path / "clean.json"),
+            "--plots",
+            str(tmp_path / "plots"),
+            "--params",
+            str(params),
+        ]
+    )
     return json.loads((tmp_path / "clean.json").read_text()), tmp_path / "clean"
 
 
@@ -51,8 +64,16 @@ def test_clean_sample(tmp_path, monkeypatch):
 @pytest.mark.shared_data
 def test_clean_shared_release_10m_ori(shared_data, tmp_path, monkeypatch):
     # validation and test of the 10M ori data (train is covered by bench/clean_throughput.py and -m slow)
-    metrics, _ = _run(tmp_path, monkeypatch, source=str(shared_data), variants=["ori"],
-                      splits=["validation", "test"], glue_tasks=[], eval_sets=[], instructions=False)
+    metrics, _ = _run(
+        tmp_path,
+        monkeypatch,
+        source=str(shared_data),
+        variants=["ori"],
+        splits=["validation", "test"],
+        glue_tasks=[],
+        eval_sets=[],
+        instructions=False,
+    )
     corpus = metrics["corpus"]["ori"]
     assert corpus["web"]["documents_in"] == 363
     assert corpus["web"]["words_removed"]["boilerplate"] > 0
@@ -64,6 +85,13 @@ def test_clean_shared_release_10m_ori(shared_data, tmp_path, monkeypatch):
 @pytest.mark.slow
 @pytest.mark.shared_data
 def test_clean_shared_release_10m_ori_all_splits(shared_data, tmp_path, monkeypatch):
-    metrics, _ = _run(tmp_path, monkeypatch, source=str(shared_data), variants=["ori"], glue_tasks=[],
-                      eval_sets=[], instructions=False)
+    metrics, _ = _run(
+        tmp_path,
+        monkeypatch,
+        source=str(shared_data),
+        variants=["ori"],
+        glue_tasks=[],
+        eval_sets=[],
+        instructions=False,
+    )
     assert metrics["totals"]["ori"]["documents_in"] == 8040

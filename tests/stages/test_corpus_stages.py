@@ -41,14 +41,49 @@ def run(tmp_path_factory) -> Path:
         params = _params(tmp, data={"glue_tasks": [], "eval_sets": [], "instructions": False})
         ingest_stage.main(["--out", str(tmp / "raw"), "--metrics", str(tmp / "ingest.json"), "--params", params])
         corpora = ["--leaner", str(tmp / "raw" / "leaner"), "--ori", str(tmp / "raw" / "ori")]
-        vocab_stage.main([*corpora, "--out", str(tmp / "vocab"), "--metrics", str(tmp / "vocab.json"),
-                          "--plot", str(tmp / "vocab.png"), "--params", params])
-        tokenizer_stage.main([*corpora, "--out", str(tmp / "tokenizers"), "--metrics", str(tmp / "tokenizer.json"),
-                              "--params", params])
-        compose_stage.main([*corpora, "--tokenizers", str(tmp / "tokenizers"), "--out", str(tmp / "composed"),
-                            "--metrics", str(tmp / "compose.json"), "--params", params])
-        pack_stage.main(["--composed", str(tmp / "composed"), "--tokenizers", str(tmp / "tokenizers"),
-                         "--out", str(tmp / "packed"), "--metrics", str(tmp / "pack.json"), "--params", params])
+        vocab_stage.main(
+            [
+                *corpora,
+                "--out",
+                str(tmp / "vocab"),
+                "--metrics",
+                str(tmp / "vocab.json"),
+                "--plot",
+                str(tmp / "vocab.png"),
+                "--params",
+                params,
+            ]
+        )
+        tokenizer_stage.main(
+            [*corpora, "--out", str(tmp / "tokenizers"), "--metrics", str(tmp / "tokenizer.json"), "--params", params]
+        )
+        compose_stage.main(
+            [
+                *corpora,
+                "--tokenizers",
+                str(tmp / "tokenizers"),
+                "--out",
+                str(tmp / "composed"),
+                "--metrics",
+                str(tmp / "compose.json"),
+                "--params",
+                params,
+            ]
+        )
+        pack_stage.main(
+            [
+                "--composed",
+                str(tmp / "composed"),
+                "--tokenizers",
+                str(tmp / "tokenizers"),
+                "--out",
+                str(tmp / "packed"),
+                "--metrics",
+                str(tmp / "pack.json"),
+                "--params",
+                params,
+            ]
+        )
     finally:
         mp.undo()
     return tmp
@@ -66,7 +101,7 @@ def test_vocab_on_the_sample(run):
     assert len((run / "vocab" / "word_list.txt").read_text().split()) == size
     for genre in ("web", "book", "wiki", "textbook", "conversation", "code", "all"):
         ori, leaner = metrics["ori"][genre], metrics["leaner"][genre]
-        assert leaner["oov_rate"] < ori["oov_rate"], genre   # simplified text stays inside the list
+        assert leaner["oov_rate"] < ori["oov_rate"], genre  # simplified text stays inside the list
         assert leaner["flesch_reading_ease"] > ori["flesch_reading_ease"], genre
         assert 0 < leaner["distinct_2"] <= 1 and leaner["sentences"] > 0
     assert metrics["ori"]["math"] == metrics["leaner"]["math"]  # math is not simplified
@@ -94,8 +129,10 @@ def test_compose_on_the_sample(run):
         assert set(entry["genres"]) == {"web", "book", "wiki", "textbook", "conversation"}
         assert entry["corpora"]["leaner"]["documents"] == entry["corpora"]["ori"]["documents"] > 0
         assert entry["corpora"]["leaner"]["tokens"] < entry["corpora"]["ori"]["tokens"]
-        leaner, ori = ([json.loads(line)["id"] for line in (run / "composed" / c / f"{split}.jsonl").open()]
-                       for c in ("leaner", "ori"))
+        leaner, ori = (
+            [json.loads(line)["id"] for line in (run / "composed" / c / f"{split}.jsonl").open()]
+            for c in ("leaner", "ori")
+        )
         assert leaner == ori
 
 
@@ -119,8 +156,19 @@ def test_bad_pack_params_exit_2_before_any_work(run, tmp_path, caplog):
 
     params = _params(tmp_path, pack={"block_size": 127})
     with pytest.raises(SystemExit) as info:
-        run_cli(pack_stage.main, ["--composed", str(run / "composed"), "--tokenizers", str(run / "tokenizers"),
-                                  "--out", str(tmp_path / "packed"), "--params", params])
+        run_cli(
+            pack_stage.main,
+            [
+                "--composed",
+                str(run / "composed"),
+                "--tokenizers",
+                str(run / "tokenizers"),
+                "--out",
+                str(tmp_path / "packed"),
+                "--params",
+                params,
+            ],
+        )
     assert info.value.code == 2 and "pack.block_size" in caplog.text
     assert not (tmp_path / "packed").exists()
 
@@ -132,19 +180,46 @@ def test_compose_and_pack_the_shared_10m_release(shared_data, tmp_path):
     mp = pytest.MonkeyPatch()
     mp.chdir(REPO_ROOT)
     try:
-        params = _params(tmp_path, data={"source": str(shared_data), "glue_tasks": [], "eval_sets": [],
-                                         "instructions": False},
-                         compose={"budget_tokens": 10_000_000}, pack={"block_size": 1024, "families": ["causal"]})
-        ingest_stage.main(["--out", str(tmp_path / "raw"), "--metrics", str(tmp_path / "ingest.json"),
-                           "--params", params])
+        params = _params(
+            tmp_path,
+            data={"source": str(shared_data), "glue_tasks": [], "eval_sets": [], "instructions": False},
+            compose={"budget_tokens": 10_000_000},
+            pack={"block_size": 1024, "families": ["causal"]},
+        )
+        ingest_stage.main(
+            ["--out", str(tmp_path / "raw"), "--metrics", str(tmp_path / "ingest.json"), "--params", params]
+        )
         corpora = ["--leaner", str(tmp_path / "raw" / "leaner"), "--ori", str(tmp_path / "raw" / "ori")]
-        tokenizer_stage.main([*corpora, "--out", str(tmp_path / "tok"), "--metrics", str(tmp_path / "t.json"),
-                              "--params", params])
-        compose_stage.main([*corpora, "--tokenizers", str(tmp_path / "tok"), "--out", str(tmp_path / "composed"),
-                            "--metrics", str(tmp_path / "compose.json"), "--params", params])
-        pack_stage.main(["--composed", str(tmp_path / "composed"), "--tokenizers", str(tmp_path / "tok"),
-                         "--out", str(tmp_path / "packed"), "--metrics", str(tmp_path / "pack.json"),
-                         "--params", params])
+        tokenizer_stage.main(
+            [*corpora, "--out", str(tmp_path / "tok"), "--metrics", str(tmp_path / "t.json"), "--params", params]
+        )
+        compose_stage.main(
+            [
+                *corpora,
+                "--tokenizers",
+                str(tmp_path / "tok"),
+                "--out",
+                str(tmp_path / "composed"),
+                "--metrics",
+                str(tmp_path / "compose.json"),
+                "--params",
+                params,
+            ]
+        )
+        pack_stage.main(
+            [
+                "--composed",
+                str(tmp_path / "composed"),
+                "--tokenizers",
+                str(tmp_path / "tok"),
+                "--out",
+                str(tmp_path / "packed"),
+                "--metrics",
+                str(tmp_path / "pack.json"),
+                "--params",
+                params,
+            ]
+        )
     finally:
         mp.undo()
     train = _json(tmp_path / "compose.json")["splits"]["train"]

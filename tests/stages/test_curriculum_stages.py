@@ -1,6 +1,6 @@
 """Stages difficulty -> curriculum (every strategy) -> curriculum_summary on a tiny fixture, through their CLIs.
 
-    pytest tests/stages/test_curriculum_stages.py
+pytest tests/stages/test_curriculum_stages.py
 """
 
 from __future__ import annotations
@@ -25,8 +25,19 @@ def test_difficulty_then_every_arm_then_the_summary(tmp_path, monkeypatch):
     params_path.write_text(yaml.safe_dump(params.model_dump(mode="json")))
     common = ["--params", str(params_path)]
 
-    difficulty.main(["--composed", str(root / "composed"), "--out", "data/difficulty", "--plots", "results/difficulty",
-                     "--metrics", "metrics/difficulty", *common])
+    difficulty.main(
+        [
+            "--composed",
+            str(root / "composed"),
+            "--out",
+            "data/difficulty",
+            "--plots",
+            "results/difficulty",
+            "--metrics",
+            "metrics/difficulty",
+            *common,
+        ]
+    )
     records = [json.loads(line) for line in Path("data/difficulty/leaner.jsonl").read_text().splitlines()]
     train_ids = [json.loads(line)["id"] for line in (root / "composed/leaner/train.jsonl").read_text().splitlines()]
     assert [r["id"] for r in records] == train_ids
@@ -37,8 +48,19 @@ def test_difficulty_then_every_arm_then_the_summary(tmp_path, monkeypatch):
 
     arms = [(s, 1) for s in STRATEGIES] + [("full-random", 2), ("iter-lmloss", 2)]
     for strategy, seed in arms:
-        curriculum.main(["--strategy", strategy, "--seed", str(seed), "--composed", str(root / "composed"),
-                         "--tokenizers", str(root / "tokenizers"), *common])
+        curriculum.main(
+            [
+                "--strategy",
+                strategy,
+                "--seed",
+                str(seed),
+                "--composed",
+                str(root / "composed"),
+                "--tokenizers",
+                str(root / "tokenizers"),
+                *common,
+            ]
+        )
     for strategy, seed in arms:
         name = f"{strategy}-s{seed}"
         assert sorted(p.name for p in Path("models/curriculum", name).iterdir()) == ["step-4", "step-8"]
@@ -65,7 +87,9 @@ def test_summary_without_the_control_is_refused(tmp_path):
     arm = tmp_path / "arms" / "iter-random-s1"
     arm.mkdir(parents=True)
     (arm / "run.json").write_text(json.dumps({"strategy": "iter-random", "seed": 1, "max_steps": 2}))
-    (arm / "curve.csv").write_text("step,tokens,loss,accuracy,level,documents,share,seen_share,scoring_tokens,grew\n"
-                                   "2,64,5.0,0.1,1,2,0.05,0.05,0,0\n")
+    (arm / "curve.csv").write_text(
+        "step,tokens,loss,accuracy,level,documents,share,seen_share,scoring_tokens,grew\n"
+        "2,64,5.0,0.1,1,2,0.05,0.05,0,0\n"
+    )
     with pytest.raises(DataError, match="no full-random run"):
         read_runs(tmp_path / "arms")

@@ -15,8 +15,9 @@ from tests.conftest import REPO_ROOT
 
 
 def _project_files() -> list[str]:
-    out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO_ROOT, capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout
     return [line for line in out.splitlines() if line and (REPO_ROOT / line).is_file()]
 
 
@@ -36,10 +37,16 @@ def repo_copy(tmp_path_factory) -> Path:
 
 
 def _dvc(root: Path, *args: str, tracking_uri: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "MLFLOW_TRACKING_URI": tracking_uri, "TINYHELEN_TRACKING": "mlflow", "DVC_NO_ANALYTICS": "1"}
-    return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, env=env, capture_output=True,
-                          text=True, timeout=600)
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "TINYHELEN_TRACKING": "mlflow",
+        "DVC_NO_ANALYTICS": "1",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "dvc", *args], cwd=root, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_dvc_repro_ingest_then_bad_overrides(repo_copy, tmp_path):
@@ -75,11 +82,12 @@ def test_dvc_repro_ingest_then_bad_overrides(repo_copy, tmp_path):
     # `validate` stage refuses it, naming the key (with a "did you mean"), before DVC deletes any output:
     # data/raw survives a typo and a missing source folder untouched.
     raw = _tree_hashes(repo_copy / "data" / "raw")
-    for override, key in (("ingest.nosuch=1", "ingest.nosuch"),
-                          ("+pretrain.max_step=10",
-                           "unknown key 'pretrain.max_step' (value: 10); did you mean 'pretrain.max_steps'?"),
-                          ("data.source=/nonexistent", "invalid value for 'data.source': no such folder"),
-                          ("seed=abc", "invalid value for 'seed'")):
+    for override, key in (
+        ("ingest.nosuch=1", "ingest.nosuch"),
+        ("+pretrain.max_step=10", "unknown key 'pretrain.max_step' (value: 10); did you mean 'pretrain.max_steps'?"),
+        ("data.source=/nonexistent", "invalid value for 'data.source': no such folder"),
+        ("seed=abc", "invalid value for 'seed'"),
+    ):
         bad = _dvc(repo_copy, "exp", "run", "-S", override, tracking_uri=uri)
         assert bad.returncode != 0, override
         assert key in bad.stdout + bad.stderr, bad.stdout + bad.stderr
@@ -91,8 +99,11 @@ def test_dvc_repro_ingest_then_bad_overrides(repo_copy, tmp_path):
 def _tree_hashes(root: Path) -> dict[str, str]:
     import hashlib
 
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.mark.slow
@@ -102,13 +113,16 @@ def test_bad_params_fail_in_validate_before_any_output_is_touched(repo_copy, tmp
     first = _dvc(repo_copy, "repro", "ingest", tracking_uri=uri)
     assert first.returncode == 0, first.stdout + first.stderr
     assert json.loads((repo_copy / "data" / "validated.json").read_text()) == {
-        "params": "valid", "checked_by": "stages/validate.py"}
+        "params": "valid",
+        "checked_by": "stages/validate.py",
+    }
     raw = repo_copy / "data" / "raw"
     before = _tree_hashes(raw)
     assert before
     for override, message in (
-            ("pretrain.micro_batch_size=3", "batch_size (8) must be a multiple of micro_batch_size (3)"),
-            ("model.llama.num_attention_heads=5", "hidden_size (64) must be a multiple of num_attention_heads (5)")):
+        ("pretrain.micro_batch_size=3", "batch_size (8) must be a multiple of micro_batch_size (3)"),
+        ("model.llama.num_attention_heads=5", "hidden_size (64) must be a multiple of num_attention_heads (5)"),
+    ):
         bad = _dvc(repo_copy, "exp", "run", "-S", override, tracking_uri=uri)
         output = bad.stdout + bad.stderr
         assert bad.returncode != 0, override

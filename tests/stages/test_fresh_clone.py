@@ -24,7 +24,9 @@ pytestmark = pytest.mark.repro
 def _run(*args: str, cwd: Path) -> str:
     env = {**os.environ, "TINYHELEN_TRACKING": "off", "DVC_NO_ANALYTICS": "1"}
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=3000)
-    assert result.returncode == 0, f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    assert result.returncode == 0, (
+        f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    )
     return result.stdout + result.stderr
 
 

@@ -25,8 +25,10 @@ def _ingest_sample_glue(out: Path, drop: tuple[str, ...] = ()) -> Path:
             path = SAMPLE_GLUE / f"{task}_{split}.jsonl"
             if f"{task}_{split}" in drop:
                 continue
-            write_jsonl(out / path.name, (normalise_glue(r, task=task, split=split, origin=f"{path}:{n}")
-                                          for n, r in iter_jsonl(path)))
+            write_jsonl(
+                out / path.name,
+                (normalise_glue(r, task=task, split=split, origin=f"{path}:{n}") for n, r in iter_jsonl(path)),
+            )
     return out
 
 
@@ -43,8 +45,21 @@ def workspace(tmp_path_factory):
 
 def _glue(root: Path, glue_dir: Path, name: str, model: str, *extra: str) -> dict:
     metrics = root / "metrics" / "glue" / f"{name}.json"
-    glue_stage.main(["--model", str(root / "models" / model), "--name", name, "--glue", str(glue_dir),
-                     "--out", str(root / "results" / "glue" / name), "--metrics", str(metrics), *extra])
+    glue_stage.main(
+        [
+            "--model",
+            str(root / "models" / model),
+            "--name",
+            name,
+            "--glue",
+            str(glue_dir),
+            "--out",
+            str(root / "results" / "glue" / name),
+            "--metrics",
+            str(metrics),
+            *extra,
+        ]
+    )
     headline = json.loads(metrics.read_text())  # the DVC metrics: headline numbers only
     full = json.loads((root / "results" / "glue" / name / "metrics.json").read_text())
     assert headline["average"] == full["average"] and headline["model"] == full["model"] == name
@@ -72,8 +87,7 @@ def test_glue_and_summary_on_the_sample(workspace, mlflow_store, monkeypatch):
     assert (leaner["arch"], leaner["init"], leaner["seed"], leaner["step"]) == ("llama", "leaner", 65, "final")
     assert (scratch["init"], scratch["seed"]) == ("scratch", 65)
     for metrics in (leaner, ori, scratch, xlnet):
-        assert metrics["tasks"]["sst2"] == {"status": "skipped",
-                                            "reason": f"missing sst2_train.jsonl in {glue_dir}"}
+        assert metrics["tasks"]["sst2"] == {"status": "skipped", "reason": f"missing sst2_train.jsonl in {glue_dir}"}
         assert "wnli" not in metrics["tasks"]  # off by default, as in the paper
         for task in ("cola", "mrpc", "qqp", "stsb", "mnli", "qnli", "rte"):
             assert metrics["tasks"][task]["status"] == "done" and metrics["tasks"][task]["best_lr"] == 1e-3
@@ -90,8 +104,18 @@ def test_glue_and_summary_on_the_sample(workspace, mlflow_store, monkeypatch):
     # xlnet file that also sits in the folder
     summary_path, out = root / "metrics" / "glue_summary.json", root / "results" / "glue_summary"
     params = _params(root, pretrain={"archs": ["llama"], "seeds": [65]})
-    summary_stage.main(["--results", str(root / "results" / "glue"), "--summary", str(summary_path),
-                        "--out", str(out), "--params", str(params)])
+    summary_stage.main(
+        [
+            "--results",
+            str(root / "results" / "glue"),
+            "--summary",
+            str(summary_path),
+            "--out",
+            str(out),
+            "--params",
+            str(params),
+        ]
+    )
     assert set(json.loads(summary_path.read_text())) == {"groups", "differences"}  # headlines
     summary = json.loads((out / "summary.json").read_text())
     assert list(summary["groups"]) == ["llama-scratch", "llama-ori", "llama-leaner"]
@@ -103,27 +127,52 @@ def test_glue_and_summary_on_the_sample(workspace, mlflow_store, monkeypatch):
     assert difference["mean"] == pytest.approx(leaner["average"]["test"] - ori["average"]["test"], abs=1e-6)
     table = (out / "table.md").read_text()
     lines = table.splitlines()
-    assert lines[0] == ("| Model | n | CoLA | MRPC | QQP | STS-B | MNLI-m | MNLI-mm | QNLI | RTE | Avg | "
-                        "Avg 95% CI |")
+    assert lines[0] == ("| Model | n | CoLA | MRPC | QQP | STS-B | MNLI-m | MNLI-mm | QNLI | RTE | Avg | Avg 95% CI |")
     assert lines[2].startswith("| Llama (from scratch) | 1 |") and lines[2].endswith("| n=1: none |")
     assert "Paired difference leaner − ori" in table and "| Llama | 1 |" in table
-    assert set(json.loads((out / "models.json").read_text())) == {"llama-scratch-s65", "llama-ori-s65",
-                                                                  "llama-leaner-s65"}
+    assert set(json.loads((out / "models.json").read_text())) == {
+        "llama-scratch-s65",
+        "llama-ori-s65",
+        "llama-leaner-s65",
+    }
     assert (out / "meta.json").exists()
 
     # a model params name without a metrics file is an error, not a silent gap
     two_seeds = _params(root / "results", pretrain={"archs": ["llama"], "seeds": [65, 66]})
     from tinyhelen.core.errors import DataError
 
-    with pytest.raises(DataError, match=r"no GLUE metrics for \['llama-scratch-s66', 'llama-leaner-s66', "
-                                        r"'llama-ori-s66'\]"):
-        summary_stage.main(["--results", str(root / "results" / "glue"), "--summary", str(summary_path),
-                            "--out", str(out), "--params", str(two_seeds)])
+    with pytest.raises(
+        DataError,
+        match=r"no GLUE metrics for \['llama-scratch-s66', 'llama-leaner-s66', "
+        r"'llama-ori-s66'\]",
+    ):
+        summary_stage.main(
+            [
+                "--results",
+                str(root / "results" / "glue"),
+                "--summary",
+                str(summary_path),
+                "--out",
+                str(out),
+                "--params",
+                str(two_seeds),
+            ]
+        )
     # a metrics file of another checkpoint than params ask for is stale
     stepped = _params(root / "metrics", pretrain={"archs": ["llama"], "seeds": [65]}, glue={"step": 1000})
     with pytest.raises(DataError, match=r"llama-leaner-s65/metrics.json: scores step final, params ask for 1000"):
-        summary_stage.main(["--results", str(root / "results" / "glue"), "--summary", str(summary_path),
-                            "--out", str(out), "--params", str(stepped)])
+        summary_stage.main(
+            [
+                "--results",
+                str(root / "results" / "glue"),
+                "--summary",
+                str(summary_path),
+                "--out",
+                str(out),
+                "--params",
+                str(stepped),
+            ]
+        )
 
     from mlflow import MlflowClient
 
@@ -142,12 +191,20 @@ def test_glue_and_summary_on_the_sample(workspace, mlflow_store, monkeypatch):
     # two glue_summary runs above fail on purpose, and a failed stage fails its invocation's parent run
     assert parent.info.run_name == "glue-exp" and parent.info.status == "FAILED"
     stage_runs = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
-    assert set(stage_runs) == {"glue@llama-leaner-s65", "glue@llama-ori-s65", "glue@llama-scratch-s65",
-                               "glue@xlnet-ori-s65", "glue_summary"}
+    assert set(stage_runs) == {
+        "glue@llama-leaner-s65",
+        "glue@llama-ori-s65",
+        "glue@llama-scratch-s65",
+        "glue@xlnet-ori-s65",
+        "glue_summary",
+    }
     for name, stage_run in stage_runs.items():
         nested = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == stage_run.info.run_id]
-        expected = set() if name == "glue_summary" else {
-            f"{task}/lr0.001/seed1" for task in ("cola", "mrpc", "qqp", "stsb", "mnli", "qnli", "rte")}
+        expected = (
+            set()
+            if name == "glue_summary"
+            else {f"{task}/lr0.001/seed1" for task in ("cola", "mrpc", "qqp", "stsb", "mnli", "qnli", "rte")}
+        )
         assert {r.info.run_name for r in nested} == expected
         for grid_run in nested:
             assert grid_run.info.status == "FINISHED" and grid_run.data.params["learning_rate"] == "0.001"
@@ -164,8 +221,21 @@ def test_missing_model_fails_cleanly_without_outputs(workspace, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         from tinyhelen.core.log import run_cli
 
-        run_cli(glue_stage.main, ["--model", str(tmp_path / "nope"), "--name", "llama-leaner-s65", "--glue",
-                                  str(glue_dir), "--out", str(tmp_path / "out"), "--metrics", str(metrics)])
+        run_cli(
+            glue_stage.main,
+            [
+                "--model",
+                str(tmp_path / "nope"),
+                "--name",
+                "llama-leaner-s65",
+                "--glue",
+                str(glue_dir),
+                "--out",
+                str(tmp_path / "out"),
+                "--metrics",
+                str(metrics),
+            ],
+        )
     assert exit_info.value.code == 2
     assert not metrics.exists() and not (tmp_path / "out").exists()
 
@@ -183,9 +253,22 @@ def test_exported_step_and_constructed_glue(workspace, tmp_path):
         shutil.copy(path, constructed / path.name)
     params = _params(tmp_path, glue={"tasks": ["rte"], "step": 4, "source": "constructed"})
     metrics = tmp_path / "metrics.json"
-    args = ["--model", str(model), "--name", "llama-leaner-s65", "--glue", str(tmp_path / "no-release"),
-            "--constructed", str(constructed), "--out", str(tmp_path / "out"), "--metrics", str(metrics),
-            "--params", str(params)]
+    args = [
+        "--model",
+        str(model),
+        "--name",
+        "llama-leaner-s65",
+        "--glue",
+        str(tmp_path / "no-release"),
+        "--constructed",
+        str(constructed),
+        "--out",
+        str(tmp_path / "out"),
+        "--metrics",
+        str(metrics),
+        "--params",
+        str(params),
+    ]
     glue_stage.main(args)
     scored = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert scored["step"] == 4 and scored["tasks"]["rte"]["status"] == "done"
@@ -201,5 +284,6 @@ def test_exported_step_and_constructed_glue(workspace, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(ConfigError, match="glue.source is 'constructed' but there are no Leaner-GLUE task files"):
-        glue_stage.main(["--model", str(model), "--name", "llama-leaner-s65", "--constructed", str(empty),
-                         "--params", str(params)])
+        glue_stage.main(
+            ["--model", str(model), "--name", "llama-leaner-s65", "--constructed", str(empty), "--params", str(params)]
+        )

@@ -77,11 +77,21 @@ def test_ingest_shared_release_10m(shared_data, tmp_path, monkeypatch):
     assert corpus["leaner"]["test"]["code"]["documents"] == 121
     assert metrics["alignment"]["validation"]["web"] == {"ori_ids": 180, "leaner_ids": 179, "matched": 179}
     assert set(metrics["missing"]) == {
-        "ori/10M/train/web", "leaner/10M/train/web", "leaner/10M/train/code", "ori/instruction",
-        "leaner/instruction", "leaner/glue/mnli_train.jsonl", "leaner/glue/qnli_train.jsonl",
-        "leaner/glue/qqp_train.jsonl", "leaner/glue/sst2_train.jsonl"}
-    assert metrics["glue"]["cola"] == {"train": {"examples": 7443}, "validation": {"examples": 452},
-                                       "test": {"examples": 453}}
+        "ori/10M/train/web",
+        "leaner/10M/train/web",
+        "leaner/10M/train/code",
+        "ori/instruction",
+        "leaner/instruction",
+        "leaner/glue/mnli_train.jsonl",
+        "leaner/glue/qnli_train.jsonl",
+        "leaner/glue/qqp_train.jsonl",
+        "leaner/glue/sst2_train.jsonl",
+    }
+    assert metrics["glue"]["cola"] == {
+        "train": {"examples": 7443},
+        "validation": {"examples": 452},
+        "test": {"examples": 453},
+    }
     assert metrics["glue"]["mnli"]["validation_mismatched"]["examples"] == 4204
     assert metrics["eval"]["all"]["questions"] == 1594
     assert metrics["eval"]["split-7-8"]["questions"] == 604
@@ -89,9 +99,18 @@ def test_ingest_shared_release_10m(shared_data, tmp_path, monkeypatch):
 
 @pytest.mark.shared_data
 def test_ingest_shared_release_100m_recovers_truncated_wiki(shared_data, tmp_path, monkeypatch):
-    metrics, _ = _run(tmp_path, monkeypatch, source=str(shared_data), budget="100M", variants=["ori"],
-                      genres=["wiki", "conversation"], splits=["train"], glue_tasks=[], eval_sets=[],
-                      instructions=False)
+    metrics, _ = _run(
+        tmp_path,
+        monkeypatch,
+        source=str(shared_data),
+        budget="100M",
+        variants=["ori"],
+        genres=["wiki", "conversation"],
+        splits=["train"],
+        glue_tasks=[],
+        eval_sets=[],
+        instructions=False,
+    )
     (damaged,) = metrics["damaged"]
     assert damaged["file"] == "ori/100M/train/wiki0003.jsonl.zst"
     assert damaged["records_recovered"] >= 3392  # the spec's count of complete documents before the damage

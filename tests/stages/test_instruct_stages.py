@@ -39,8 +39,20 @@ def built(tmp_path_factory) -> dict:
     raw["instruct"].update(run_dir=str(root / "runs"), block_size=160)
     raw["pretrain"].update(device="cpu")
     (root / "params.yaml").write_text(yaml.safe_dump(raw))
-    data_stage.main(["--release", str(root / "raw"), "--word-list", str(words), "--out", str(root / "data"),
-                     "--metrics", str(root / "metrics" / "instruct_data.json"), "--params", str(root / "params.yaml")])
+    data_stage.main(
+        [
+            "--release",
+            str(root / "raw"),
+            "--word-list",
+            str(words),
+            "--out",
+            str(root / "data"),
+            "--metrics",
+            str(root / "metrics" / "instruct_data.json"),
+            "--params",
+            str(root / "params.yaml"),
+        ]
+    )
     return {"root": root, "params": root / "params.yaml"}
 
 
@@ -80,9 +92,26 @@ def test_the_two_by_two_on_the_sample(built, tmp_path):
     start = time.perf_counter()
     for corpus in ("leaner", "ori"):
         for variant in ("leaner", "ori"):
-            instruct_stage.main(["--arch", "llama", "--corpus", corpus, "--variant", variant, "--models",
-                                 str(models), "--data", str(root / "data"), "--out", str(out), "--metrics",
-                                 str(metrics_dir), "--params", str(built["params"])])
+            instruct_stage.main(
+                [
+                    "--arch",
+                    "llama",
+                    "--corpus",
+                    corpus,
+                    "--variant",
+                    variant,
+                    "--models",
+                    str(models),
+                    "--data",
+                    str(root / "data"),
+                    "--out",
+                    str(out),
+                    "--metrics",
+                    str(metrics_dir),
+                    "--params",
+                    str(built["params"]),
+                ]
+            )
     assert time.perf_counter() - start < 60
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -106,7 +135,8 @@ def test_the_two_by_two_on_the_sample(built, tmp_path):
             assert meta["variant"] == variant and meta["start"].endswith(f"llama-{corpus}-s65")
             with open(metrics_dir / "curves" / name / "val.csv") as handle:
                 rows = list(csv.DictReader(handle))
-            assert [int(r["step"]) for r in rows] == list(range(params.eval_every, params.max_steps + 1,
-                                                                params.eval_every))
+            assert [int(r["step"]) for r in rows] == list(
+                range(params.eval_every, params.max_steps + 1, params.eval_every)
+            )
             assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
     assert len(set(losses.values())) == 4  # four different runs

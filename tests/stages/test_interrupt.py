@@ -21,13 +21,30 @@ def test_ctrl_c_in_simplify_is_one_line(tmp_path):
     raw["simplify"].update(backend="llm", genres=["math"], splits=["train"])
     raw["llm"].update(concurrency=2)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
-    command = [sys.executable, "-m", "stages.simplify", "--clean", str(corpus), "--out", str(tmp_path / "leaner"),
-               "--metrics", str(tmp_path / "metrics.json"), "--params", str(tmp_path / "params.yaml")]
+    command = [
+        sys.executable,
+        "-m",
+        "stages.simplify",
+        "--clean",
+        str(corpus),
+        "--out",
+        str(tmp_path / "leaner"),
+        "--metrics",
+        str(tmp_path / "metrics.json"),
+        "--params",
+        str(tmp_path / "params.yaml"),
+    ]
     with FakeLLMServer(latency=0.2) as server:
-        env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-test-interrupt",
-               "TINYHELEN_LLM_CACHE": str(tmp_path / "cache.sqlite"), "TINYHELEN_TRACKING": "off"}
-        run = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+        env = {
+            **os.environ,
+            "OPENAI_BASE_URL": server.base_url,
+            "OPENAI_API_KEY": "sk-test-interrupt",
+            "TINYHELEN_LLM_CACHE": str(tmp_path / "cache.sqlite"),
+            "TINYHELEN_TRACKING": "off",
+        }
+        run = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         deadline = time.monotonic() + 60
         while len(server.requests) < 4 and time.monotonic() < deadline and run.poll() is None:
             time.sleep(0.02)

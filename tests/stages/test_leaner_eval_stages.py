@@ -53,7 +53,10 @@ def test_offline_judge_free_table(workspace):
         lines = (workspace / f"results/generations/{name}.jsonl").read_text().splitlines()
         assert len(lines) == len(QUESTIONS)
         assert sorted(p.name for p in (workspace / f"results/generations/{name}").iterdir()) == [
-            "meta.json", "step-10.jsonl", "step-5.jsonl"]
+            "meta.json",
+            "step-10.jsonl",
+            "step-5.jsonl",
+        ]
         assert len((workspace / f"results/generations/{name}/step-5.jsonl").read_text().splitlines()) == len(INNER)
         assert json.loads((workspace / f"metrics/generate/{name}.json").read_text())["questions"] == len(QUESTIONS)
     assert metrics["judge"] == {"backend": "none"} and metrics["inter"] == {}

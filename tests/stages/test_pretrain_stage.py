@@ -37,15 +37,31 @@ def sample_packs(tmp_path_factory) -> Path:
 
 def run_stage(packs: Path, tmp_path: Path, arch: str, corpus: str, **pretrain) -> Path:
     raw = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
-    raw["pretrain"].update({"run_dir": str(tmp_path / "runs"), "max_steps": 10, "eval_every": 5, "log_every": 5,
-                            **pretrain})
+    raw["pretrain"].update(
+        {"run_dir": str(tmp_path / "runs"), "max_steps": 10, "eval_every": 5, "log_every": 5, **pretrain}
+    )
     params = tmp_path / "params.yaml"
     params.parent.mkdir(parents=True, exist_ok=True)
     params.write_text(yaml.safe_dump(raw))
     out = tmp_path / "out"
-    stage.main(["--arch", arch, "--corpus", corpus, "--packed", str(packs / "packed"), "--tokenizers",
-                str(packs / "tokenizers"), "--models", str(out / "models"), "--metrics", str(out / "metrics"),
-                "--params", str(params)])
+    stage.main(
+        [
+            "--arch",
+            arch,
+            "--corpus",
+            corpus,
+            "--packed",
+            str(packs / "packed"),
+            "--tokenizers",
+            str(packs / "tokenizers"),
+            "--models",
+            str(out / "models"),
+            "--metrics",
+            str(out / "metrics"),
+            "--params",
+            str(params),
+        ]
+    )
     return out
 
 
@@ -63,9 +79,9 @@ def check_outputs(out: Path, arch: str, corpus: str, steps: list[int] = (5, 10))
     assert any(path.endswith("train.bin") for path in meta["inputs"])
     with open(out / "metrics" / "curves" / name / "train.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert [int(r["step"]) for r in rows][-len(steps):] == list(steps) and float(rows[0]["tokens"]) > 0
+    assert [int(r["step"]) for r in rows][-len(steps) :] == list(steps) and float(rows[0]["tokens"]) > 0
     with open(out / "metrics" / "curves" / name / "val.csv") as handle:
-        assert [int(r["step"]) for r in csv.DictReader(handle)][-len(steps):] == list(steps)
+        assert [int(r["step"]) for r in csv.DictReader(handle)][-len(steps) :] == list(steps)
     return metrics
 
 
@@ -114,8 +130,14 @@ def test_resume_from_a_named_checkpoint_or_model_folder(sample_packs, tmp_path):
     assert "at step 8" in (longer / "models" / "llama-leaner-s65" / "README.md").read_text()
 
     weights = first / "models" / "llama-leaner-s65"
-    branch = run_stage(sample_packs, tmp_path / "c", "llama", "leaner", resume_from=str(weights),
-                       lr={"llama": 1e-3, "mamba": 5e-3, "bert": 1e-3, "xlnet": 5e-4})
+    branch = run_stage(
+        sample_packs,
+        tmp_path / "c",
+        "llama",
+        "leaner",
+        resume_from=str(weights),
+        lr={"llama": 1e-3, "mamba": 5e-3, "bert": 1e-3, "xlnet": 5e-4},
+    )
     meta = json.loads((branch / "models" / "llama-leaner-s65" / "meta.json").read_text())
     assert meta["started_from"] == {"path": str(weights), "kind": "weights", "step": 0}
     scratch = json.loads((first / "metrics" / "llama-leaner-s65.json").read_text())

@@ -18,9 +18,11 @@ from tests.fixtures.glue_models import save_model, train_tokenizer
 from tinyhelen.core.errors import DataError
 from tinyhelen.core.tracking import NullLogger
 
-TEXT = ["the dog runs to the river . the girls walk to the shop . the old man lives in a small house .",
-        "her father lights the lamps . yesterday he went to the market . the girl saw herself in the water .",
-        "this lamp is very bright . these flowers are red . she threw the ball . the man opened the door ."]
+TEXT = [
+    "the dog runs to the river . the girls walk to the shop . the old man lives in a small house .",
+    "her father lights the lamps . yesterday he went to the market . the girl saw herself in the water .",
+    "this lamp is very bright . these flowers are red . she threw the ball . the man opened the door .",
+]
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +51,23 @@ def workspace(tmp_path_factory):
 
 def _probe(root: Path, text: Path, name: str, *what: str) -> dict:
     metrics = root / "metrics" / "probe" / f"{name}.json"
-    probe_stage.main([*what, "--name", name, "--text", str(text), "--tokenizers", str(root / "tokenizers"),
-                      "--metrics", str(metrics), "--out", str(root / "results" / "probe" / name),
-                      "--params", str(root / "params.yaml")])
+    probe_stage.main(
+        [
+            *what,
+            "--name",
+            name,
+            "--text",
+            str(text),
+            "--tokenizers",
+            str(root / "tokenizers"),
+            "--metrics",
+            str(metrics),
+            "--out",
+            str(root / "results" / "probe" / name),
+            "--params",
+            str(root / "params.yaml"),
+        ]
+    )
     return json.loads(metrics.read_text())
 
 
@@ -68,8 +84,13 @@ def test_probe_and_summary_on_the_sample(workspace, monkeypatch):
     pairs = sum(1 for p in (REPO_ROOT / "data/sample/probe").glob("*.txt") for _ in p.read_text().splitlines()) // 2
     for metrics, kind in ((llama, "causal"), (bert, "mlm"), (unigram, "ngram")):
         assert metrics["kind"] == kind and metrics["overall"]["pairs"] == pairs
-        assert set(metrics["phenomena"]) == {"agreement_subject_verb", "agreement_determiner_noun",
-                                             "anaphor_agreement", "argument_structure", "irregular"}
+        assert set(metrics["phenomena"]) == {
+            "agreement_subject_verb",
+            "agreement_determiner_noun",
+            "anaphor_agreement",
+            "argument_structure",
+            "irregular",
+        }
         assert len(metrics["paradigms"]) == 5
         low, high = metrics["overall"]["ci95"]
         assert low <= metrics["overall"]["accuracy"] <= high
@@ -96,11 +117,27 @@ def test_probe_and_summary_on_the_sample(workspace, monkeypatch):
     assert again == llama  # deterministic, no times
 
     summary_path = root / "metrics" / "probe_summary.json"
-    summary_stage.main(["--metrics-dir", str(root / "metrics" / "probe"), "--summary", str(summary_path),
-                        "--out", str(root / "results" / "probe_summary"), "--params", str(root / "params.yaml")])
+    summary_stage.main(
+        [
+            "--metrics-dir",
+            str(root / "metrics" / "probe"),
+            "--summary",
+            str(summary_path),
+            "--out",
+            str(root / "results" / "probe_summary"),
+            "--params",
+            str(root / "params.yaml"),
+        ]
+    )
     summary = json.loads(summary_path.read_text())
-    assert list(summary["models"]) == ["llama-leaner-s65", "bert-leaner-s65", "llama-random", "bert-random",
-                                       "unigram-leaner", "bigram-leaner"]
+    assert list(summary["models"]) == [
+        "llama-leaner-s65",
+        "bert-leaner-s65",
+        "llama-random",
+        "bert-random",
+        "unigram-leaner",
+        "bigram-leaner",
+    ]
     table = (root / "results" / "probe_summary" / "table.md").read_text()
     assert "| unigram-leaner |" in table and "irregular" in table
     assert (root / "results" / "probe_summary" / "plot.png").read_bytes()[:4] == b"\x89PNG"
@@ -121,14 +158,40 @@ def test_probe_stage_rejects_a_malformed_source_and_a_missing_step(workspace, tm
     params["probe"]["source"] = str(bad)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     with pytest.raises(DataError, match=r"case-x.txt:3: odd number of lines"):
-        probe_stage.main(["--ngram", "unigram", "--name", "u", "--text", str(text), "--params",
-                          str(tmp_path / "params.yaml"), "--metrics", str(tmp_path / "m.json"),
-                          "--out", str(tmp_path / "out")])
+        probe_stage.main(
+            [
+                "--ngram",
+                "unigram",
+                "--name",
+                "u",
+                "--text",
+                str(text),
+                "--params",
+                str(tmp_path / "params.yaml"),
+                "--metrics",
+                str(tmp_path / "m.json"),
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
     monkeypatch.chdir(REPO_ROOT)
     params["probe"].update(source="sample", steps=[99])
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     with pytest.raises(DataError, match="step-99: no exported checkpoint"):
-        probe_stage.main(["--model", str(root / "models" / "llama-leaner-s65"), "--name", "x", "--text", str(text),
-                          "--params", str(tmp_path / "params.yaml"), "--metrics", str(tmp_path / "m.json"),
-                          "--out", str(tmp_path / "out")])
+        probe_stage.main(
+            [
+                "--model",
+                str(root / "models" / "llama-leaner-s65"),
+                "--name",
+                "x",
+                "--text",
+                str(text),
+                "--params",
+                str(tmp_path / "params.yaml"),
+                "--metrics",
+                str(tmp_path / "m.json"),
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
     assert not (tmp_path / "m.json").exists()

@@ -45,13 +45,17 @@ DVC_YAML = """stages:
 def test_two_queued_experiments_log_to_the_origin_store(tmp_path):
     from mlflow import MlflowClient
 
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "TINYHELEN_INVOCATION",
-                                                            "DVC_ROOT", "DVC_STAGE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MLFLOW_TRACKING_URI", "TINYHELEN_INVOCATION", "DVC_ROOT", "DVC_STAGE")
+    }
     env.update(TINYHELEN_TRACKING="mlflow", DVC_NO_ANALYTICS="1")
 
     def run(*args):
-        return subprocess.run(list(args), cwd=tmp_path, env=env, check=True, capture_output=True, text=True,
-                              timeout=300).stdout
+        return subprocess.run(
+            list(args), cwd=tmp_path, env=env, check=True, capture_output=True, text=True, timeout=300
+        ).stdout
 
     (tmp_path / "stage.py").write_text(STAGE.format(root=str(REPO_ROOT)))
     (tmp_path / "dvc.yaml").write_text(DVC_YAML.format(python=sys.executable))

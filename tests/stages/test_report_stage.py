@@ -1,6 +1,6 @@
 """Stage `report` on the repo's committed metrics: the page and its files are written, MLflow gets the HTML.
 
-    pytest -m slow tests/stages/test_report_stage.py -q
+pytest -m slow tests/stages/test_report_stage.py -q
 """
 
 from __future__ import annotations

@@ -19,15 +19,24 @@ SECRET = "sk-test-NOT-IN-DVC-LOCK-5150"
 
 @pytest.mark.slow
 def test_dvc_repro_simplify_llm(repo_copy, tmp_path, monkeypatch):  # noqa: F811
-    subprocess.run([sys.executable, "-m", "stages.ingest", "--out", "data/clean", "--metrics",
-                    str(tmp_path / "ingest.json")], cwd=repo_copy, check=True, capture_output=True,
-                   env={**os.environ, "TINYHELEN_TRACKING": "off"})
+    subprocess.run(
+        [sys.executable, "-m", "stages.ingest", "--out", "data/clean", "--metrics", str(tmp_path / "ingest.json")],
+        cwd=repo_copy,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "TINYHELEN_TRACKING": "off"},
+    )
     params = yaml.safe_load((repo_copy / "params.yaml").read_text())
     params["simplify"].update(backend="llm", genres=["web"], splits=["train"], instructions=False)
     (repo_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     # --single-item runs no upstream stage: the validate marker every stage depends on comes first
-    subprocess.run([sys.executable, "-m", "stages.validate", "--out", "data/validated.json"], cwd=repo_copy,
-                   check=True, capture_output=True, env={**os.environ, "TINYHELEN_TRACKING": "off"})
+    subprocess.run(
+        [sys.executable, "-m", "stages.validate", "--out", "data/validated.json"],
+        cwd=repo_copy,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "TINYHELEN_TRACKING": "off"},
+    )
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     with FakeLLMServer() as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)

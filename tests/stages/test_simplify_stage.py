@@ -34,16 +34,27 @@ def sample_clean(tmp_path_factory) -> Path:
     from stages import ingest
 
     out = tmp_path_factory.mktemp("sample") / "clean"
-    ingest.main(["--out", str(out), "--metrics", str(out.parent / "ingest.json"),
-                 "--params", str(REPO_ROOT / "params.yaml")])
+    ingest.main(
+        ["--out", str(out), "--metrics", str(out.parent / "ingest.json"), "--params", str(REPO_ROOT / "params.yaml")]
+    )
     return out
 
 
 def test_release_backend_on_sample(sample_clean, tmp_path):
     from stages import simplify
 
-    simplify.main(["--clean", str(sample_clean), "--out", str(tmp_path / "leaner"),
-                   "--metrics", str(tmp_path / "simplify.json"), "--params", str(REPO_ROOT / "params.yaml")])
+    simplify.main(
+        [
+            "--clean",
+            str(sample_clean),
+            "--out",
+            str(tmp_path / "leaner"),
+            "--metrics",
+            str(tmp_path / "simplify.json"),
+            "--params",
+            str(REPO_ROOT / "params.yaml"),
+        ]
+    )
     metrics = read_json(tmp_path / "simplify.json")
     assert metrics["backend"] == "release"
     rejects = records(tmp_path / "leaner" / "rejects.jsonl")
@@ -54,8 +65,15 @@ def test_release_backend_on_sample(sample_clean, tmp_path):
         originals = [r["id"] for p in paths for r in records(p)]
         assert numbers["documents_in"] == len(originals), genre
         assert numbers["documents_out"] + sum(numbers["failures"].values()) == len(originals)
-        assert set(numbers) >= {"word_ratio", "llm_calls", "cache_hits", "input_tokens", "output_tokens",
-                                "estimated_cost", "failures"}
+        assert set(numbers) >= {
+            "word_ratio",
+            "llm_calls",
+            "cache_hits",
+            "input_tokens",
+            "output_tokens",
+            "estimated_cost",
+            "failures",
+        }
     web = records(tmp_path / "leaner" / "train" / "web.jsonl")
     twins = {r["id"]: r for r in records(sample_clean / "leaner" / "train" / "web.jsonl")}
     assert web and all(r == twins[r["id"]] and r["variant"] == "leaner" for r in web)
@@ -67,8 +85,18 @@ def test_rules_backend_on_sample(sample_clean, tmp_path):
     from stages import simplify
 
     params = params_file(tmp_path, "params.yaml", simplify={"backend": "rules", "genres": ["web", "code", "math"]})
-    simplify.main(["--clean", str(sample_clean), "--out", str(tmp_path / "leaner"),
-                   "--metrics", str(tmp_path / "simplify.json"), "--params", str(params)])
+    simplify.main(
+        [
+            "--clean",
+            str(sample_clean),
+            "--out",
+            str(tmp_path / "leaner"),
+            "--metrics",
+            str(tmp_path / "simplify.json"),
+            "--params",
+            str(params),
+        ]
+    )
     metrics = read_json(tmp_path / "simplify.json")
     assert metrics["ner"] == "heuristic" and metrics["genres"]["web"]["documents_out"] > 0
     assert metrics["genres"]["math"]["documents_out"] == metrics["genres"]["math"]["documents_in"]
@@ -85,14 +113,23 @@ def test_llm_backend_through_the_stage_keeps_the_key_out_of_mlflow(tmp_path, mon
 
     secret = "sk-test-NEVER-IN-MLFLOW-7731"
     corpus = write_simplify_corpus(tmp_path / "clean", web_faults=(), instructions=1)
-    params = params_file(tmp_path, "params.yaml", simplify={"backend": "llm", "genres": ["web"],
-                                                            "splits": ["train"]})
+    params = params_file(tmp_path, "params.yaml", simplify={"backend": "llm", "genres": ["web"], "splits": ["train"]})
     with FakeLLMServer() as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", secret)
         monkeypatch.setenv("TINYHELEN_LLM_CACHE", str(tmp_path / "cache.sqlite"))
-        simplify.main(["--clean", str(corpus), "--out", str(tmp_path / "leaner"),
-                       "--metrics", str(tmp_path / "simplify.json"), "--params", str(params)])
+        simplify.main(
+            [
+                "--clean",
+                str(corpus),
+                "--out",
+                str(tmp_path / "leaner"),
+                "--metrics",
+                str(tmp_path / "simplify.json"),
+                "--params",
+                str(params),
+            ]
+        )
     metrics = read_json(tmp_path / "simplify.json")
     # two web stories, one instruction kept; the instruction with FAULT:echo rejected
     assert metrics["total"]["documents_out"] == 3 and metrics["total"]["llm_calls"] == 4
@@ -110,13 +147,31 @@ def test_release_on_shared_data_matches_179_of_180(shared_data, tmp_path):
     from stages import ingest, simplify
 
     params = params_file(
-        tmp_path, "params.yaml",
-        data={"source": str(shared_data), "genres": ["web"], "splits": ["validation"], "glue_tasks": [],
-              "eval_sets": [], "instructions": False},
-        simplify={"genres": ["web"], "splits": ["validation"], "instructions": False})
+        tmp_path,
+        "params.yaml",
+        data={
+            "source": str(shared_data),
+            "genres": ["web"],
+            "splits": ["validation"],
+            "glue_tasks": [],
+            "eval_sets": [],
+            "instructions": False,
+        },
+        simplify={"genres": ["web"], "splits": ["validation"], "instructions": False},
+    )
     ingest.main(["--out", str(tmp_path / "clean"), "--metrics", str(tmp_path / "ingest.json"), "--params", str(params)])
-    simplify.main(["--clean", str(tmp_path / "clean"), "--out", str(tmp_path / "leaner"),
-                   "--metrics", str(tmp_path / "simplify.json"), "--params", str(params)])
+    simplify.main(
+        [
+            "--clean",
+            str(tmp_path / "clean"),
+            "--out",
+            str(tmp_path / "leaner"),
+            "--metrics",
+            str(tmp_path / "simplify.json"),
+            "--params",
+            str(params),
+        ]
+    )
     web = read_json(tmp_path / "simplify.json")["genres"]["web"]
     assert (web["documents_in"], web["documents_out"]) == (180, 179)
     assert web["failures"] == {"not in release": 1}

@@ -34,31 +34,66 @@ PAPER = {
     "compose.budget_unit": "gpt2_pieces",  # spec §1.2, §2.7: the sampler counted GPT-2 tokens
     "compose.paired_only": False,
     # spec §3: one 2,000-entry BPE, learnt on leaner text, for every run
-    "tokenizer.vocab_size": 2000, "tokenizer.variant": "leaner",
+    "tokenizer.vocab_size": 2000,
+    "tokenizer.variant": "leaner",
     # spec §5.2, §5.3, §5.6: block 1024 (run_clm, run_mlm); run_plm max_seq_length 512
-    "block_size.causal": 1024, "block_size.bert": 1024, "block_size.xlnet": 512,
+    "block_size.causal": 1024,
+    "block_size.bert": 1024,
+    "block_size.xlnet": 512,
     # spec §5.6: 512 sequences per step, 10k steps, warmup 100, eval/log every 100, save every 500, seed 65
-    "pretrain.batch_size": 512, "pretrain.max_steps": 10000, "pretrain.warmup_steps": 100,
-    "pretrain.eval_every": 100, "pretrain.log_every": 100, "pretrain.save_every": 500, "seed": 65,
+    "pretrain.batch_size": 512,
+    "pretrain.max_steps": 10000,
+    "pretrain.warmup_steps": 100,
+    "pretrain.eval_every": 100,
+    "pretrain.log_every": 100,
+    "pretrain.save_every": 500,
+    "seed": 65,
     "pretrain.seeds": [65],
     # spec §5.6: the evaluated checkpoints llama-5e-3-1000, mamba-5e-3-1000, bert-1e-3-10000,
     # bert-ori-1e-3-10000, xlnet-5e-4-10000, xlnet-ori-1e-3-10000
-    "lr.llama.leaner": 5e-3, "lr.llama.ori": 5e-3, "lr.mamba.leaner": 5e-3, "lr.mamba.ori": 5e-3,
-    "lr.bert.leaner": 1e-3, "lr.bert.ori": 1e-3, "lr.xlnet.leaner": 5e-4, "lr.xlnet.ori": 1e-3,
+    "lr.llama.leaner": 5e-3,
+    "lr.llama.ori": 5e-3,
+    "lr.mamba.leaner": 5e-3,
+    "lr.mamba.ori": 5e-3,
+    "lr.bert.leaner": 1e-3,
+    "lr.bert.ori": 1e-3,
+    "lr.xlnet.leaner": 5e-4,
+    "lr.xlnet.ori": 1e-3,
     "pretrain.export_steps": [1000],
-    "glue.step.llama": 1000, "glue.step.mamba": 1000, "glue.step.bert": None, "glue.step.xlnet": None,
+    "glue.step.llama": 1000,
+    "glue.step.mamba": 1000,
+    "glue.step.bert": None,
+    "glue.step.xlnet": None,
     # spec §5.5: stock HF optimiser defaults
-    "pretrain.lr_schedule": "linear", "pretrain.weight_decay": 0.0, "pretrain.adam_beta1": 0.9,
-    "pretrain.adam_beta2": 0.999, "pretrain.adam_epsilon": 1e-8, "pretrain.grad_clip": 1.0,
+    "pretrain.lr_schedule": "linear",
+    "pretrain.weight_decay": 0.0,
+    "pretrain.adam_beta1": 0.9,
+    "pretrain.adam_beta2": 0.999,
+    "pretrain.adam_epsilon": 1e-8,
+    "pretrain.grad_clip": 1.0,
     # spec §5.3: MLM 15%, PLM 1/6 with spans up to 5
-    "pretrain.mlm_probability": 0.15, "pretrain.plm_probability": 1 / 6, "pretrain.max_span_length": 5,
+    "pretrain.mlm_probability": 0.15,
+    "pretrain.plm_probability": 1 / 6,
+    "pretrain.max_span_length": 5,
     # spec §6.2: 8 tasks (no wnli), 7 LRs x 5 seeds, length 256, batch 256, the per-task epochs, released files
     "glue.tasks": ["cola", "sst2", "mrpc", "qqp", "stsb", "mnli", "qnli", "rte"],
     "glue.learning_rates": [5e-6, 1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3],
     "glue.seeds": [1, 53, 65, 256, 9264],
-    "glue.max_length": 256, "glue.batch_size": 256, "glue.max_steps": 0, "glue.evals_per_epoch": 1,
-    "glue.epochs": {"cola": 30, "sst2": 3, "mrpc": 30, "qqp": 3, "stsb": 30, "mnli": 3, "qnli": 3, "rte": 50,
-                    "wnli": 50},
+    "glue.max_length": 256,
+    "glue.batch_size": 256,
+    "glue.max_steps": 0,
+    "glue.evals_per_epoch": 1,
+    "glue.epochs": {
+        "cola": 30,
+        "sst2": 3,
+        "mrpc": 30,
+        "qqp": 3,
+        "stsb": 30,
+        "mnli": 3,
+        "qnli": 3,
+        "rte": 50,
+        "wnli": 50,
+    },
     "glue.source": "release",
 }
 
@@ -89,10 +124,14 @@ def test_preset_cli_prints_the_flags(capsys):
 
     main([str(REPO_ROOT / "presets" / "paper.yaml"), "--params", str(REPO_ROOT / "params.yaml")])
     printed = capsys.readouterr().out
-    for flag in ("-S 'pack.block_size={causal: 1024, bert: 1024, xlnet: 512}'", "-S data.budget=100M",
-                 "-S pretrain.lr.xlnet.ori=0.001", "-S pretrain.plm_probability=1/6",
-                 "-S 'pretrain.export_steps=[1000]'",
-                 "-S 'glue.step={llama: 1000, mamba: 1000, bert: final, xlnet: final}'"):
+    for flag in (
+        "-S 'pack.block_size={causal: 1024, bert: 1024, xlnet: 512}'",
+        "-S data.budget=100M",
+        "-S pretrain.lr.xlnet.ori=0.001",
+        "-S pretrain.plm_probability=1/6",
+        "-S 'pretrain.export_steps=[1000]'",
+        "-S 'glue.step={llama: 1000, mamba: 1000, bert: final, xlnet: final}'",
+    ):
         assert flag in printed, flag
 
 

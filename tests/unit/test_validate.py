@@ -25,12 +25,18 @@ def test_the_repo_params_are_valid():
     validate_project(REPO_ROOT / "params.yaml", root=REPO_ROOT)
 
 
-@pytest.mark.parametrize("sections, message", [
-    ({"data": {"source": "/nonexistent"}}, "invalid value for 'data.source': no such folder"),
-    ({"data": {"source": "."}}, "has no 'ori/' or 'leaner/' folder"),
-    ({"simplify": {"backend": "llm", "prompts_dir": "prompts"}}, "'simplify.prompts_dir': lacks the prompt templates"),
-    ({"glue_simplify": {"enabled": True, "source": "no/such/glue"}}, "'glue_simplify.source': no such folder"),
-])
+@pytest.mark.parametrize(
+    "sections, message",
+    [
+        ({"data": {"source": "/nonexistent"}}, "invalid value for 'data.source': no such folder"),
+        ({"data": {"source": "."}}, "has no 'ori/' or 'leaner/' folder"),
+        (
+            {"simplify": {"backend": "llm", "prompts_dir": "prompts"}},
+            "'simplify.prompts_dir': lacks the prompt templates",
+        ),
+        ({"glue_simplify": {"enabled": True, "source": "no/such/glue"}}, "'glue_simplify.source': no such folder"),
+    ],
+)
 def test_missing_paths_are_refused_naming_the_key(tmp_path, sections, message):
     with pytest.raises(ConfigError, match=message):
         validate_project(_params_file(tmp_path, **sections), root=REPO_ROOT)

@@ -64,7 +64,6 @@ class SentencesConfig(Section):
     """`spacy` (rule-based sentencizer), `pysbd` (pySBD rules) or `punkt` (NLTK Punkt trained on the corpus)."""
 
 
-
 def format_key(loc: tuple) -> str:
     key = ""
     for part in loc:
@@ -115,7 +114,6 @@ def format_errors(error: ValidationError, path: str, root: type[BaseModel] | Non
     return "\n".join(lines)
 
 
-
 def read_yaml(path: str | Path, what: str) -> Any:
     """Parse a YAML file; `ConfigError` naming the file (and line) when it is missing or not valid YAML."""
     path = Path(path)
@@ -127,7 +125,6 @@ def read_yaml(path: str | Path, what: str) -> Any:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise ConfigError(f"{where}: not valid YAML: {getattr(error, 'problem', error)}") from None
-
 
 
 def with_changes(section: BaseModel, **changes: Any) -> BaseModel:

@@ -50,8 +50,11 @@ def iter_documents(path: Path, *, required: bool = False) -> Iterator[dict[str, 
             raise DataError(f"{path}: no such corpus file")
         return
     for lineno, record in iter_jsonl(path):
-        if not isinstance(record, dict) or not isinstance(record.get("id"), str) \
-                or not isinstance(record.get("text"), str):
+        if (
+            not isinstance(record, dict)
+            or not isinstance(record.get("id"), str)
+            or not isinstance(record.get("text"), str)
+        ):
             raise BadRecordError(f"{path}:{lineno}: a document needs string fields 'id' and 'text'")
         yield record
 

@@ -215,7 +215,7 @@ def remove_stale_temporaries(path: str | Path) -> list[Path]:
         return removed
     for kind in ("tmp", "old"):
         for stale in path.parent.glob(f".{glob.escape(path.name)}.{kind}-*"):
-            pid = stale.name[len(f".{path.name}.{kind}-"):].split("-", 1)[0]
+            pid = stale.name[len(f".{path.name}.{kind}-") :].split("-", 1)[0]
             if pid.isdigit() and (int(pid) == os.getpid() or _pid_alive(int(pid))):
                 continue
             if stale.is_dir() and not stale.is_symlink():
@@ -225,8 +225,12 @@ def remove_stale_temporaries(path: str | Path) -> list[Path]:
                     stale.unlink()
             removed.append(stale)
     if removed:
-        log.info("removed %d stale temporar%s of %s left by a killed run", len(removed),
-                 "y" if len(removed) == 1 else "ies", path)
+        log.info(
+            "removed %d stale temporar%s of %s left by a killed run",
+            len(removed),
+            "y" if len(removed) == 1 else "ies",
+            path,
+        )
     return removed
 
 

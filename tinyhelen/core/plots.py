@@ -42,8 +42,9 @@ def write_csv(rows: Sequence[dict[str, Any]], path: str | Path) -> None:
         handle.write(buffer.getvalue())
 
 
-def write_bar_plot(rows: Sequence[dict[str, Any]], stem: str | Path, *, category: str, series: str, value: str,
-                   title: str) -> tuple[Path, Path]:
+def write_bar_plot(
+    rows: Sequence[dict[str, Any]], stem: str | Path, *, category: str, series: str, value: str, title: str
+) -> tuple[Path, Path]:
     """Write `<stem>.csv` (the rows) and `<stem>.png`: horizontal bars per category, stacked by series.
 
     Args:
@@ -66,8 +67,9 @@ def write_bar_plot(rows: Sequence[dict[str, Any]], stem: str | Path, *, category
     csv_path, png_path = stem.with_suffix(".csv"), stem.with_suffix(".png")
     write_csv(rows, csv_path)
     categories = list(dict.fromkeys(row[category] for row in rows))
-    names = [s for s in dict.fromkeys(row[series] for row in rows)
-             if any(row[value] for row in rows if row[series] == s)]
+    names = [
+        s for s in dict.fromkeys(row[series] for row in rows) if any(row[value] for row in rows if row[series] == s)
+    ]
     table = {(row[category], row[series]): row[value] for row in rows}
     fig, ax = plt.subplots(figsize=(8, 0.35 * max(len(categories), 4) + 1.5))
     left = [0.0] * len(categories)

@@ -114,7 +114,7 @@ def _content(genre: str, variant: str, raw: Any) -> tuple[str, str, dict, set[st
             return _field(raw, "text"), None, {"wiki_id": str(idx)}, {"idx", "text"}
         if len(raw) != 1:
             raise ValueError(f"an original wiki record should have one key (its id), got {len(raw)}")
-        (wiki_id, value), = raw.items()
+        ((wiki_id, value),) = raw.items()
         if not isinstance(value, str):
             raise ValueError(f"wiki record '{wiki_id}' should map to a string")
         return value, strip_tags(value), {"wiki_id": wiki_id}, {wiki_id}
@@ -196,8 +196,15 @@ def normalise_glue(raw: Any, *, task: str, split: str, origin: str) -> dict[str,
         label = float(label)
     elif not isinstance(label, int) or isinstance(label, bool) or not 0 <= label < GLUE_NUM_LABELS[task]:
         raise ValueError(f"{task} 'label' should be an integer in [0, {GLUE_NUM_LABELS[task] - 1}], got {label!r}")
-    return {"id": f"{task}/{split}/{idx}", "task": task, "split": split, "idx": idx, "label": label,
-            **texts, "origin": origin}
+    return {
+        "id": f"{task}/{split}/{idx}",
+        "task": task,
+        "split": split,
+        "idx": idx,
+        "label": label,
+        **texts,
+        "origin": origin,
+    }
 
 
 def normalise_question(raw: Any, *, eval_set: str, origin: str) -> dict[str, Any]:
@@ -208,8 +215,7 @@ def normalise_question(raw: Any, *, eval_set: str, origin: str) -> dict[str, Any
     doc_id = raw.get("hash") or sha256_text(question)
     if not isinstance(doc_id, str) or not _HEX64.fullmatch(doc_id):
         raise ValueError("malformed 'hash' (64 lower-case hex digits)")
-    return {"id": doc_id, "eval_set": eval_set, "question": question, "source": raw.get("source"),
-            "origin": origin}
+    return {"id": doc_id, "eval_set": eval_set, "question": question, "source": raw.get("source"), "origin": origin}
 
 
 def split_genre_file(name: str) -> tuple[str, str] | None:

@@ -33,9 +33,30 @@ log = logging.getLogger(__name__)
 
 #: Packages whose versions can change a stage's results.
 TRACKED_PACKAGES = (
-    "tinyhelen", "torch", "transformers", "tokenizers", "datasets", "accelerate", "huggingface_hub",
-    "numpy", "zstandard", "ijson", "pydantic", "dvc", "mlflow", "openai", "spacy", "nltk", "pysbd",
-    "textstat", "wordfreq", "datasketch", "scikit-learn", "scipy", "mamba-ssm", "causal-conv1d",
+    "tinyhelen",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "datasets",
+    "accelerate",
+    "huggingface_hub",
+    "numpy",
+    "zstandard",
+    "ijson",
+    "pydantic",
+    "dvc",
+    "mlflow",
+    "openai",
+    "spacy",
+    "nltk",
+    "pysbd",
+    "textstat",
+    "wordfreq",
+    "datasketch",
+    "scikit-learn",
+    "scipy",
+    "mamba-ssm",
+    "causal-conv1d",
 )
 
 
@@ -85,10 +106,21 @@ def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str
 
 #: Key names whose values depend on the machine and the moment, never on the computation: they go to MLflow
 #: and the log, never into a DVC output or a committed metrics file.
-VOLATILE_KEYS = frozenset({
-    "seconds", "run_seconds", "tokenise_seconds", "train_seconds", "wall_time_s", "train_time_s",
-    "tokens_per_s", "tokens_per_second", "train_examples_per_second", "elapsed", "created",
-})
+VOLATILE_KEYS = frozenset(
+    {
+        "seconds",
+        "run_seconds",
+        "tokenise_seconds",
+        "train_seconds",
+        "wall_time_s",
+        "train_time_s",
+        "tokens_per_s",
+        "tokens_per_second",
+        "train_examples_per_second",
+        "elapsed",
+        "created",
+    }
+)
 #: Significant digits of the floats in metrics files: enough for any comparison, robust to the last-bit
 #: differences of float reductions.
 METRIC_DIGITS = 6
@@ -129,7 +161,7 @@ def pick(tree: Mapping[str, Any], patterns: Sequence[str]) -> dict[str, Any]:
 
     def walk(node: Any, parts: list[str], into: dict[str, Any]) -> None:
         head, rest = parts[0], parts[1:]
-        for key in (list(node) if head == "*" else [head] if head in node else []):
+        for key in list(node) if head == "*" else [head] if head in node else []:
             if not rest:
                 into[key] = node[key]
             elif isinstance(node[key], Mapping):
@@ -142,8 +174,13 @@ def pick(tree: Mapping[str, Any], patterns: Sequence[str]) -> dict[str, Any]:
     return picked
 
 
-def write_metrics(path: str | Path, metrics: Mapping[str, Any], *, headline: Sequence[str] | None = None,
-                  details_path: str | Path | None = None) -> dict[str, Any]:
+def write_metrics(
+    path: str | Path,
+    metrics: Mapping[str, Any],
+    *,
+    headline: Sequence[str] | None = None,
+    details_path: str | Path | None = None,
+) -> dict[str, Any]:
     """Write a stage's metrics file with only what the computation determines.
 
     Args:

@@ -69,8 +69,9 @@ def train_punkt(texts: Iterable[str]) -> Callable[[str], list[str]]:
     return lambda line: [s.strip() for s in tokenizer.tokenize(line) if s.strip()]
 
 
-def make_splitter(settings: SentencesSettings | str, training_texts: Iterable[str] | None = None
-                  ) -> Callable[[str], list[str]]:
+def make_splitter(
+    settings: SentencesSettings | str, training_texts: Iterable[str] | None = None
+) -> Callable[[str], list[str]]:
     """Return `split(text) -> list[str]` for the configured splitter.
 
     Args:

@@ -42,8 +42,9 @@ def paired_difference(a: Sequence[float], b: Sequence[float], confidence: float 
     return mean_interval([x - y for x, y in zip(a, b, strict=True) if x is not None and y is not None], confidence)
 
 
-def bootstrap_interval(values: Sequence[float], *, seed: int, resamples: int = 1000,
-                       confidence: float = CONFIDENCE) -> dict[str, Any]:
+def bootstrap_interval(
+    values: Sequence[float], *, seed: int, resamples: int = 1000, confidence: float = CONFIDENCE
+) -> dict[str, Any]:
     """Mean and a percentile bootstrap interval of the mean over items (questions, minimal pairs)."""
     x = np.asarray(values, dtype=np.float64)
     if x.size == 0:

@@ -155,7 +155,7 @@ def origin_repo_root(cwd: str | Path | None = None) -> Path:
     here = Path(cwd or Path.cwd()).resolve()
     parts = here.parts
     for index in range(len(parts) - 3):
-        if parts[index:index + 3] == (".dvc", "tmp", "exps"):
+        if parts[index : index + 3] == (".dvc", "tmp", "exps"):
             return Path(*parts[:index])
     return here
 
@@ -167,7 +167,7 @@ def default_tracking_uri() -> str:
 
 def sqlite_path(uri: str) -> Path | None:
     """The database file of a `sqlite:///...` URI (None for other stores)."""
-    return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
+    return Path(uri[len("sqlite:///") :]) if uri.startswith("sqlite:///") else None
 
 
 def store_lock(uri: str):
@@ -225,8 +225,7 @@ def ensure_experiment(client: Any, name: str, artifact_location: str | None = No
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
         try:
-            experiment_id = client.create_experiment(name, artifact_location=artifact_location,
-                                                     tags=EXPERIMENT_KIND)
+            experiment_id = client.create_experiment(name, artifact_location=artifact_location, tags=EXPERIMENT_KIND)
         except MlflowException:
             # Another process created it between our lookup and create.
             experiment = client.get_experiment_by_name(name)
@@ -276,8 +275,7 @@ def parent_run_name() -> str:
     return f"repro-{rev[:7]}"
 
 
-def find_or_create_parent(client: Any, experiment_id: str, invocation: str, uri: str,
-                          tags: Mapping[str, Any]) -> str:
+def find_or_create_parent(client: Any, experiment_id: str, invocation: str, uri: str, tags: Mapping[str, Any]) -> str:
     """The parent run of this invocation: found by its tag, or created (once, under the store lock)."""
     query = f"tags.`{INVOCATION_TAG}` = '{invocation}' and tags.`{PARENT_TAG}` = 'true'"
     with store_lock(uri):
@@ -307,7 +305,7 @@ def _log_pipeline_params(client: Any, run_id: str, path: str | Path = "params.ya
     secrets = _secret_values()
     items = sorted((k, scrub(v, secrets)[:_MAX_PARAM_LENGTH]) for k, v in flat.items())
     for start in range(0, len(items), 100):
-        client.log_batch(run_id, params=[Param(k, v) for k, v in items[start:start + 100]])
+        client.log_batch(run_id, params=[Param(k, v) for k, v in items[start : start + 100]])
 
 
 class MLflowLogger:
@@ -321,8 +319,14 @@ class MLflowLogger:
         parent: None = find this invocation's parent run (see the module doc), "" = no parent, or a run id.
     """
 
-    def __init__(self, run_name: str, tags: Mapping[str, Any], tracking_uri: str | None = None,
-                 experiment: str | None = None, parent: str | None = None) -> None:
+    def __init__(
+        self,
+        run_name: str,
+        tags: Mapping[str, Any],
+        tracking_uri: str | None = None,
+        experiment: str | None = None,
+        parent: str | None = None,
+    ) -> None:
         self.tracking_uri = tracking_uri or default_tracking_uri()
         self._client = prepare_store(self.tracking_uri)
         self._secrets = _secret_values()
@@ -331,8 +335,11 @@ class MLflowLogger:
         self._tags = self._clean(tags)
         if parent is None:
             invocation = invocation_id()
-            parent = find_or_create_parent(self._client, self.experiment_id, invocation, self.tracking_uri,
-                                           self._tags) if invocation else ""
+            parent = (
+                find_or_create_parent(self._client, self.experiment_id, invocation, self.tracking_uri, self._tags)
+                if invocation
+                else ""
+            )
             if invocation:  # the whole tree carries it (a plain `dvc repro` has no experiment name to search by)
                 self._tags[INVOCATION_TAG] = invocation
         self.parent_run_id = parent or None
@@ -380,8 +387,13 @@ class MLflowLogger:
 
     def child(self, run_name: str, tags: Mapping[str, Any] | None = None) -> MLflowLogger:
         """A nested run below this one (same store and experiment), carrying this run's tags plus `tags`."""
-        return MLflowLogger(run_name, {**self._tags, **(tags or {})}, tracking_uri=self.tracking_uri,
-                            experiment=self._client.get_experiment(self.experiment_id).name, parent=self.run_id)
+        return MLflowLogger(
+            run_name,
+            {**self._tags, **(tags or {})},
+            tracking_uri=self.tracking_uri,
+            experiment=self._client.get_experiment(self.experiment_id).name,
+            parent=self.run_id,
+        )
 
     def close(self, failed: bool = False) -> None:
         status = "FAILED" if failed else "FINISHED"

@@ -151,9 +151,14 @@ class GenreStats:
     words_removed: dict[str, int] = field(default_factory=lambda: {rule: 0 for rule in RULES})
 
     def as_dict(self) -> dict[str, Any]:
-        return {"documents_in": self.documents_in, "documents_out": self.documents_out,
-                "words_in": self.words_in, "words_out": self.words_out,
-                "rejected": self.rejected, "words_removed": self.words_removed}
+        return {
+            "documents_in": self.documents_in,
+            "documents_out": self.documents_out,
+            "words_in": self.words_in,
+            "words_out": self.words_out,
+            "rejected": self.rejected,
+            "words_removed": self.words_removed,
+        }
 
 
 @dataclass
@@ -201,8 +206,9 @@ def _clean_batch(task: Task) -> tuple[int, list[Cleaned]]:
     return number, [_clean_line(file, common_lines, lineno, line) for lineno, line in lines]
 
 
-def _outcomes(files: list[_File], common: dict[tuple[str, str], frozenset[str]], pool: Any,
-              workers: int) -> Iterator[tuple[int, Cleaned]]:
+def _outcomes(
+    files: list[_File], common: dict[tuple[str, str], frozenset[str]], pool: Any, workers: int
+) -> Iterator[tuple[int, Cleaned]]:
     """(file number, cleaned line) for every line of `files` (missing ones are passed over), in order;
     `common` holds the shared short lines of each (variant, genre) with the boilerplate rule.
 
@@ -210,8 +216,11 @@ def _outcomes(files: list[_File], common: dict[tuple[str, str], frozenset[str]],
     process deduplicates and writes); a semaphore keeps at most a few batches per worker in flight, so memory
     stays bounded.
     """
-    present = [(number, file, common.get((file.variant, file.genre), frozenset()))
-               for number, file in enumerate(files) if file.path.exists()]
+    present = [
+        (number, file, common.get((file.variant, file.genre), frozenset()))
+        for number, file in enumerate(files)
+        if file.path.exists()
+    ]
     if pool is None:
         for number, file, shared in present:
             for lineno, line in _lines(file.path):
@@ -285,8 +294,12 @@ def clean_corpus(raw_dir: str | Path, out_dir: str | Path, data: DataConfig, cfg
     groups = [(g, [(s, corpus_file(Path(), s, g)) for s in data.splits]) for g in data.genres]
     if data.instructions:
         groups.append(("instruction", [("all", instruction_file(Path()))]))
-    files = [_File(variant, genre, split, rel, raw_dir / variant / rel)
-             for variant in data.variants for genre, splits in groups for split, rel in splits]
+    files = [
+        _File(variant, genre, split, rel, raw_dir / variant / rel)
+        for variant in data.variants
+        for genre, splits in groups
+        for split, rel in splits
+    ]
 
     # A pool pays off only on real volumes; either way the output is the same. It starts first, so that the
     # workers load the language model while this process hashes the inputs and counts shared lines.
@@ -298,15 +311,13 @@ def clean_corpus(raw_dir: str | Path, out_dir: str | Path, data: DataConfig, cfg
     stats: dict[tuple[str, str], _GenreState] = {}
     outcomes = None
     try:
-        inputs = {f.path.relative_to(raw_dir).as_posix(): sha256_file(f.path)
-                  for f in files if f.path.exists()}
+        inputs = {f.path.relative_to(raw_dir).as_posix(): sha256_file(f.path) for f in files if f.path.exists()}
         common: dict[tuple[str, str], frozenset[str]] = {}
         if cfg.boilerplate.enabled:
             for variant in data.variants:
                 for genre, _ in groups:
                     if genre in cfg.boilerplate.genres:
-                        paths = [f.path for f in files
-                                 if f.variant == variant and f.genre == genre and f.path.exists()]
+                        paths = [f.path for f in files if f.variant == variant and f.genre == genre and f.path.exists()]
                         common[(variant, genre)] = _common_lines(paths, genre, cfg)
         with atomic_dir(out_dir) as tmp, open(tmp / "rejects.jsonl", "wb") as rejects:
             outcomes = _outcomes(files, common, pool, workers)
@@ -345,8 +356,7 @@ def clean_corpus(raw_dir: str | Path, out_dir: str | Path, data: DataConfig, cfg
         if state.counts.documents_in == 0:
             log.warning("no %s %s documents to clean", variant, genre)
         metrics.setdefault(variant, {})[genre] = state.counts.as_dict()
-    metrics = {"corpus": metrics, "totals": _totals(metrics),
-               "bad_records": dict(skipped.counts) if skipped else {}}
+    metrics = {"corpus": metrics, "totals": _totals(metrics), "bad_records": dict(skipped.counts) if skipped else {}}
     return CleanResult(metrics=metrics, inputs=inputs, plot_rows=_plot_rows(metrics["corpus"]))
 
 
@@ -384,8 +394,15 @@ def _account(item: Cleaned, state: _GenreState, out: Any, rejects: Any, file: _F
         stats.rejected[rule] += 1
         remaining = outcome.words_in - sum(outcome.words_removed.values())
         stats.words_removed[rule] += max(remaining, 0)
-        reject = {"id": item.id, "variant": file.variant, "split": file.split, "genre": file.genre, "rule": rule,
-                  "reason": reason, "origin": item.origin}
+        reject = {
+            "id": item.id,
+            "variant": file.variant,
+            "split": file.split,
+            "genre": file.genre,
+            "rule": rule,
+            "reason": reason,
+            "origin": item.origin,
+        }
         if duplicate_of is not None:
             reject["duplicate_of"] = duplicate_of
         rejects.write(encode_line(reject))
@@ -398,14 +415,24 @@ def _account(item: Cleaned, state: _GenreState, out: Any, rejects: Any, file: _F
 def _totals(corpus: dict[str, Any]) -> dict[str, Any]:
     totals = {}
     for variant, genres in corpus.items():
-        totals[variant] = {key: sum(g[key] for g in genres.values())
-                           for key in ("documents_in", "documents_out", "words_in", "words_out")}
+        totals[variant] = {
+            key: sum(g[key] for g in genres.values())
+            for key in ("documents_in", "documents_out", "words_in", "words_out")
+        }
         totals[variant]["rejected"] = {rule: sum(g["rejected"][rule] for g in genres.values()) for rule in RULES}
     return totals
 
 
 def _plot_rows(corpus: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per (variant/genre, rule) with the words and documents that rule removed."""
-    return [{"genre": f"{variant}/{genre}", "rule": rule, "words_removed": stats["words_removed"][rule],
-             "documents_rejected": stats["rejected"][rule]}
-            for variant, genres in corpus.items() for genre, stats in genres.items() for rule in RULES]
+    return [
+        {
+            "genre": f"{variant}/{genre}",
+            "rule": rule,
+            "words_removed": stats["words_removed"][rule],
+            "documents_rejected": stats["rejected"][rule],
+        }
+        for variant, genres in corpus.items()
+        for genre, stats in genres.items()
+        for rule in RULES
+    ]

@@ -81,11 +81,15 @@ def repair_whitespace(text: str, strip_ends: bool = True) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- markup
-_BLOCK_TAGS = "p|div|br|li|tr|h[1-6]|table|thead|tbody|ul|ol|dl|dt|dd|blockquote|section|article|header|" \
-              "footer|nav|aside|figure|figcaption|hr|pre|center|form"
-_INLINE_TAGS = "a|abbr|b|big|cite|code|del|em|font|i|img|ins|kbd|label|mark|nowiki|q|s|samp|small|span|" \
-               "strike|strong|sub|sup|td|th|time|tt|u|var|wbr|input|button|iframe|meta|link|source|video|audio|" \
-               "references|gallery|onlyinclude|includeonly|noinclude|poem|blockquote|caption|col|colgroup"
+_BLOCK_TAGS = (
+    "p|div|br|li|tr|h[1-6]|table|thead|tbody|ul|ol|dl|dt|dd|blockquote|section|article|header|"
+    "footer|nav|aside|figure|figcaption|hr|pre|center|form"
+)
+_INLINE_TAGS = (
+    "a|abbr|b|big|cite|code|del|em|font|i|img|ins|kbd|label|mark|nowiki|q|s|samp|small|span|"
+    "strike|strong|sub|sup|td|th|time|tt|u|var|wbr|input|button|iframe|meta|link|source|video|audio|"
+    "references|gallery|onlyinclude|includeonly|noinclude|poem|blockquote|caption|col|colgroup"
+)
 _DROP_WITH_CONTENT = re.compile(r"<(script|style|ref|noscript|math|svg)\b[^>]*>.*?</\1\s*>", re.I | re.S)
 _SELF_CLOSING_REF = re.compile(r"<ref\b[^<>]*/>", re.I)
 _COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.S)
@@ -156,8 +160,9 @@ def is_boilerplate_line(line: str, max_words: int) -> bool:
     return bool(_BOILERPLATE.search(line.lower()) or _BREADCRUMB.match(line))
 
 
-def remove_boilerplate(text: str, max_words: int, min_repeats_in_doc: int,
-                       common_lines: frozenset[str] = frozenset()) -> str:
+def remove_boilerplate(
+    text: str, max_words: int, min_repeats_in_doc: int, common_lines: frozenset[str] = frozenset()
+) -> str:
     """Drop boilerplate lines: furniture patterns, short lines repeated in the document, and short lines
     shared across many documents (`common_lines`, keys from `line_key`)."""
     lines = text.split("\n")
@@ -170,8 +175,7 @@ def remove_boilerplate(text: str, max_words: int, min_repeats_in_doc: int,
     for line in lines:
         key = line_key(line)
         short = 0 < len(key.split()) <= max_words
-        if short and (is_boilerplate_line(line, max_words) or counts[key] >= min_repeats_in_doc
-                      or key in common_lines):
+        if short and (is_boilerplate_line(line, max_words) or counts[key] >= min_repeats_in_doc or key in common_lines):
             continue
         kept.append(line)
     return "\n".join(kept)
@@ -180,9 +184,13 @@ def remove_boilerplate(text: str, max_words: int, min_repeats_in_doc: int,
 # ---------------------------------------------------------------------------------------- private data
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
 _URL = re.compile(r"\b(?:(?:https?|ftp)://|www\.)[^\s<>\"'`]+", re.I)
-_IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\d.])")
-_PHONE = re.compile(r"(?<![\w+(])(?:\+\d{1,3}[ -]?)?(?:\(\d{2,4}\)|\d{2,4})[ -]\d{3,4}[ -]\d{4}(?![\w-])"
-                    r"|(?<![\w.])\d{3}\.\d{3}\.\d{4}(?![\w.])")
+_IPV4 = re.compile(
+    r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\d.])"
+)
+_PHONE = re.compile(
+    r"(?<![\w+(])(?:\+\d{1,3}[ -]?)?(?:\(\d{2,4}\)|\d{2,4})[ -]\d{3,4}[ -]\d{4}(?![\w-])"
+    r"|(?<![\w.])\d{3}\.\d{3}\.\d{4}(?![\w.])"
+)
 _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 
 
@@ -227,8 +235,7 @@ def _break_before(text: str, position: int) -> int:
 
 def _break_after(text: str, position: int) -> int:
     """The end of the word around `position`: the next space, tab or line break at or after it."""
-    ends = [end for end in (text.find(" ", position), text.find("\n", position), text.find("\t", position))
-            if end >= 0]
+    ends = [end for end in (text.find(" ", position), text.find("\n", position), text.find("\t", position)) if end >= 0]
     return min(ends, default=len(text))
 
 
@@ -252,8 +259,9 @@ def _token_windows(text: str, needles: Iterable[str]) -> list[tuple[int, int]]:
     return windows
 
 
-def _sub_in_windows(pattern: re.Pattern, replace: Callable[[re.Match], str], text: str,
-                    windows: Iterable[tuple[int, int]]) -> str:
+def _sub_in_windows(
+    pattern: re.Pattern, replace: Callable[[re.Match], str], text: str, windows: Iterable[tuple[int, int]]
+) -> str:
     """`pattern.sub(replace, text)`, trying the pattern only inside `windows` (ordered (start, end) pairs)."""
     parts, done = [], 0
     for start, end in windows:
@@ -274,7 +282,7 @@ def scrub_private(text: str, stand_ins: StandIns) -> str:
         kind, found = match.lastgroup, match.group(0)
         if kind == "url":
             trail = len(found) - len(found.rstrip(".,;:!?)]}'\""))
-            return stand_ins.url + (found[len(found) - trail:] if trail else "")
+            return stand_ins.url + (found[len(found) - trail :] if trail else "")
         if kind == "card" and not _luhn_ok(re.sub(r"\D", "", found)):
             return found
         return getattr(stand_ins, kind)
@@ -368,8 +376,11 @@ def map_unprotected(text: str, genre: str | None, fn: Callable[[str], str]) -> s
 
 # ------------------------------------------------------------------------------------------- documents
 #: The text fields cleaned per genre; `text` is rebuilt from them afterwards (as the release defines it).
-TEXT_FIELDS = {"code": ("prompt", "response"), "math": ("problem", "hints"),
-               "instruction": ("instruction", "input", "output")}
+TEXT_FIELDS = {
+    "code": ("prompt", "response"),
+    "math": ("problem", "hints"),
+    "instruction": ("instruction", "input", "output"),
+}
 
 
 def rebuild_text(record: dict[str, Any]) -> str:
@@ -417,7 +428,7 @@ def _with_fields(record: dict[str, Any], values: list[str], shape: list[int | No
     """A copy of `record` with its text fields taken from `values` (the inverse of `_field_values`)."""
     out = dict(record)
     position = 0
-    for name, length in zip(TEXT_FIELDS.get(record["genre"], ("text",)), shape):
+    for name, length in zip(TEXT_FIELDS.get(record["genre"], ("text",)), shape, strict=False):
         if length is None:
             out[name] = values[position]
             position += 1
@@ -468,16 +479,16 @@ def clean_document(record: dict[str, Any], cfg: Any, common_lines: frozenset[str
     values, shape = _field_values(record)
     outcome = Outcome(record=None)
 
-    def edit(rule: str, fn: Callable[[str], str], protect_code: bool = True,
-             whitespace_only: bool = False) -> bool:
+    def edit(rule: str, fn: Callable[[str], str], protect_code: bool = True, whitespace_only: bool = False) -> bool:
         nonlocal values
         pattern = protect if protect_code else None
         edited = [fn(v) if pattern is None else map_unprotected(v, pattern, fn) for v in values]
         # Words are counted only in the fields the rule changed (most rules leave most documents alone), and
         # never for a whitespace-only rule: it cannot change how many words there are.
         if not whitespace_only:
-            removed = sum(words_removed(before, after)
-                          for before, after in zip(values, edited) if after != before)
+            removed = sum(
+                words_removed(before, after) for before, after in zip(values, edited, strict=False) if after != before
+            )
             if removed > 0:
                 outcome.words_removed[rule] = outcome.words_removed.get(rule, 0) + removed
         values = edited
@@ -495,9 +506,16 @@ def clean_document(record: dict[str, Any], cfg: Any, common_lines: frozenset[str
         return rejected()
     if cfg.markup.enabled and not edit("markup", strip_markup):
         return rejected()
-    if (cfg.boilerplate.enabled and genre in cfg.boilerplate.genres and not edit(
-            "boilerplate", lambda t: remove_boilerplate(t, cfg.boilerplate.max_words,
-                                                        cfg.boilerplate.min_repeats_in_doc, common_lines))):
+    if (
+        cfg.boilerplate.enabled
+        and genre in cfg.boilerplate.genres
+        and not edit(
+            "boilerplate",
+            lambda t: remove_boilerplate(
+                t, cfg.boilerplate.max_words, cfg.boilerplate.min_repeats_in_doc, common_lines
+            ),
+        )
+    ):
         return rejected()
     if cfg.private_data.enabled and genre != "math":
         p = cfg.private_data
@@ -534,8 +552,7 @@ def _keep_english(outcome: Outcome, cfg: Any) -> bool:
 
     record = outcome.record
     if record["genre"] == "instruction":  # three short fields: judge them together, edit nothing
-        _, reason = keep_english(rebuild_text(record), cfg.threshold, cfg.min_paragraph_chars,
-                                 cfg.min_english_share)
+        _, reason = keep_english(rebuild_text(record), cfg.threshold, cfg.min_paragraph_chars, cfg.min_english_share)
         kept = None if reason else record["text"]
     else:
         kept, reason = keep_english(record["text"], cfg.threshold, cfg.min_paragraph_chars, cfg.min_english_share)

@@ -70,8 +70,6 @@ class IngestConfig(Section):
     """Where hub downloads are cached; null uses the Hugging Face default (HF_HOME / HF_HUB_CACHE)."""
 
 
-
-
 class UnicodeRule(Section):
     """NFKC, control and zero-width characters, line endings, whitespace repair."""
 
@@ -145,7 +143,7 @@ class LengthRule(Section):
     """Reject documents longer than this."""
 
     @model_validator(mode="after")
-    def _check_range(self) -> "LengthRule":
+    def _check_range(self) -> LengthRule:
         if self.max_chars <= self.min_chars:
             raise ValueError(f"max_chars ({self.max_chars}) must exceed min_chars ({self.min_chars})")
         return self

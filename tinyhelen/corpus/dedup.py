@@ -104,9 +104,9 @@ class NearDuplicates:
 
     def is_duplicate(self, key: str, bands: list[bytes]) -> str | None:
         """The (smallest) key of an earlier document sharing a band, or None (and the document is indexed)."""
-        matches = [earlier for table, band in zip(self._tables, bands) for earlier in table.get(band, ())]
+        matches = [earlier for table, band in zip(self._tables, bands, strict=False) for earlier in table.get(band, ())]
         if matches:
             return min(matches)
-        for table, band in zip(self._tables, bands):
+        for table, band in zip(self._tables, bands, strict=False):
             table.setdefault(band, []).append(key)
         return None

@@ -31,7 +31,7 @@ def is_hub_source(source: str) -> bool:
 
 def parse_hub_source(source: str) -> tuple[str, str | None]:
     """`'hf:owner/name@rev'` -> `('owner/name', 'rev')`; the revision is None when not given."""
-    repo, _, revision = source[len(HUB_PREFIX):].partition("@")
+    repo, _, revision = source[len(HUB_PREFIX) :].partition("@")
     return repo, revision or None
 
 
@@ -57,20 +57,31 @@ def is_offline() -> bool:
     return value.strip().upper() in {"1", "ON", "YES", "TRUE"}
 
 
-def _fetch_cached(source: str, repo_id: str, revision: str | None, patterns: list[str],
-                  cache_dir: str | None) -> tuple[Path, str]:
+def _fetch_cached(
+    source: str, repo_id: str, revision: str | None, patterns: list[str], cache_dir: str | None
+) -> tuple[Path, str]:
     """The cached snapshot of `repo_id@revision`, without the network (see `fetch_release`)."""
     if revision is None:
         log.warning("data.source=%s has no @revision and the hub is offline: using the cached 'main' ref", source)
     # The layout root is not known before the snapshot is found: accept the patterns under any folder.
     allow = [prefix + pattern for pattern in patterns for prefix in ("", "*/")]
     try:
-        local = Path(snapshot_download(repo_id=repo_id, repo_type="dataset", revision=revision or "main",
-                                       allow_patterns=allow, cache_dir=cache_dir, local_files_only=True))
+        local = Path(
+            snapshot_download(
+                repo_id=repo_id,
+                repo_type="dataset",
+                revision=revision or "main",
+                allow_patterns=allow,
+                cache_dir=cache_dir,
+                local_files_only=True,
+            )
+        )
     except Exception as error:  # not cached, or cached only in part
-        raise DataError(f"data.source={source}: the hub is offline (HF_HUB_OFFLINE) and the cache "
-                        f"({cache_dir or constants.HF_HUB_CACHE}) has no usable snapshot of {repo_id}@"
-                        f"{revision or 'main'}: run once online, or unset HF_HUB_OFFLINE ({error})") from None
+        raise DataError(
+            f"data.source={source}: the hub is offline (HF_HUB_OFFLINE) and the cache "
+            f"({cache_dir or constants.HF_HUB_CACHE}) has no usable snapshot of {repo_id}@"
+            f"{revision or 'main'}: run once online, or unset HF_HUB_OFFLINE ({error})"
+        ) from None
     files = [p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file()]
     prefix = layout_prefix(files)
     log.info("offline: using the cached snapshot %s of %s", local.name, repo_id)
@@ -96,8 +107,11 @@ def fetch_release(source: str, patterns: list[str], cache_dir: str | None = None
     if is_offline():
         return _fetch_cached(source, repo_id, revision, patterns, cache_dir)
     if revision is None:
-        log.warning("data.source=%s has no @revision: resolving 'main' now; pin the sha this run "
-                    "records (metrics/ingest.json source.revision) to make the run repeatable", source)
+        log.warning(
+            "data.source=%s has no @revision: resolving 'main' now; pin the sha this run "
+            "records (metrics/ingest.json source.revision) to make the run repeatable",
+            source,
+        )
     api = HfApi()
     try:
         info = api.dataset_info(repo_id, revision=revision or "main")
@@ -108,8 +122,9 @@ def fetch_release(source: str, patterns: list[str], cache_dir: str | None = None
     allow = [prefix + pattern for pattern in patterns]
     log.info("downloading %s@%s (%d patterns) from the hub", repo_id, info.sha, len(allow))
     try:
-        local = snapshot_download(repo_id=repo_id, repo_type="dataset", revision=info.sha,
-                                  allow_patterns=allow, cache_dir=cache_dir)
+        local = snapshot_download(
+            repo_id=repo_id, repo_type="dataset", revision=info.sha, allow_patterns=allow, cache_dir=cache_dir
+        )
     except Exception as error:
         raise DataError(f"data.source={source}: download failed: {error}") from None
     return Path(local) / prefix, info.sha

@@ -68,17 +68,36 @@ def plan_groups(data: DataConfig) -> list[Group]:
     for variant in data.variants:
         for split in data.splits:
             for genre in data.genres:
-                patterns = tuple(f"{variant}/{budget_dir}/{split}/{genre}[0-9]*"
-                                 for budget_dir in BUDGET_DIRS[data.budget])
-                groups.append(Group("corpus", corpus_file(Path(variant), split, genre).as_posix(), patterns,
-                                    {"variant": variant, "split": split, "genre": genre}))
+                patterns = tuple(
+                    f"{variant}/{budget_dir}/{split}/{genre}[0-9]*" for budget_dir in BUDGET_DIRS[data.budget]
+                )
+                groups.append(
+                    Group(
+                        "corpus",
+                        corpus_file(Path(variant), split, genre).as_posix(),
+                        patterns,
+                        {"variant": variant, "split": split, "genre": genre},
+                    )
+                )
         if data.instructions:
-            groups.append(Group("instruction", instruction_file(Path(variant)).as_posix(),
-                                (f"{variant}/instruction[0-9]*",), {"variant": variant}))
+            groups.append(
+                Group(
+                    "instruction",
+                    instruction_file(Path(variant)).as_posix(),
+                    (f"{variant}/instruction[0-9]*",),
+                    {"variant": variant},
+                )
+            )
     for task in data.glue_tasks:
         for split in GLUE_SPLITS[task]:
-            groups.append(Group("glue", f"glue/{task}_{split}.jsonl", (f"leaner/glue/{task}_{split}.jsonl",),
-                                {"task": task, "split": split}))
+            groups.append(
+                Group(
+                    "glue",
+                    f"glue/{task}_{split}.jsonl",
+                    (f"leaner/glue/{task}_{split}.jsonl",),
+                    {"task": task, "split": split},
+                )
+            )
     for name in data.eval_sets:
         groups.append(Group("eval", f"eval/{name}.jsonl", (f"leaner/eval/{name}.jsonl",), {"name": name}))
     return groups
@@ -94,8 +113,10 @@ def resolve_source(data: DataConfig, ingest: IngestConfig, groups: list[Group]) 
     if not root.is_dir():
         raise DataError(f"data.source={data.source}: no such folder ({root.resolve()})")
     if not any((root / variant).is_dir() for variant in ("ori", "leaner")):
-        raise DataError(f"data.source={data.source}: {root} has no 'ori/' or 'leaner/' folder "
-                        "(expected the TinyHelen release layout)")
+        raise DataError(
+            f"data.source={data.source}: {root} has no 'ori/' or 'leaner/' folder "
+            "(expected the TinyHelen release layout)"
+        )
     return root, {"source": data.source, "revision": None}
 
 
@@ -109,19 +130,24 @@ def _matching_files(root: Path, pattern: str) -> list[Path]:
     directory = root / folder
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.iterdir()
-                  if p.is_file() and (split_genre_file(p.name) or ("", ""))[0] == prefix)
+    return sorted(p for p in directory.iterdir() if p.is_file() and (split_genre_file(p.name) or ("", ""))[0] == prefix)
 
 
 def _normaliser(group: Group, budget_dir: str) -> Callable[[Any, str], dict[str, Any]]:
     labels = group.labels
     if group.kind == "corpus":
         return lambda raw, origin: normalise_document(
-            raw, variant=labels["variant"], genre=labels["genre"], split=labels["split"],
-            budget_dir=budget_dir, origin=origin)
+            raw,
+            variant=labels["variant"],
+            genre=labels["genre"],
+            split=labels["split"],
+            budget_dir=budget_dir,
+            origin=origin,
+        )
     if group.kind == "instruction":
         return lambda raw, origin: normalise_document(
-            raw, variant=labels["variant"], genre="instruction", split="all", budget_dir="", origin=origin)
+            raw, variant=labels["variant"], genre="instruction", split="all", budget_dir="", origin=origin
+        )
     if group.kind == "glue":
         return lambda raw, origin: normalise_glue(raw, task=labels["task"], split=labels["split"], origin=origin)
     return lambda raw, origin: normalise_question(raw, eval_set=labels["name"], origin=origin)
@@ -144,7 +170,7 @@ class _Reader:
         try:
             for origin, raw in iter_records(path, on_bad):
                 try:
-                    record = normalise(raw, rel + origin[len(str(path)):])
+                    record = normalise(raw, rel + origin[len(str(path)) :])
                 except ValueError as error:
                     handle_bad_record(BadRecordError(f"{origin}: {error}"), path, on_bad)
                     continue
@@ -152,8 +178,9 @@ class _Reader:
         except DamagedFileError as error:
             if self.data.on_damaged == "fail":
                 raise
-            log.warning("%s: read %d records up to the damage; the rest is lost (data.on_damaged=warn)",
-                        path, error.recovered)
+            log.warning(
+                "%s: read %d records up to the damage; the rest is lost (data.on_damaged=warn)", path, error.recovered
+            )
             self.damaged.append({"file": rel, "records_recovered": error.recovered, "error": str(error)})
 
 
@@ -173,7 +200,10 @@ def _alignment(ids: dict[tuple[str, str, str], set[str]], data: DataConfig) -> d
         for genre in data.genres:
             ori, leaner = ids[("ori", split, genre)], ids[("leaner", split, genre)]
             table.setdefault(split, {})[genre] = {
-                "ori_ids": len(ori), "leaner_ids": len(leaner), "matched": len(ori & leaner)}
+                "ori_ids": len(ori),
+                "leaner_ids": len(leaner),
+                "matched": len(ori & leaner),
+            }
     return table
 
 
@@ -216,14 +246,16 @@ def ingest(data: DataConfig, cfg: IngestConfig, out_dir: str | Path) -> IngestRe
             labels = group.labels
             if group.kind == "corpus":
                 stats["duplicate_ids"] = stats["documents"] - len(seen)
-                metrics.setdefault("corpus", {}).setdefault(labels["variant"], {}).setdefault(
-                    labels["split"], {})[labels["genre"]] = stats
+                metrics.setdefault("corpus", {}).setdefault(labels["variant"], {}).setdefault(labels["split"], {})[
+                    labels["genre"]
+                ] = stats
                 ids[(labels["variant"], labels["split"], labels["genre"])] = seen
             elif group.kind == "instruction":
                 metrics.setdefault("instruction", {})[labels["variant"]] = stats
             elif group.kind == "glue":
                 metrics.setdefault("glue", {}).setdefault(labels["task"], {})[labels["split"]] = {
-                    "examples": stats["documents"]}
+                    "examples": stats["documents"]
+                }
             else:
                 metrics.setdefault("eval", {})[labels["name"]] = {"questions": stats["documents"]}
 
@@ -233,18 +265,21 @@ def ingest(data: DataConfig, cfg: IngestConfig, out_dir: str | Path) -> IngestRe
     metrics["bad_records"] = {Path(k).relative_to(root).as_posix(): v for k, v in reader.skipped.counts.items()}
     if missing:
         log.warning("not in %s (%d): %s", data.source, len(missing), ", ".join(missing))
-    log.info("ingested %d documents; %d missing, %d damaged, %d bad records skipped",
-             sum(s["documents"] for v in metrics.get("corpus", {}).values() for sp in v.values()
-                 for s in sp.values()),
-             len(missing), len(reader.damaged), sum(reader.skipped.counts.values()))
+    log.info(
+        "ingested %d documents; %d missing, %d damaged, %d bad records skipped",
+        sum(s["documents"] for v in metrics.get("corpus", {}).values() for sp in v.values() for s in sp.values()),
+        len(missing),
+        len(reader.damaged),
+        sum(reader.skipped.counts.values()),
+    )
     return IngestResult(metrics=metrics, inputs=reader.inputs, source=source)
 
 
-def _write_group(group: Group, root: Path, reader: _Reader, out_path: Path, cap: int,
-                 missing: list[str]) -> tuple[dict[str, int], set[str]]:
+def _write_group(
+    group: Group, root: Path, reader: _Reader, out_path: Path, cap: int, missing: list[str]
+) -> tuple[dict[str, int], set[str]]:
     """Write one output file from its release files; return its counts and the ids it holds."""
-    stats = {"documents": 0, "words": 0, "bytes": 0} if group.kind in ("corpus", "instruction") else {
-        "documents": 0}
+    stats = {"documents": 0, "words": 0, "bytes": 0} if group.kind in ("corpus", "instruction") else {"documents": 0}
     seen: set[str] = set()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with open(out_path, "w", encoding="utf-8") as out:

@@ -98,8 +98,9 @@ def foreign_language(text: str, threshold: float, english_share: float = 0.2) ->
     return (language, probability) if language != "en" and probability >= threshold else None
 
 
-def keep_english(text: str, threshold: float, min_paragraph_chars: int, min_english_share: float
-                 ) -> tuple[str | None, str | None]:
+def keep_english(
+    text: str, threshold: float, min_paragraph_chars: int, min_english_share: float
+) -> tuple[str | None, str | None]:
     """Drop confidently non-English paragraphs; reject the document if too little English is left.
 
     Args:

@@ -104,9 +104,12 @@ class CurriculumConfig(Section):
     @model_validator(mode="after")
     def _check(self) -> CurriculumConfig:
         if self.batch_size % self.micro_batch_size:
-            raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of micro_batch_size "
-                             f"({self.micro_batch_size})")
+            raise ValueError(
+                f"batch_size ({self.batch_size}) must be a multiple of micro_batch_size ({self.micro_batch_size})"
+            )
         if self.block_size > self.model.max_position_embeddings:
-            raise ValueError(f"block_size ({self.block_size}) exceeds model.max_position_embeddings "
-                             f"({self.model.max_position_embeddings})")
+            raise ValueError(
+                f"block_size ({self.block_size}) exceeds model.max_position_embeddings "
+                f"({self.model.max_position_embeddings})"
+            )
         return self

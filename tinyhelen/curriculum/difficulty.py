@@ -39,8 +39,16 @@ from tinyhelen.curriculum.scoring import mean_losses, score_documents
 
 log = logging.getLogger(__name__)
 
-GENRE_COLOURS = {"web": "#267365", "book": "#C37EDB", "wiki": "#9AEBA3", "textbook": "#8F797E",
-                 "conversation": "#FF6B1A", "code": "#D94169", "math": "#2A4359", "instruction": "#A62145"}
+GENRE_COLOURS = {
+    "web": "#267365",
+    "book": "#C37EDB",
+    "wiki": "#9AEBA3",
+    "textbook": "#8F797E",
+    "conversation": "#FF6B1A",
+    "code": "#D94169",
+    "math": "#2A4359",
+    "instruction": "#A62145",
+}
 
 
 @dataclass
@@ -74,8 +82,9 @@ def load_reference(model_dir: str | Path, device_name: str):
         raise DataError(f"{model_dir}: no tokenizer.json beside the model")
     if device_name == "cuda" and not torch.cuda.is_available():
         raise DataError("difficulty.device is 'cuda' but no CUDA device is available")
-    device = torch.device("cuda" if device_name == "cuda" or (device_name == "auto" and torch.cuda.is_available())
-                          else "cpu")
+    device = torch.device(
+        "cuda" if device_name == "cuda" or (device_name == "auto" and torch.cuda.is_available()) else "cpu"
+    )
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), local_files_only=True).to(device)
     return model, device
 
@@ -88,8 +97,15 @@ def histogram(losses: np.ndarray, genres: list[str], bins: int, top: float) -> l
     for genre in sorted(set(genres)):
         values = np.clip(losses[(genre_array == genre) & np.isfinite(losses)], 0.0, top)
         counts, _ = np.histogram(values, bins=edges)
-        rows += [{"genre": genre, "bin_low": round(float(edges[i]), 6), "bin_high": round(float(edges[i + 1]), 6),
-                  "documents": int(counts[i])} for i in range(bins)]
+        rows += [
+            {
+                "genre": genre,
+                "bin_low": round(float(edges[i]), 6),
+                "bin_high": round(float(edges[i + 1]), 6),
+                "documents": int(counts[i]),
+            }
+            for i in range(bins)
+        ]
     return rows
 
 
@@ -102,8 +118,9 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float | None:
     return round(float(spearmanr(a[keep], b[keep]).statistic), 4)
 
 
-def score_difficulty(cfg: DifficultyConfig, sentences: SentencesConfig, *, composed_dir: str | Path
-                     ) -> DifficultyResult:
+def score_difficulty(
+    cfg: DifficultyConfig, sentences: SentencesConfig, *, composed_dir: str | Path
+) -> DifficultyResult:
     """Score every training document of `cfg.corpus` (see the module docstring)."""
     import torch
 
@@ -112,33 +129,54 @@ def score_difficulty(cfg: DifficultyConfig, sentences: SentencesConfig, *, compo
     model, device = load_reference(cfg.reference_model, cfg.device)
     max_positions = getattr(model.config, "max_position_embeddings", None)
     if max_positions is not None and cfg.block_size > max_positions:
-        raise DataError(f"difficulty.block_size {cfg.block_size} exceeds the reference model's "
-                        f"max_position_embeddings ({max_positions}, {cfg.reference_model}/config.json)")
+        raise DataError(
+            f"difficulty.block_size {cfg.block_size} exceeds the reference model's "
+            f"max_position_embeddings ({max_positions}, {cfg.reference_model}/config.json)"
+        )
     if device.type == "cpu" and cfg.cpu_threads:
         torch.set_num_threads(cfg.cpu_threads)
     pool = TokenPool.from_texts(docs.ids, docs.texts, cfg.reference_model)
-    log.info("%s: %d documents, %s tokens; scoring with %s on %s", path, len(pool), f"{int(pool.lengths.sum()):,}",
-             cfg.reference_model, device)
-    loss_sum, predicted = score_documents(model, pool, block_size=cfg.block_size, batch_size=cfg.batch_size,
-                                          device=device)
+    log.info(
+        "%s: %d documents, %s tokens; scoring with %s on %s",
+        path,
+        len(pool),
+        f"{int(pool.lengths.sum()):,}",
+        cfg.reference_model,
+        device,
+    )
+    loss_sum, predicted = score_documents(
+        model, pool, block_size=cfg.block_size, batch_size=cfg.batch_size, device=device
+    )
     losses = mean_losses(loss_sum, predicted)
     counts, words = sentence_lengths(docs.texts, sentences)
-    per_sentence = np.asarray([w / c if c else 0.0 for w, c in zip(words, counts)], dtype=np.float64)
-    records = [{"id": docs.ids[i], "genre": docs.genres[i], "sentences": counts[i], "words": words[i],
-                "words_per_sentence": round(float(per_sentence[i]), 4), "tokens": int(pool.lengths[i]),
-                "predicted": int(predicted[i]),
-                "loss": round(float(losses[i]), 6) if math.isfinite(losses[i]) else None}
-               for i in range(len(pool))]
+    per_sentence = np.asarray([w / c if c else 0.0 for w, c in zip(words, counts, strict=False)], dtype=np.float64)
+    records = [
+        {
+            "id": docs.ids[i],
+            "genre": docs.genres[i],
+            "sentences": counts[i],
+            "words": words[i],
+            "words_per_sentence": round(float(per_sentence[i]), 4),
+            "tokens": int(pool.lengths[i]),
+            "predicted": int(predicted[i]),
+            "loss": round(float(losses[i]), 6) if math.isfinite(losses[i]) else None,
+        }
+        for i in range(len(pool))
+    ]
     scored = np.isfinite(losses)
     genres: dict[str, Any] = {}
     genre_array = np.asarray(docs.genres)
     for genre in sorted(set(docs.genres)):
         mask = (genre_array == genre) & scored
-        genres[genre] = {"documents": int((genre_array == genre).sum()),
-                         "loss": round(float(loss_sum[mask].sum() / max(predicted[mask].sum(), 1)), 4),
-                         "words_per_sentence": round(float(per_sentence[genre_array == genre].mean()), 4)}
+        genres[genre] = {
+            "documents": int((genre_array == genre).sum()),
+            "loss": round(float(loss_sum[mask].sum() / max(predicted[mask].sum(), 1)), 4),
+            "words_per_sentence": round(float(per_sentence[genre_array == genre].mean()), 4),
+        }
     metrics = {
-        "corpus": cfg.corpus, "documents": len(pool), "tokens": int(pool.lengths.sum()),
+        "corpus": cfg.corpus,
+        "documents": len(pool),
+        "tokens": int(pool.lengths.sum()),
         "unscored_documents": int((~scored).sum()),
         "loss": round(float(loss_sum.sum() / max(predicted.sum(), 1)), 4),
         "loss_median": round(float(np.median(losses[scored])), 4) if scored.any() else None,
@@ -148,10 +186,16 @@ def score_difficulty(cfg: DifficultyConfig, sentences: SentencesConfig, *, compo
         "genres": genres,
     }
     inputs = {str(path): sha256_file(path)}
-    inputs.update({str(p): sha256_file(p) for p in sorted(Path(cfg.reference_model).iterdir())
-                   if p.is_file() and p.name != "meta.json"})
-    return DifficultyResult(records, metrics, histogram(losses, docs.genres, cfg.histogram_bins, cfg.histogram_max),
-                            inputs)
+    inputs.update(
+        {
+            str(p): sha256_file(p)
+            for p in sorted(Path(cfg.reference_model).iterdir())
+            if p.is_file() and p.name != "meta.json"
+        }
+    )
+    return DifficultyResult(
+        records, metrics, histogram(losses, docs.genres, cfg.histogram_bins, cfg.histogram_max), inputs
+    )
 
 
 def write_difficulty(result: DifficultyResult, out_path: str | Path, plots_dir: str | Path) -> None:
@@ -159,8 +203,11 @@ def write_difficulty(result: DifficultyResult, out_path: str | Path, plots_dir: 
     write_jsonl(out_path, result.records)
     plots_dir = Path(plots_dir)
     write_csv(result.histogram, plots_dir / "loss_histogram.csv")
-    plot_histogram(result.histogram, plots_dir / "loss_histogram.png",
-                   title=f"{result.metrics['corpus']}: reference-LM loss per training document")
+    plot_histogram(
+        result.histogram,
+        plots_dir / "loss_histogram.png",
+        title=f"{result.metrics['corpus']}: reference-LM loss per training document",
+    )
 
 
 def plot_histogram(rows: list[dict[str, Any]], path: str | Path, *, title: str) -> None:

@@ -61,8 +61,9 @@ def _compute(row: Mapping[str, Any]) -> float:
     return float(row["tokens"]) + FORWARD_SHARE * float(row.get("scoring_tokens", 0) or 0)
 
 
-def per_run(runs: Mapping[tuple[str, int], Sequence[Mapping[str, Any]]], fractions: Sequence[float],
-            max_steps: int) -> list[dict[str, Any]]:
+def per_run(
+    runs: Mapping[tuple[str, int], Sequence[Mapping[str, Any]]], fractions: Sequence[float], max_steps: int
+) -> list[dict[str, Any]]:
     """One row per (strategy, seed, target fraction) with the steps, tokens and savings vs full-random."""
     rows = []
     seeds = sorted({seed for _, seed in runs})
@@ -74,18 +75,30 @@ def per_run(runs: Mapping[tuple[str, int], Sequence[Mapping[str, Any]]], fractio
         for (strategy, run_seed), curve in sorted(runs.items()):
             if run_seed != seed:
                 continue
-            for fraction, target in zip(fractions, targets):
+            for fraction, target in zip(fractions, targets, strict=False):
                 hit, base = first_reaching(curve, target), first_reaching(control, target)
-                row: dict[str, Any] = {"strategy": strategy, "seed": seed, "fraction": fraction,
-                                       "target": round(target, 6), "reached": hit is not None,
-                                       "steps": None, "tokens": None, "data_used": None,
-                                       "steps_saved_pct": None, "data_used_pct": None, "compute_saved_pct": None}
+                row: dict[str, Any] = {
+                    "strategy": strategy,
+                    "seed": seed,
+                    "fraction": fraction,
+                    "target": round(target, 6),
+                    "reached": hit is not None,
+                    "steps": None,
+                    "tokens": None,
+                    "data_used": None,
+                    "steps_saved_pct": None,
+                    "data_used_pct": None,
+                    "compute_saved_pct": None,
+                }
                 if hit is not None:
-                    row.update(steps=int(hit["step"]), tokens=int(hit["tokens"]),
-                               data_used=round(float(hit["seen_share"]), 6),
-                               steps_saved_pct=round(100.0 * (1 - hit["step"] / base["step"]), 4),
-                               data_used_pct=round(100.0 * float(hit["seen_share"]) / float(base["seen_share"]), 4),
-                               compute_saved_pct=round(100.0 * (1 - _compute(hit) / _compute(base)), 4))
+                    row.update(
+                        steps=int(hit["step"]),
+                        tokens=int(hit["tokens"]),
+                        data_used=round(float(hit["seen_share"]), 6),
+                        steps_saved_pct=round(100.0 * (1 - hit["step"] / base["step"]), 4),
+                        data_used_pct=round(100.0 * float(hit["seen_share"]) / float(base["seen_share"]), 4),
+                        compute_saved_pct=round(100.0 * (1 - _compute(hit) / _compute(base)), 4),
+                    )
                 rows.append(row)
     return rows
 
@@ -100,7 +113,8 @@ def summarise(rows: Sequence[Mapping[str, Any]], confidence: float) -> dict[str,
             cell = [row for row in mine if row["fraction"] == fraction]
             reached = [row for row in cell if row["reached"]]
             out[strategy][str(fraction)] = {
-                "reached": len(reached), "seeds": len(cell),
+                "reached": len(reached),
+                "seeds": len(cell),
                 "steps": interval([r["steps"] for r in reached], confidence),
                 "steps_saved_pct": interval([r["steps_saved_pct"] for r in reached], confidence),
                 "data_used_pct": interval([r["data_used_pct"] for r in reached], confidence),
@@ -109,13 +123,13 @@ def summarise(rows: Sequence[Mapping[str, Any]], confidence: float) -> dict[str,
     return out
 
 
-def final_losses(runs: Mapping[tuple[str, int], Sequence[Mapping[str, Any]]], confidence: float
-                 ) -> dict[str, Any]:
+def final_losses(runs: Mapping[tuple[str, int], Sequence[Mapping[str, Any]]], confidence: float) -> dict[str, Any]:
     """Per strategy: the interval of the final validation loss over seeds."""
     out = {}
     for strategy in dict.fromkeys(s for s, _ in sorted(runs)):
-        out[strategy] = interval([float(curve[-1]["loss"]) for (s, _), curve in sorted(runs.items())
-                                  if s == strategy], confidence)
+        out[strategy] = interval(
+            [float(curve[-1]["loss"]) for (s, _), curve in sorted(runs.items()) if s == strategy], confidence
+        )
     return out
 
 
@@ -127,25 +141,35 @@ def _cell(stat: Mapping[str, Any], unit: str = "") -> str:
     return f"{stat['mean']:.1f}{unit} [{stat['low']:.1f}, {stat['high']:.1f}]"
 
 
-def table(summary: Mapping[str, Any], finals: Mapping[str, Any], fractions: Sequence[float],
-          confidence: float) -> str:
+def table(summary: Mapping[str, Any], finals: Mapping[str, Any], fractions: Sequence[float], confidence: float) -> str:
     """Markdown: per strategy, final loss and, per target, seeds reached, steps saved %, data used %."""
     level = round(100 * confidence)
     head = ["strategy", "final val loss"]
     for fraction in fractions:
         tag = "final" if fraction == 1.0 else f"@{fraction:g}"
         head += [f"reached ({tag})", f"steps saved % ({tag})", f"data used % ({tag})"]
-    lines = [(f"Targets: the same seed's {CONTROL} validation loss at each fraction of training. Cells: mean "
-             f"[{level}% t-interval over seeds reaching it]. Compute-adjusted savings (self-loss scoring "
-             "counted) are in metrics/curriculum.json."), "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = [
+        (
+            f"Targets: the same seed's {CONTROL} validation loss at each fraction of training. Cells: mean "
+            f"[{level}% t-interval over seeds reaching it]. Compute-adjusted savings (self-loss scoring "
+            "counted) are in metrics/curriculum.json."
+        ),
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
     for strategy, cells in summary.items():
         final = finals[strategy]
-        row = [strategy, "n/a" if final["mean"] is None else (
-            f"{final['mean']:.4f}" + ("" if final["low"] is None else f" [{final['low']:.4f}, {final['high']:.4f}]"))]
+        row = [
+            strategy,
+            "n/a"
+            if final["mean"] is None
+            else (
+                f"{final['mean']:.4f}" + ("" if final["low"] is None else f" [{final['low']:.4f}, {final['high']:.4f}]")
+            ),
+        ]
         for fraction in fractions:
             cell = cells[str(fraction)]
-            row += [f"{cell['reached']}/{cell['seeds']}", _cell(cell["steps_saved_pct"]),
-                    _cell(cell["data_used_pct"])]
+            row += [f"{cell['reached']}/{cell['seeds']}", _cell(cell["steps_saved_pct"]), _cell(cell["data_used_pct"])]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"

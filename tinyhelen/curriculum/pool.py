@@ -70,7 +70,7 @@ class TokenPool:
         encoder = ChunkEncoder(tokenizer)
         pieces, lengths = [], []
         for start in range(0, len(texts), ENCODE_BATCH):
-            batch = list(texts[start:start + ENCODE_BATCH])
+            batch = list(texts[start : start + ENCODE_BATCH])
             pieces.append(encoder.encode_stream(batch, framing.doc_end).astype(DTYPE))
             lengths += [n + 1 for n in encoder.count(batch)]
         tokens = np.concatenate(pieces) if pieces else np.empty(0, dtype=DTYPE)
@@ -85,7 +85,7 @@ class TokenPool:
 
     def document(self, index: int) -> np.ndarray:
         """One document's tokens (its document end included)."""
-        return self.tokens[self.starts[index]:self.starts[index] + self.lengths[index]]
+        return self.tokens[self.starts[index] : self.starts[index] + self.lengths[index]]
 
     def token_count(self, indices: np.ndarray) -> int:
         return int(self.lengths[np.asarray(indices, dtype=np.int64)].sum())
@@ -102,6 +102,8 @@ class TokenPool:
         stream = np.concatenate([self.document(i) for i in indices])
         rows, _ = frame_rows(stream, self.framing, block_size)
         if len(rows) == 0:
-            raise DataError(f"{len(indices)} document(s) hold {len(stream)} tokens, less than one "
-                            f"{block_size}-token row (use more documents or a smaller block_size)")
+            raise DataError(
+                f"{len(indices)} document(s) hold {len(stream)} tokens, less than one "
+                f"{block_size}-token row (use more documents or a smaller block_size)"
+            )
         return rows

@@ -40,8 +40,18 @@ from tinyhelen.tokens.tokenizer import load_backend, special_ids
 
 log = logging.getLogger(__name__)
 
-CURVE_COLUMNS = ("step", "tokens", "loss", "accuracy", "level", "documents", "share", "seen_share",
-                 "scoring_tokens", "grew")
+CURVE_COLUMNS = (
+    "step",
+    "tokens",
+    "loss",
+    "accuracy",
+    "level",
+    "documents",
+    "share",
+    "seen_share",
+    "scoring_tokens",
+    "grew",
+)
 
 
 def run_name(strategy: str, seed: int) -> str:
@@ -67,14 +77,19 @@ def read_difficulty(path: str | Path, ids: list[str], key: str) -> np.ndarray:
         raise DataError(f"{path}: no difficulty file (run the `difficulty` stage first)")
     scores: dict[str, float] = {}
     for lineno, record in iter_jsonl(path):
-        if not isinstance(record, dict) or not isinstance(record.get("id"), str) or \
-                not isinstance(record.get(key), (int, float)):
+        if (
+            not isinstance(record, dict)
+            or not isinstance(record.get("id"), str)
+            or not isinstance(record.get(key), (int, float))
+        ):
             raise DataError(f"{path}:{lineno}: a difficulty record needs a string 'id' and a number '{key}'")
         scores[record["id"]] = float(record[key])
     missing = [i for i in ids if i not in scores]
     if missing:
-        raise DataError(f"{path}: {len(missing)} training document(s) have no score, e.g. id {missing[0]!r} "
-                        "(re-run `difficulty` on the current corpus)")
+        raise DataError(
+            f"{path}: {len(missing)} training document(s) have no score, e.g. id {missing[0]!r} "
+            "(re-run `difficulty` on the current corpus)"
+        )
     return np.asarray([scores[i] for i in ids], dtype=np.float64)
 
 
@@ -83,15 +98,36 @@ def pretrain_settings(params: Params):
     cur = params.curriculum
     lr = params.pretrain.lr.model_dump() | {"llama": cur.lr}
     return with_changes(
-        params.pretrain, archs=["llama"], corpora=[cur.corpus], max_steps=cur.max_steps, batch_size=cur.batch_size,
-        micro_batch_size=cur.micro_batch_size, lr=lr, lr_schedule=cur.lr_schedule, warmup_steps=cur.warmup_steps,
-        eval_every=cur.eval_every, eval_batches=cur.eval_batches, eval_batch_size=cur.eval_batch_size,
-        log_every=cur.log_every, save_every=cur.save_every, run_dir=cur.run_dir)
+        params.pretrain,
+        archs=["llama"],
+        corpora=[cur.corpus],
+        max_steps=cur.max_steps,
+        batch_size=cur.batch_size,
+        micro_batch_size=cur.micro_batch_size,
+        lr=lr,
+        lr_schedule=cur.lr_schedule,
+        warmup_steps=cur.warmup_steps,
+        eval_every=cur.eval_every,
+        eval_batches=cur.eval_batches,
+        eval_batch_size=cur.eval_batch_size,
+        log_every=cur.log_every,
+        save_every=cur.save_every,
+        run_dir=cur.run_dir,
+    )
 
 
-def run_curriculum(strategy: str, seed: int, params: Params, *, composed_dir: str | Path,
-                   tokenizers_dir: str | Path, difficulty_path: str | Path | None, model_dir: str | Path,
-                   tracker: MetricLogger, on_step=None) -> CurriculumResult:
+def run_curriculum(
+    strategy: str,
+    seed: int,
+    params: Params,
+    *,
+    composed_dir: str | Path,
+    tokenizers_dir: str | Path,
+    difficulty_path: str | Path | None,
+    model_dir: str | Path,
+    tracker: MetricLogger,
+    on_step=None,
+) -> CurriculumResult:
     """Train one arm and export its checkpoints.
 
     Args:
@@ -118,8 +154,10 @@ def run_curriculum(strategy: str, seed: int, params: Params, *, composed_dir: st
     train_docs = read_documents(corpus_dir / "train.jsonl")
     val_docs = read_documents(corpus_dir / "validation.jsonl")
     difficulty = None
-    inputs = {str(p): sha256_file(p) for p in (corpus_dir / "train.jsonl", corpus_dir / "validation.jsonl",
-                                                 tokenizer_dir / "tokenizer.json")}
+    inputs = {
+        str(p): sha256_file(p)
+        for p in (corpus_dir / "train.jsonl", corpus_dir / "validation.jsonl", tokenizer_dir / "tokenizer.json")
+    }
     if strategy in NEEDS_DIFFICULTY:
         if difficulty_path is None:
             raise DataError(f"{strategy} needs the difficulty stage's file")
@@ -127,29 +165,56 @@ def run_curriculum(strategy: str, seed: int, params: Params, *, composed_dir: st
         inputs[str(difficulty_path)] = sha256_file(difficulty_path)
     pool = TokenPool.from_texts(train_docs.ids, train_docs.texts, tokenizer_dir)
     val_blocks = TokenPool.from_texts(val_docs.ids, val_docs.texts, tokenizer_dir).pack(
-        np.arange(len(val_docs.ids)), cur.block_size)
+        np.arange(len(val_docs.ids)), cur.block_size
+    )
     backend = load_backend(tokenizer_dir)
     specials = special_ids(backend, "causal")
     vocab_size = backend.get_vocab_size()
     runtime = resolve_runtime(cfg)
-    schedule = CurriculumSchedule(strategy, pool, seed=seed, block_size=cur.block_size, levels=cur.levels,
-                                  patience=cur.patience, threshold=cur.threshold, difficulty=difficulty,
-                                  score_batch_size=cur.score_batch_size, bf16=runtime["bf16"])
-    log.info("%s seed %d: %d training documents (%s tokens), %d validation rows of %d; first pool %d documents",
-             strategy, seed, len(pool), f"{int(pool.lengths.sum()):,}", len(val_blocks), cur.block_size,
-             len(schedule.selection()))
+    schedule = CurriculumSchedule(
+        strategy,
+        pool,
+        seed=seed,
+        block_size=cur.block_size,
+        levels=cur.levels,
+        patience=cur.patience,
+        threshold=cur.threshold,
+        difficulty=difficulty,
+        score_batch_size=cur.score_batch_size,
+        bf16=runtime["bf16"],
+    )
+    log.info(
+        "%s seed %d: %d training documents (%s tokens), %d validation rows of %d; first pool %d documents",
+        strategy,
+        seed,
+        len(pool),
+        f"{int(pool.lengths.sum()):,}",
+        len(val_blocks),
+        cur.block_size,
+        len(schedule.selection()),
+    )
 
     model_cfg = SimpleNamespace(llama=cur.model)
     torch.manual_seed(seed)
     model = build_model("llama", model_cfg, vocab_size, specials)
     counts = count_parameters(model)
-    objective = make_objective("clm", None, specials, mlm_probability=cfg.mlm_probability,
-                               plm_probability=cfg.plm_probability, max_span_length=cfg.max_span_length,
-                               block_size=cur.block_size)
+    objective = make_objective(
+        "clm",
+        None,
+        specials,
+        mlm_probability=cfg.mlm_probability,
+        plm_probability=cfg.plm_probability,
+        max_span_length=cfg.max_span_length,
+        block_size=cur.block_size,
+    )
     name = run_name(strategy, seed)
     run_dir = Path(cur.run_dir) / name
-    fingerprint_data = {"strategy": strategy, "curriculum": cur.model_dump(mode="json"),
-                        "model": hf_config_kwargs("llama", model_cfg, vocab_size, specials), "inputs": inputs}
+    fingerprint_data = {
+        "strategy": strategy,
+        "curriculum": cur.model_dump(mode="json"),
+        "model": hf_config_kwargs("llama", model_cfg, vocab_size, specials),
+        "inputs": inputs,
+    }
     staging = run_dir / f"exports-{fingerprint({**fingerprint_data, 'seed': seed})[:16]}"
     exports = sorted(s for s in cur.export_steps if s <= cur.max_steps)
     tokenizer = load_tokenizer(tokenizer_dir)
@@ -159,33 +224,69 @@ def run_curriculum(strategy: str, seed: int, params: Params, *, composed_dir: st
             with atomic_dir(staging / f"step-{step}") as tmp:
                 model.save_pretrained(tmp)
                 tokenizer.save_pretrained(tmp)
-                write_json(tmp / "curriculum.json", {"strategy": strategy, "seed": seed, "step": step,
-                                                     "share": round(schedule.share(), 6),
-                                                     "tokens": step * cur.batch_size * cur.block_size})
+                write_json(
+                    tmp / "curriculum.json",
+                    {
+                        "strategy": strategy,
+                        "seed": seed,
+                        "step": step,
+                        "share": round(schedule.share(), 6),
+                        "tokens": step * cur.batch_size * cur.block_size,
+                    },
+                )
         if on_step is not None:
             on_step(step)
 
-    result = train_model(model, objective, schedule.blocks(), val_blocks, cfg, lr=cur.lr, seed=seed, run_dir=run_dir,
-                         tracker=tracker, fingerprint_data=fingerprint_data, on_step=export, data_schedule=schedule)
+    result = train_model(
+        model,
+        objective,
+        schedule.blocks(),
+        val_blocks,
+        cfg,
+        lr=cur.lr,
+        seed=seed,
+        run_dir=run_dir,
+        tracker=tracker,
+        fingerprint_data=fingerprint_data,
+        on_step=export,
+        data_schedule=schedule,
+    )
     with atomic_dir(model_dir) as tmp:
         for step in exports:
             source = staging / f"step-{step}"
             if not source.is_dir():
-                raise DataError(f"{source}: the export of step {step} is missing (its run was resumed from a "
-                                "checkpoint of an earlier run; delete the run folder and re-run)")
+                raise DataError(
+                    f"{source}: the export of step {step} is missing (its run was resumed from a "
+                    "checkpoint of an earlier run; delete the run folder and re-run)"
+                )
             shutil.copytree(source, tmp / f"step-{step}")
     curve = join_curves(result.val_curve, schedule.history)
     for row in curve:
-        tracker.log_metrics({"curriculum/share": row["share"], "curriculum/level": row["level"],
-                             "curriculum/scoring_tokens": row["scoring_tokens"]}, step=row["step"])
+        tracker.log_metrics(
+            {
+                "curriculum/share": row["share"],
+                "curriculum/level": row["level"],
+                "curriculum/scoring_tokens": row["scoring_tokens"],
+            },
+            step=row["step"],
+        )
     last = curve[-1]
     metrics = {
-        "strategy": strategy, "seed": seed, "steps": cur.max_steps, "tokens_seen": result.metrics["tokens_seen"],
-        "val/loss": round(result.metrics["val/loss"], 6), "val/accuracy": round(result.metrics["val/accuracy"], 6),
-        "best_val_loss": round(min(row["loss"] for row in curve), 6), "final_level": last["level"],
-        "final_share": round(last["share"], 6), "seen_share": round(last["seen_share"], 6),
-        "growth_steps": sum(1 for row in curve if row["grew"]), "scoring_tokens": schedule.scoring_tokens,
-        "documents": len(pool), "pool_tokens": int(pool.lengths.sum()), "params/total": counts["total"],
+        "strategy": strategy,
+        "seed": seed,
+        "steps": cur.max_steps,
+        "tokens_seen": result.metrics["tokens_seen"],
+        "val/loss": round(result.metrics["val/loss"], 6),
+        "val/accuracy": round(result.metrics["val/accuracy"], 6),
+        "best_val_loss": round(min(row["loss"] for row in curve), 6),
+        "final_level": last["level"],
+        "final_share": round(last["share"], 6),
+        "seen_share": round(last["seen_share"], 6),
+        "growth_steps": sum(1 for row in curve if row["grew"]),
+        "scoring_tokens": schedule.scoring_tokens,
+        "documents": len(pool),
+        "pool_tokens": int(pool.lengths.sum()),
+        "params/total": counts["total"],
     }
     return CurriculumResult(metrics, curve, result.train_curve, inputs)
 
@@ -198,16 +299,26 @@ def join_curves(val_curve: list[dict[str, Any]], history: list[dict[str, Any]]) 
         extra = by_step.get(row["step"])
         if extra is None:
             raise DataError(f"no schedule row for the evaluation at step {row['step']}")
-        joined.append({"step": row["step"], "tokens": row["tokens"], "loss": round(row["loss"], 6),
-                       "accuracy": round(row["accuracy"], 6), "level": extra["level"],
-                       "documents": extra["documents"], "share": round(extra["share"], 6),
-                       "seen_share": round(extra["seen_share"], 6), "scoring_tokens": extra["scoring_tokens"],
-                       "grew": int(extra["grew"])})
+        joined.append(
+            {
+                "step": row["step"],
+                "tokens": row["tokens"],
+                "loss": round(row["loss"], 6),
+                "accuracy": round(row["accuracy"], 6),
+                "level": extra["level"],
+                "documents": extra["documents"],
+                "share": round(extra["share"], 6),
+                "seen_share": round(extra["seen_share"], 6),
+                "scoring_tokens": extra["scoring_tokens"],
+                "grew": int(extra["grew"]),
+            }
+        )
     return joined
 
 
-def write_run_outputs(result: CurriculumResult, *, out_dir: str | Path, metrics_path: str | Path,
-                      config: dict[str, Any], max_steps: int) -> None:
+def write_run_outputs(
+    result: CurriculumResult, *, out_dir: str | Path, metrics_path: str | Path, config: dict[str, Any], max_steps: int
+) -> None:
     """`<out_dir>/{run.json,curve.csv,train.csv,meta.json}` (replaced whole) and the run's metrics JSON."""
     from tinyhelen.core.repro import write_meta
     from tinyhelen.pretrain.run import write_curves
@@ -218,6 +329,7 @@ def write_run_outputs(result: CurriculumResult, *, out_dir: str | Path, metrics_
         write_curves(tmp / "curve.csv", result.curve, CURVE_COLUMNS)
         train_rows = [{**row, "loss": round(row["loss"], 6), "lr": round(row["lr"], 9)} for row in result.train_curve]
         write_curves(tmp / "train.csv", train_rows, ("step", "tokens", "loss", "lr"))
-        write_meta(tmp, stage="curriculum", config=config, seed=seed, inputs=result.inputs,
-                   extra={"strategy": strategy})
+        write_meta(
+            tmp, stage="curriculum", config=config, seed=seed, inputs=result.inputs, extra={"strategy": strategy}
+        )
     write_json(metrics_path, result.metrics)

@@ -94,9 +94,20 @@ def _permutation(seed: int, stream: int, number: int, size: int) -> np.ndarray:
 class CurriculumSchedule:
     """One strategy's schedule over a `TokenPool` (implements `tinyhelen.pretrain.loop.DataSchedule`)."""
 
-    def __init__(self, strategy: str, pool: TokenPool, *, seed: int, block_size: int, levels: int, patience: int,
-                 threshold: float, difficulty: np.ndarray | None = None, score_batch_size: int = 16,
-                 bf16: bool = False) -> None:
+    def __init__(
+        self,
+        strategy: str,
+        pool: TokenPool,
+        *,
+        seed: int,
+        block_size: int,
+        levels: int,
+        patience: int,
+        threshold: float,
+        difficulty: np.ndarray | None = None,
+        score_batch_size: int = 16,
+        bf16: bool = False,
+    ) -> None:
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {strategy!r}; expected one of {STRATEGIES}")
         if strategy in NEEDS_DIFFICULTY and difficulty is None:
@@ -115,10 +126,10 @@ class CurriculumSchedule:
             self.order = ranked(difficulty, pool.ids)
         else:
             self.order = _permutation(seed, _BASE_ORDER, 0, total)
-        self.epoch = 0            # full-random: packings made so far - 1
-        self.version = 0          # data changes so far (seeds the loop's batch order)
-        self.scoring_tokens = 0   # iter-selfloss: tokens scored by the model being trained
-        self.seen = np.zeros(total, dtype=bool)   # documents that have been in the pool
+        self.epoch = 0  # full-random: packings made so far - 1
+        self.version = 0  # data changes so far (seeds the loop's batch order)
+        self.scoring_tokens = 0  # iter-selfloss: tokens scored by the model being trained
+        self.seen = np.zeros(total, dtype=bool)  # documents that have been in the pool
         self.history: list[dict[str, Any]] = []
         self._blocks: np.ndarray | None = None
         self.seen[self.selection()] = True
@@ -156,9 +167,15 @@ class CurriculumSchedule:
         if val is not None:
             # the row describes the pool that produced this evaluation; growth applies from the next step
             level, documents = self.growth.level, len(self.selection())
-            row = {"step": step, "loss": float(val["val/loss"]), "level": level, "documents": documents,
-                   "share": documents / len(self.pool), "seen_share": float(self.seen.mean()),
-                   "scoring_tokens": self.scoring_tokens}
+            row = {
+                "step": step,
+                "loss": float(val["val/loss"]),
+                "level": level,
+                "documents": documents,
+                "share": documents / len(self.pool),
+                "seen_share": float(self.seen.mean()),
+                "scoring_tokens": self.scoring_tokens,
+            }
             grew = self.strategy in ITERATIVE and self.growth.observe(float(val["val/loss"]))
             if grew and self.strategy == "iter-selfloss":
                 self._rescore(model)
@@ -172,24 +189,39 @@ class CurriculumSchedule:
 
     def _rescore(self, model) -> None:
         device = next(model.parameters()).device
-        loss_sum, predicted = score_documents(model, self.pool, block_size=self.block_size,
-                                              batch_size=self.score_batch_size, device=device, bf16=self.bf16)
+        loss_sum, predicted = score_documents(
+            model,
+            self.pool,
+            block_size=self.block_size,
+            batch_size=self.score_batch_size,
+            device=device,
+            bf16=self.bf16,
+        )
         self.order = ranked(np.nan_to_num(mean_losses(loss_sum, predicted), nan=np.inf), self.pool.ids)
         self.scoring_tokens += int(self.pool.lengths.sum())
 
     # --- checkpoints --------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        state = {"strategy": self.strategy, "documents": len(self.pool), "growth": asdict(self.growth),
-                 "epoch": self.epoch, "version": self.version, "scoring_tokens": self.scoring_tokens,
-                 "seen": np.flatnonzero(self.seen).tolist(), "history": self.history}
+        state = {
+            "strategy": self.strategy,
+            "documents": len(self.pool),
+            "growth": asdict(self.growth),
+            "epoch": self.epoch,
+            "version": self.version,
+            "scoring_tokens": self.scoring_tokens,
+            "seen": np.flatnonzero(self.seen).tolist(),
+            "history": self.history,
+        }
         if self.strategy == "iter-selfloss":
             state["order"] = self.order.tolist()
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state["strategy"] != self.strategy or state["documents"] != len(self.pool):
-            raise DataError(f"checkpoint schedule is {state['strategy']} over {state['documents']} documents, "
-                            f"this run is {self.strategy} over {len(self.pool)}")
+            raise DataError(
+                f"checkpoint schedule is {state['strategy']} over {state['documents']} documents, "
+                f"this run is {self.strategy} over {len(self.pool)}"
+            )
         self.growth = Growth(**state["growth"])
         self.epoch, self.version = state["epoch"], state["version"]
         self.scoring_tokens = state["scoring_tokens"]

@@ -30,8 +30,9 @@ def segments(pool: TokenPool, block_size: int) -> tuple[np.ndarray, np.ndarray, 
     return doc[order], start[order], size[order]
 
 
-def score_documents(model, pool: TokenPool, *, block_size: int, batch_size: int, device,
-                    bf16: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def score_documents(
+    model, pool: TokenPool, *, block_size: int, batch_size: int, device, bf16: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Summed token loss and predicted-token count per document of `pool` (float64, int64 arrays).
 
     The model is put in eval mode (and back), scored without gradients, and the global torch RNG is left as
@@ -53,16 +54,16 @@ def score_documents(model, pool: TokenPool, *, block_size: int, batch_size: int,
                 continue  # one-token blocks predict nothing
             ids = np.zeros((len(doc[batch]), width), dtype=np.int64)
             mask = np.zeros_like(ids)
-            for row, (begin, length) in enumerate(zip(start[batch], size[batch])):
-                ids[row, :length] = pool.tokens[begin:begin + length]
+            for row, (begin, length) in enumerate(zip(start[batch], size[batch], strict=False)):
+                ids[row, :length] = pool.tokens[begin : begin + length]
                 mask[row, :length] = 1
             input_ids = torch.from_numpy(ids).to(device)
             attention = torch.from_numpy(mask).to(device)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
                 logits = model(input_ids=input_ids, attention_mask=attention).logits
             token_loss = torch.nn.functional.cross_entropy(
-                logits[:, :-1].float().reshape(-1, logits.shape[-1]), input_ids[:, 1:].reshape(-1),
-                reduction="none").view(len(ids), width - 1)
+                logits[:, :-1].float().reshape(-1, logits.shape[-1]), input_ids[:, 1:].reshape(-1), reduction="none"
+            ).view(len(ids), width - 1)
             token_loss = (token_loss * attention[:, 1:]).sum(dim=1).double().cpu().numpy()
             np.add.at(loss_sum, doc[batch], token_loss)
     model.train(was_training)

@@ -64,8 +64,9 @@ def read_runs(runs_dir: str | Path) -> tuple[dict[tuple[str, int], list[dict[str
     return runs, inputs
 
 
-def summarise(runs_dir: str | Path, cfg: CurriculumConfig, *, out_dir: str | Path,
-              difficulty_path: str | Path | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+def summarise(
+    runs_dir: str | Path, cfg: CurriculumConfig, *, out_dir: str | Path, difficulty_path: str | Path | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Measure every run against full-random, write the table and plots, return (summary, inputs)."""
     runs, inputs = read_runs(runs_dir)
     out_dir = Path(out_dir)
@@ -84,12 +85,19 @@ def summarise(runs_dir: str | Path, cfg: CurriculumConfig, *, out_dir: str | Pat
         plot_difficulty(difficulty_path, out_dir / "difficulty.png")
         inputs[str(difficulty_path)] = sha256_file(difficulty_path)
     seeds = sorted({seed for _, seed in runs})
-    summary = {"seeds": seeds, "target_fractions": fractions, "confidence": cfg.confidence,
-               "final_loss": {s: finals[s] for s in order}, "targets": targets}
+    summary = {
+        "seeds": seeds,
+        "target_fractions": fractions,
+        "confidence": cfg.confidence,
+        "final_loss": {s: finals[s] for s in order},
+        "targets": targets,
+    }
     lm, rand = targets.get("iter-lmloss", {}).get("1.0"), targets.get("iter-random", {}).get("1.0")
     if lm and rand and lm["steps"]["mean"] is not None and rand["steps"]["mean"] is not None:
-        summary["lmloss_vs_random_steps_to_final"] = {"iter-lmloss": lm["steps"]["mean"],
-                                                      "iter-random": rand["steps"]["mean"]}
+        summary["lmloss_vs_random_steps_to_final"] = {
+            "iter-lmloss": lm["steps"]["mean"],
+            "iter-random": rand["steps"]["mean"],
+        }
     return summary, inputs
 
 
@@ -110,8 +118,9 @@ def _stack(curves: Sequence[Sequence[Mapping[str, Any]]], x: str, y: str) -> tup
     return np.asarray(common, dtype=float), table_
 
 
-def plot_curves(runs: Mapping[tuple[str, int], Sequence[Mapping[str, Any]]], loss_path: Path, share_path: Path,
-                order: Sequence[str]) -> None:
+def plot_curves(
+    runs: Mapping[tuple[str, int], Sequence[Mapping[str, Any]]], loss_path: Path, share_path: Path, order: Sequence[str]
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -123,14 +132,21 @@ def plot_curves(runs: Mapping[tuple[str, int], Sequence[Mapping[str, Any]]], los
     for number, strategy in enumerate(order):
         curves = [curve for (s, _), curve in sorted(runs.items()) if s == strategy]
         tokens, losses = _stack(curves, "tokens", "loss")
-        line, = ax_loss.plot(tokens, losses.mean(axis=0), label=f"{strategy} (n={len(curves)})", lw=1.2,
-                             ls=styles[number % len(styles)])
+        (line,) = ax_loss.plot(
+            tokens, losses.mean(axis=0), label=f"{strategy} (n={len(curves)})", lw=1.2, ls=styles[number % len(styles)]
+        )
         if len(curves) > 1:
             ax_loss.fill_between(tokens, losses.min(axis=0), losses.max(axis=0), color=line.get_color(), alpha=0.2)
         steps, share = _stack(curves, "step", "seen_share")
         # a row describes the pool of the steps up to its evaluation
-        ax_share.step(steps, 100 * share.mean(axis=0), where="pre", label=strategy, color=line.get_color(),
-                      ls=styles[number % len(styles)])
+        ax_share.step(
+            steps,
+            100 * share.mean(axis=0),
+            where="pre",
+            label=strategy,
+            color=line.get_color(),
+            ls=styles[number % len(styles)],
+        )
     ax_loss.set_xlabel("training tokens seen")
     ax_loss.set_ylabel("validation loss")
     ax_loss.set_title("Validation loss vs tokens (mean over seeds; band: min..max)")

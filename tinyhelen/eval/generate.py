@@ -183,22 +183,28 @@ def generate_answers(model: Any, tokenizer: Any, prompts: Sequence[str], cfg: Ge
     limit = getattr(model.config, "max_position_embeddings", None)
     encoded = [tokenizer(prompt, add_special_tokens=False)["input_ids"] for prompt in prompts]
     if limit:  # keep the end of an over-long prompt: the response marker must stay
-        encoded = [ids[-max(1, limit - cfg.max_new_tokens):] for ids in encoded]
+        encoded = [ids[-max(1, limit - cfg.max_new_tokens) :] for ids in encoded]
     order = sorted(range(len(prompts)), key=lambda i: (len(encoded[i]), i))
     results: list[Generation | None] = [None] * len(prompts)
     for batch_index, start in enumerate(range(0, len(order), cfg.batch_size)):
-        members = order[start:start + cfg.batch_size]
+        members = order[start : start + cfg.batch_size]
         width = max(len(encoded[i]) for i in members)
         input_ids = torch.tensor([[pad] * (width - len(encoded[i])) + encoded[i] for i in members], device=device)
-        mask = torch.tensor([[0] * (width - len(encoded[i])) + [1] * len(encoded[i]) for i in members],
-                            device=device)
+        mask = torch.tensor([[0] * (width - len(encoded[i])) + [1] * len(encoded[i]) for i in members], device=device)
         options: dict[str, Any] = {"do_sample": cfg.do_sample}
         if cfg.do_sample:
             options.update(temperature=cfg.temperature, top_p=cfg.top_p, top_k=0)
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(cfg.seed * 1_000_003 + batch_index)
-            output = model.generate(input_ids=input_ids, attention_mask=mask, max_new_tokens=cfg.max_new_tokens,
-                                    eos_token_id=eos, pad_token_id=pad, use_cache=True, **options)
+            output = model.generate(
+                input_ids=input_ids,
+                attention_mask=mask,
+                max_new_tokens=cfg.max_new_tokens,
+                eos_token_id=eos,
+                pad_token_id=pad,
+                use_cache=True,
+                **options,
+            )
         for row, index in enumerate(members):
             results[index] = _finish(tokenizer, encoded[index], output[row, width:].tolist(), eos, cfg)
     return results  # type: ignore[return-value]
@@ -207,33 +213,52 @@ def generate_answers(model: Any, tokenizer: Any, prompts: Sequence[str], cfg: Ge
 def _finish(tokenizer: Any, prompt_ids: list[int], new_ids: list[int], eos: int, cfg: GenerateConfig) -> Generation:
     """The answer text (after the prompt, cut at end-of-text or a new task block) and its finish reason."""
     if eos in new_ids:
-        new_ids, reason = new_ids[:new_ids.index(eos)], "eos"
+        new_ids, reason = new_ids[: new_ids.index(eos)], "eos"
     else:
         reason = "length" if len(new_ids) >= cfg.max_new_tokens else "eos"
     prefix = tokenizer.decode(prompt_ids, skip_special_tokens=True)
     full = tokenizer.decode(prompt_ids + new_ids, skip_special_tokens=True)
-    text = full[len(prefix):] if full.startswith(prefix) else tokenizer.decode(new_ids, skip_special_tokens=True)
+    text = full[len(prefix) :] if full.startswith(prefix) else tokenizer.decode(new_ids, skip_special_tokens=True)
     if NEXT_PROMPT in text:
-        text, reason = text[:text.index(NEXT_PROMPT)], "next_prompt"
+        text, reason = text[: text.index(NEXT_PROMPT)], "next_prompt"
     return Generation(text.strip(), len(new_ids), reason)
 
 
-def answer_questions(model: Any, tokenizer: Any, questions: Sequence[Question], template: str,
-                     cfg: GenerateConfig) -> list[dict[str, Any]]:
+def answer_questions(
+    model: Any, tokenizer: Any, questions: Sequence[Question], template: str, cfg: GenerateConfig
+) -> list[dict[str, Any]]:
     """The answer records of one model for `questions` (in their order)."""
     generations = generate_answers(model, tokenizer, [render_prompt(template, q.question) for q in questions], cfg)
-    return [{"id": q.id, "question": q.question, "split": q.split, "sets": list(q.sets), "answer": g.text,
-             "tokens": g.tokens, "finish_reason": g.finish_reason, "empty": not g.text}
-            for q, g in zip(questions, generations, strict=True)]
+    return [
+        {
+            "id": q.id,
+            "question": q.question,
+            "split": q.split,
+            "sets": list(q.sets),
+            "answer": g.text,
+            "tokens": g.tokens,
+            "finish_reason": g.finish_reason,
+            "empty": not g.text,
+        }
+        for q, g in zip(questions, generations, strict=True)
+    ]
 
 
 def _model_inputs(model_dir: Path) -> dict[str, str]:
-    return {str(path): sha256_file(path) for path in sorted(model_dir.iterdir())
-            if path.is_file() and path.suffix in (".json", ".safetensors", ".bin")}
+    return {
+        str(path): sha256_file(path)
+        for path in sorted(model_dir.iterdir())
+        if path.is_file() and path.suffix in (".json", ".safetensors", ".bin")
+    }
 
 
-def generate_model(model_dir: str | Path, questions: Sequence[Question], cfg: GenerateConfig, template: str,
-                   checkpoint_questions: Sequence[Question] = ()) -> ModelAnswers:
+def generate_model(
+    model_dir: str | Path,
+    questions: Sequence[Question],
+    cfg: GenerateConfig,
+    template: str,
+    checkpoint_questions: Sequence[Question] = (),
+) -> ModelAnswers:
     """Answer `questions` with the final model and `checkpoint_questions` with each exported checkpoint.
 
     Args:
@@ -248,8 +273,9 @@ def generate_model(model_dir: str | Path, questions: Sequence[Question], cfg: Ge
         torch.set_num_threads(cfg.cpu_threads)
     device = resolve_device(cfg.device)
     model, tokenizer = load_causal_model(model_dir, device)
-    result = ModelAnswers(final=answer_questions(model, tokenizer, questions, template, cfg),
-                          inputs=_model_inputs(model_dir))
+    result = ModelAnswers(
+        final=answer_questions(model, tokenizer, questions, template, cfg), inputs=_model_inputs(model_dir)
+    )
     log.info("%s: %d answers", model_dir, len(result.final))
     if checkpoint_questions:
         for step, path in find_checkpoints(model_dir):
@@ -258,7 +284,8 @@ def generate_model(model_dir: str | Path, questions: Sequence[Question], cfg: Ge
             result.inputs.update(_model_inputs(path))
             log.info("%s: %d answers", path, len(result.checkpoints[step]))
     result.generated_tokens = sum(r["tokens"] for r in result.final) + sum(
-        r["tokens"] for records in result.checkpoints.values() for r in records)
+        r["tokens"] for records in result.checkpoints.values() for r in records
+    )
     return result
 
 
@@ -288,11 +315,10 @@ def mean_token_losses(model: Any, tokenizer: Any, texts: Sequence[str], batch_si
     results: list[tuple[float, int]] = [(0.0, 0)] * len(texts)
     order = sorted((i for i in range(len(texts)) if len(encoded[i]) > 1), key=lambda i: (len(encoded[i]), i))
     for start in range(0, len(order), batch_size):
-        members = order[start:start + batch_size]
+        members = order[start : start + batch_size]
         width = max(len(encoded[i]) for i in members)
         ids = torch.tensor([encoded[i] + [pad] * (width - len(encoded[i])) for i in members], device=device)
-        mask = torch.tensor([[1] * len(encoded[i]) + [0] * (width - len(encoded[i])) for i in members],
-                            device=device)
+        mask = torch.tensor([[1] * len(encoded[i]) + [0] * (width - len(encoded[i])) for i in members], device=device)
         logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
         targets = ids[:, 1:]
         losses = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, reduction="none")

@@ -42,8 +42,10 @@ log = logging.getLogger(__name__)
 
 AXES = ("grammar", "coherence", "specificity")
 LABELS = string.ascii_uppercase
-TEMPLATE_PLACEHOLDERS = {"listwise": ("question", "answers", "num_answers", "labels"),
-                         "reask": ("reason", "num_answers", "labels")}
+TEMPLATE_PLACEHOLDERS = {
+    "listwise": ("question", "answers", "num_answers", "labels"),
+    "reask": ("reason", "num_answers", "labels"),
+}
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _LINE = re.compile(r"^[\s#*>\-]*\(?([A-Z])\)?\s*[.:)\]]\s*(.*)$")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
@@ -131,8 +133,9 @@ def fill(template: str, **fields: str) -> str:
 
 def judge_settings(llm: LLMConfig, cfg: JudgeConfig) -> LLMConfig:
     """The `llm` section with the judge's model and decoding settings."""
-    return with_changes(llm, model=cfg.model or llm.model, temperature=cfg.temperature, seed=cfg.seed,
-                        max_tokens=cfg.max_tokens)
+    return with_changes(
+        llm, model=cfg.model or llm.model, temperature=cfg.temperature, seed=cfg.seed, max_tokens=cfg.max_tokens
+    )
 
 
 def permutation(cfg: JudgeConfig, group: Group) -> list[int]:
@@ -179,8 +182,13 @@ def parse_scores(text: str, num_answers: int) -> list[tuple[int, int, int]]:
     return [found[label] for label in labels]
 
 
-def build_groups(comparison: str, questions: Sequence[Any], entries: Sequence[Entry],
-                 answers: dict[str, dict[str, str]], group_size: int) -> list[Group]:
+def build_groups(
+    comparison: str,
+    questions: Sequence[Any],
+    entries: Sequence[Entry],
+    answers: dict[str, dict[str, str]],
+    group_size: int,
+) -> list[Group]:
     """Groups of up to `group_size` entries per question, entries in list order (one chunk per recipe's run
     of checkpoints when the list is grouped by recipe, as in the paper's inner comparison).
 
@@ -194,7 +202,7 @@ def build_groups(comparison: str, questions: Sequence[Any], entries: Sequence[En
     groups = []
     for question in questions:
         for start in range(0, len(entries), group_size):
-            chunk = entries[start:start + group_size]
+            chunk = entries[start : start + group_size]
             members = tuple((entry.name, answers[entry.name][question.id]) for entry in chunk)
             groups.append(Group(comparison, question.id, question.question, question.split, members))
     return groups
@@ -214,9 +222,14 @@ class _Pending:
 
 def _prompt(item: _Pending, templates: dict[str, str]) -> str:
     texts = [item.group.members[item.order[position]][1] for position in item.shown]
-    labels = ", ".join(LABELS[:len(texts)])
-    prompt = fill(templates["listwise"], question=" ".join(item.group.question.split()), answers=render_answers(texts),
-                  num_answers=str(len(texts)), labels=labels)
+    labels = ", ".join(LABELS[: len(texts)])
+    prompt = fill(
+        templates["listwise"],
+        question=" ".join(item.group.question.split()),
+        answers=render_answers(texts),
+        num_answers=str(len(texts)),
+        labels=labels,
+    )
     if item.attempt:
         prompt += fill(templates["reask"], reason=item.failures[-1], num_answers=str(len(texts)), labels=labels)
     return prompt
@@ -247,8 +260,7 @@ def judge_groups(groups: Sequence[Group], client: Any, cfg: JudgeConfig, templat
             (pending if shown else done).append(_Pending(group, pass_name, order, shown))
     while pending:
         prompts = [_prompt(item, templates) for item in pending]
-        answers, stats = client.complete_many(prompts, desc="judge",
-                                              attempt=[item.attempt for item in pending])
+        answers, stats = client.complete_many(prompts, desc="judge", attempt=[item.attempt for item in pending])
         outcome.requests += stats.calls
         outcome.cache_hits += stats.cache_hits
         retry = []
@@ -275,8 +287,9 @@ def judge_groups(groups: Sequence[Group], client: Any, cfg: JudgeConfig, templat
                 else:
                     done.append(item)
         pending = retry
-    for item in sorted(done, key=lambda it: (it.group.comparison, it.group.question_id,
-                                               [m for m, _ in it.group.members], it.pass_name)):
+    for item in sorted(
+        done, key=lambda it: (it.group.comparison, it.group.question_id, [m for m, _ in it.group.members], it.pass_name)
+    ):
         _record(item, outcome)
     return outcome
 
@@ -287,33 +300,56 @@ def _record(item: _Pending, outcome: JudgeOutcome) -> None:
     null = None
     if item.shown:
         try:
-            scores = parse_scores(item.answer.text if item.answer and item.answer.error is None
-                                  and item.answer.finish_reason != "length" else "", len(item.shown))
+            scores = parse_scores(
+                item.answer.text
+                if item.answer and item.answer.error is None and item.answer.finish_reason != "length"
+                else "",
+                len(item.shown),
+            )
         except JudgeParseError:
             null = item.failures[-1]
     by_position = dict(zip(item.shown, scores or [], strict=False))
     for position, index in enumerate(item.order):
         name, text = group.members[index]
         record: dict[str, Any] = {
-            "comparison": group.comparison, "pass": item.pass_name, "question_id": group.question_id,
-            "split": group.split, "model": name, "position": position, "label": None, "by": "judge", "null": None}
+            "comparison": group.comparison,
+            "pass": item.pass_name,
+            "question_id": group.question_id,
+            "split": group.split,
+            "model": name,
+            "position": position,
+            "label": None,
+            "by": "judge",
+            "null": None,
+        }
         if not text.strip():
             record.update(by="rule", grammar=0, coherence=0, specificity=0)
         elif null is not None:
-            record.update(label=LABELS[item.shown.index(position)], grammar=None, coherence=None, specificity=None,
-                          null=null)
+            record.update(
+                label=LABELS[item.shown.index(position)], grammar=None, coherence=None, specificity=None, null=null
+            )
             outcome.nulls += 1
         else:
-            record.update(label=LABELS[item.shown.index(position)], **dict(zip(AXES, by_position[position])))
+            record.update(
+                label=LABELS[item.shown.index(position)], **dict(zip(AXES, by_position[position], strict=False))
+            )
         outcome.scores.append(record)
     answer = item.answer
-    outcome.calls.append({
-        "comparison": group.comparison, "pass": item.pass_name, "question_id": group.question_id,
-        "presented": [group.members[index][0] for index in item.order], "permutation": item.order,
-        "attempts": item.attempt + 1 if item.shown else 0, "failures": item.failures, "null": null,
-        "system_fingerprint": answer.system_fingerprint if answer else None,
-        "input_tokens": answer.input_tokens if answer else 0, "output_tokens": answer.output_tokens if answer else 0,
-    })
+    outcome.calls.append(
+        {
+            "comparison": group.comparison,
+            "pass": item.pass_name,
+            "question_id": group.question_id,
+            "presented": [group.members[index][0] for index in item.order],
+            "permutation": item.order,
+            "attempts": item.attempt + 1 if item.shown else 0,
+            "failures": item.failures,
+            "null": null,
+            "system_fingerprint": answer.system_fingerprint if answer else None,
+            "input_tokens": answer.input_tokens if answer else 0,
+            "output_tokens": answer.output_tokens if answer else 0,
+        }
+    )
 
 
 def position_bias(scores: Sequence[dict[str, Any]]) -> dict[str, float] | None:

@@ -78,8 +78,11 @@ def bootstrap_interval(values: Sequence[float], samples: int, seed: int, level: 
 
 
 def _stat(values: Sequence[float], cfg: JudgeConfig) -> dict[str, Any]:
-    return {"mean": round(float(np.mean(values)), DIGITS) if len(values) else None,
-            "ci95": bootstrap_interval(values, cfg.bootstrap_samples, cfg.bootstrap_seed), "questions": len(values)}
+    return {
+        "mean": round(float(np.mean(values)), DIGITS) if len(values) else None,
+        "ci95": bootstrap_interval(values, cfg.bootstrap_samples, cfg.bootstrap_seed),
+        "questions": len(values),
+    }
 
 
 def per_question_scores(scores: Sequence[dict[str, Any]], comparison: str) -> dict[str, dict[str, dict[str, Any]]]:
@@ -128,11 +131,12 @@ def _rank(inner: dict[str, dict[str, Any]], entry: Entry) -> tuple[float, float]
 
 
 def _ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
-    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+    return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
 
 
-def judge_free_metrics(answers: Sequence[str], word_list: frozenset[str],
-                       losses: Sequence[tuple[float, int]] | None) -> dict[str, Any]:
+def judge_free_metrics(
+    answers: Sequence[str], word_list: frozenset[str], losses: Sequence[tuple[float, int]] | None
+) -> dict[str, Any]:
     """The judge-free metrics of one model's answers (see the module docstring)."""
     tokenised = [words(text) for text in answers]
     count = len(answers)
@@ -151,17 +155,24 @@ def judge_free_metrics(answers: Sequence[str], word_list: frozenset[str],
             repeats.append(1 - len(set(trigrams)) / len(trigrams))
     result["repetition_rate"] = round(float(np.mean(repeats)), DIGITS) if repeats else None
     all_words = [word for tokens in tokenised for word in tokens]
-    result["word_list_share"] = (round(sum(w in word_list for w in all_words) / len(all_words), DIGITS)
-                                 if all_words else None)
+    result["word_list_share"] = (
+        round(sum(w in word_list for w in all_words) / len(all_words), DIGITS) if all_words else None
+    )
     ppl = perplexity(losses) if losses is not None else None
     result["reference_perplexity"] = round(ppl, 2) if ppl is not None else None
     return result
 
 
-def leaner_eval(answers: dict[Entry, list[dict[str, Any]]], cfg: JudgeConfig, llm: LLMConfig, *,
-                word_list: frozenset[str], reference: tuple[Any, Any] | None = None, client: Any = None,
-                answer_source: Callable[[Entry, Sequence[dict[str, Any]]], list[dict[str, Any]]] | None = None,
-                ) -> LeanerEvalResult:
+def leaner_eval(
+    answers: dict[Entry, list[dict[str, Any]]],
+    cfg: JudgeConfig,
+    llm: LLMConfig,
+    *,
+    word_list: frozenset[str],
+    reference: tuple[Any, Any] | None = None,
+    client: Any = None,
+    answer_source: Callable[[Entry, Sequence[dict[str, Any]]], list[dict[str, Any]]] | None = None,
+) -> LeanerEvalResult:
     """Judge-free metrics for every entry and, with a client, the judged inner and inter comparisons.
 
     Args:
@@ -180,8 +191,13 @@ def leaner_eval(answers: dict[Entry, list[dict[str, Any]]], cfg: JudgeConfig, ll
         texts = [r["answer"] for r in answers[entry]]
         losses = mean_token_losses(*reference, texts, cfg.reference_batch_size) if reference else None
         judge_free[entry.name] = judge_free_metrics(texts, word_list, losses)
-    summary: dict[str, Any] = {"judge": {"backend": cfg.backend if client is not None else "none"},
-                               "judge_free": judge_free, "inner": {}, "selected": {}, "inter": {}}
+    summary: dict[str, Any] = {
+        "judge": {"backend": cfg.backend if client is not None else "none"},
+        "judge_free": judge_free,
+        "inner": {},
+        "selected": {},
+        "inter": {},
+    }
     outcome = JudgeOutcome()
     if client is not None:
         templates = load_judge_templates(cfg.prompts_dir)
@@ -192,13 +208,16 @@ def leaner_eval(answers: dict[Entry, list[dict[str, Any]]], cfg: JudgeConfig, ll
         inner_questions = _questions([r for e in finals for r in answers[e] if "inner_comparison" in r["sets"]])
         inner_groups = []
         for recipe in recipes:
-            candidates = [e for e in entries if e.recipe == recipe
-                          and all(q["id"] in by_id[e.name] for q in inner_questions)]
+            candidates = [
+                e for e in entries if e.recipe == recipe and all(q["id"] in by_id[e.name] for q in inner_questions)
+            ]
             inner_groups += build_groups("inner", [_Q(q) for q in inner_questions], candidates, by_id, cfg.group_size)
         inner_outcome = judge_groups(inner_groups, client, cfg, templates) if inner_groups else JudgeOutcome()
         outcome.add(inner_outcome)
-        inner = {model: summarise_model(rows, cfg)
-                 for model, rows in per_question_scores(inner_outcome.scores, "inner").items()}
+        inner = {
+            model: summarise_model(rows, cfg)
+            for model, rows in per_question_scores(inner_outcome.scores, "inner").items()
+        }
         summary["inner"] = inner
         selected = select_checkpoints(inner, entries)
         summary["selected"] = {recipe: entry.name for recipe, entry in sorted(selected.items())}
@@ -212,20 +231,33 @@ def leaner_eval(answers: dict[Entry, list[dict[str, Any]]], cfg: JudgeConfig, ll
                 answers[entry] = answers[entry] + extra
                 by_id[entry.name].update({r["id"]: r["answer"] for r in extra})
         chosen = [selected[recipe] for recipe in recipes]
-        inter_outcome = judge_groups(build_groups("inter", [_Q(q) for q in all_questions], chosen, by_id,
-                                                  cfg.group_size), client, cfg, templates)
+        inter_outcome = judge_groups(
+            build_groups("inter", [_Q(q) for q in all_questions], chosen, by_id, cfg.group_size), client, cfg, templates
+        )
         outcome.add(inter_outcome)
-        summary["inter"] = {model: summarise_model(rows, cfg)
-                            for model, rows in sorted(per_question_scores(inter_outcome.scores, "inter").items())}
+        summary["inter"] = {
+            model: summarise_model(rows, cfg)
+            for model, rows in sorted(per_question_scores(inter_outcome.scores, "inter").items())
+        }
         cost = (outcome.input_tokens * llm.price_input_per_1m + outcome.output_tokens * llm.price_output_per_1m) / 1e6
         summary["judge"].update(
             judged_calls=len(outcome.calls),
-            input_tokens=outcome.input_tokens, output_tokens=outcome.output_tokens, cost_estimate=round(cost, 6),
-            nulls=outcome.nulls, failures=dict(sorted(outcome.failures.items())),
+            input_tokens=outcome.input_tokens,
+            output_tokens=outcome.output_tokens,
+            cost_estimate=round(cost, 6),
+            nulls=outcome.nulls,
+            failures=dict(sorted(outcome.failures.items())),
             system_fingerprints=dict(sorted(outcome.fingerprints.items())),
-            position_bias=position_bias(outcome.scores), group_size=cfg.group_size, shuffle_seed=cfg.shuffle_seed)
-    return LeanerEvalResult(metrics=headline(summary, [e.name for e in entries if e.step is None]),
-                            summary=summary, table=format_table(summary), outcome=outcome)
+            position_bias=position_bias(outcome.scores),
+            group_size=cfg.group_size,
+            shuffle_seed=cfg.shuffle_seed,
+        )
+    return LeanerEvalResult(
+        metrics=headline(summary, [e.name for e in entries if e.step is None]),
+        summary=summary,
+        table=format_table(summary),
+        outcome=outcome,
+    )
 
 
 class _Q:
@@ -246,15 +278,25 @@ def _questions(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def headline(summary: dict[str, Any], finals: Sequence[str]) -> dict[str, Any]:
     """The metrics file: judge accounting, selections, inter-comparison means and the finals' judge-free numbers."""
     judge = summary["judge"]
-    metrics: dict[str, Any] = {"judge": {key: judge[key] for key in (
-        "backend", "model", "nulls", "input_tokens", "output_tokens", "cost_estimate") if key in judge}}
+    metrics: dict[str, Any] = {
+        "judge": {
+            key: judge[key]
+            for key in ("backend", "model", "nulls", "input_tokens", "output_tokens", "cost_estimate")
+            if key in judge
+        }
+    }
     if judge.get("position_bias"):
         metrics["judge"]["position_bias_sum"] = judge["position_bias"]["sum"]
     if summary["selected"]:
         metrics["selected"] = summary["selected"]
-    metrics["inter"] = {model: {**{name: row[name]["mean"] for name in SCORES}, "sum_ci95": row["sum"]["ci95"],
-                                **{split: values["sum"]["mean"] for split, values in row["splits"].items()}}
-                        for model, row in summary["inter"].items()}
+    metrics["inter"] = {
+        model: {
+            **{name: row[name]["mean"] for name in SCORES},
+            "sum_ci95": row["sum"]["ci95"],
+            **{split: values["sum"]["mean"] for split, values in row["splits"].items()},
+        }
+        for model, row in summary["inter"].items()
+    }
     metrics["judge_free"] = {name: summary["judge_free"][name] for name in finals}
     return metrics
 
@@ -271,35 +313,61 @@ def format_table(summary: dict[str, Any]) -> str:
     lines = ["# Leaner-Eval", ""]
     if summary["inter"]:
         splits = list(SPLIT_LABELS.values())
-        lines += ["## Inter comparison (selected checkpoint per recipe; mean [95% bootstrap interval])", "",
-                  "| model | grammar | coherence | specificity | sum (0-15) | " + " | ".join(splits) + " | nulls |",
-                  "|---" * (6 + len(splits)) + "|"]
+        lines += [
+            "## Inter comparison (selected checkpoint per recipe; mean [95% bootstrap interval])",
+            "",
+            "| model | grammar | coherence | specificity | sum (0-15) | " + " | ".join(splits) + " | nulls |",
+            "|---" * (6 + len(splits)) + "|",
+        ]
         for model, row in summary["inter"].items():
             cells = [_cell(row[name]) for name in SCORES]
             cells += [_cell(row["splits"].get(split, {}).get("sum"), ci=False) for split in splits]
             lines.append(f"| {model} | " + " | ".join(cells) + f" | {row['nulls']} |")
-        lines += ["", "## Inner comparison (mean sum on inner_comparison; * = selected)", "",
-                  "| entry | sum (0-15) | questions | nulls |", "|---|---|---|---|"]
+        lines += [
+            "",
+            "## Inner comparison (mean sum on inner_comparison; * = selected)",
+            "",
+            "| entry | sum (0-15) | questions | nulls |",
+            "|---|---|---|---|",
+        ]
         chosen = set(summary["selected"].values())
         for model, row in sorted(summary["inner"].items()):
             mark = " *" if model in chosen else ""
             lines.append(f"| {model}{mark} | {_cell(row['sum'])} | {row['sum']['questions']} | {row['nulls']} |")
         judge = summary["judge"]
         bias = judge.get("position_bias")
-        lines += ["", "## Judge", "",
-                  (f"- model {judge.get('model')}, {judge['judged_calls']} judged groups, "
-                   f"{judge['input_tokens']} input + {judge['output_tokens']} output tokens, "
-                   f"cost estimate {judge['cost_estimate']:.4f}"),
-                  f"- nulls {judge['nulls']}, unreadable replies or failures {judge['failures'] or 'none'}",
-                  f"- system fingerprints {judge['system_fingerprints'] or 'none sent'}",
-                  f"- position bias (mean |change| forward vs reversed): {bias if bias else 'not measured'}"]
+        lines += [
+            "",
+            "## Judge",
+            "",
+            (
+                f"- model {judge.get('model')}, {judge['judged_calls']} judged groups, "
+                f"{judge['input_tokens']} input + {judge['output_tokens']} output tokens, "
+                f"cost estimate {judge['cost_estimate']:.4f}"
+            ),
+            f"- nulls {judge['nulls']}, unreadable replies or failures {judge['failures'] or 'none'}",
+            f"- system fingerprints {judge['system_fingerprints'] or 'none sent'}",
+            f"- position bias (mean |change| forward vs reversed): {bias if bias else 'not measured'}",
+        ]
     else:
         lines += ["No judge (`judge.backend: none`): judge-free metrics only."]
-    lines += ["", "## Judge-free metrics", "",
-              "| entry | answers | words | empty | distinct-1 | distinct-2 | repetition | word-list share | ref. ppl |",
-              "|---|---|---|---|---|---|---|---|---|"]
-    keys = ("answers", "answer_words", "empty_rate", "distinct_1", "distinct_2", "repetition_rate", "word_list_share",
-            "reference_perplexity")
+    lines += [
+        "",
+        "## Judge-free metrics",
+        "",
+        "| entry | answers | words | empty | distinct-1 | distinct-2 | repetition | word-list share | ref. ppl |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    keys = (
+        "answers",
+        "answer_words",
+        "empty_rate",
+        "distinct_1",
+        "distinct_2",
+        "repetition_rate",
+        "word_list_share",
+        "reference_perplexity",
+    )
     for model, row in summary["judge_free"].items():
         lines.append(f"| {model} | " + " | ".join("-" if row[k] is None else f"{row[k]:g}" for k in keys) + " |")
     return "\n".join(lines) + "\n"
@@ -316,8 +384,12 @@ def plot_leaner_eval(summary: dict[str, Any], path: str | Path) -> None:
         models = list(summary["inter"])
         means = [summary["inter"][m]["sum"]["mean"] or 0.0 for m in models]
         cis = [summary["inter"][m]["sum"]["ci95"] or [mean, mean] for m, mean in zip(models, means, strict=True)]
-        errors = np.array([[mean - ci[0] for mean, ci in zip(means, cis, strict=True)],
-                           [ci[1] - mean for mean, ci in zip(means, cis, strict=True)]])
+        errors = np.array(
+            [
+                [mean - ci[0] for mean, ci in zip(means, cis, strict=True)],
+                [ci[1] - mean for mean, ci in zip(means, cis, strict=True)],
+            ]
+        )
         fig, ax = plt.subplots(figsize=(max(4, 1.6 * len(models)), 4))
         ax.bar(range(len(models)), means, yerr=errors, capsize=4)
         ax.set_xticks(range(len(models)), models, rotation=20, ha="right", fontsize=8)
@@ -374,9 +446,16 @@ def read_word_list(path: str | Path) -> frozenset[str]:
     return found
 
 
-def evaluate_leaner(names: Sequence[str], generations_dir: str | Path, models_dir: str | Path,
-                    reference_dir: str | Path, judge_cfg: JudgeConfig, generate_cfg: Any, llm: LLMConfig,
-                    client: Any = None) -> tuple[LeanerEvalResult, dict[Entry, list[dict[str, Any]]]]:
+def evaluate_leaner(
+    names: Sequence[str],
+    generations_dir: str | Path,
+    models_dir: str | Path,
+    reference_dir: str | Path,
+    judge_cfg: JudgeConfig,
+    generate_cfg: Any,
+    llm: LLMConfig,
+    client: Any = None,
+) -> tuple[LeanerEvalResult, dict[Entry, list[dict[str, Any]]]]:
     """The judge stage's work: read the answers, make the judge client (backend `llm`), score, tabulate.
 
     A selected checkpoint without answers to some inter-comparison questions answers them here, from
@@ -415,10 +494,10 @@ def evaluate_leaner(names: Sequence[str], generations_dir: str | Path, models_di
     def answer_source(entry: Entry, missing: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         model, tokenizer = load_causal_model(Path(models_dir) / entry.recipe / f"step-{entry.step}", device)
         questions = [Question(q["id"], q["question"], q["split"], tuple(q["sets"])) for q in missing]
-        made[entry] = answer_questions(model, tokenizer, questions, load_template(generate_cfg.template),
-                                       generate_cfg)
+        made[entry] = answer_questions(model, tokenizer, questions, load_template(generate_cfg.template), generate_cfg)
         return made[entry]
 
-    result = leaner_eval(answers, judge_cfg, llm, word_list=word_list, reference=reference, client=client,
-                         answer_source=answer_source)
+    result = leaner_eval(
+        answers, judge_cfg, llm, word_list=word_list, reference=reference, client=client, answer_source=answer_source
+    )
     return result, made

@@ -56,17 +56,23 @@ def read_zorro_file(path: Path) -> list[MinimalPair]:
     lines = path.read_text(encoding="utf-8").splitlines()
     for number, line in enumerate(lines, start=1):
         if not line.strip():
-            raise DataError(f"{path}:{number}: empty line (every line is a sentence; odd lines ungrammatical, "
-                            "even lines their grammatical partners)")
+            raise DataError(
+                f"{path}:{number}: empty line (every line is a sentence; odd lines ungrammatical, "
+                "even lines their grammatical partners)"
+            )
     if not lines:
         raise DataError(f"{path}: no sentences")
     if len(lines) % 2:
-        raise DataError(f"{path}:{len(lines)}: odd number of lines ({len(lines)}): the last ungrammatical "
-                        "sentence has no grammatical partner")
+        raise DataError(
+            f"{path}:{len(lines)}: odd number of lines ({len(lines)}): the last ungrammatical "
+            "sentence has no grammatical partner"
+        )
     paradigm = path.stem
     phenomenon = zorro_phenomenon(paradigm)
-    return [MinimalPair(paradigm, phenomenon, good=lines[i + 1].strip(), bad=lines[i].strip(),
-                        origin=f"{path}:{i + 2}") for i in range(0, len(lines), 2)]
+    return [
+        MinimalPair(paradigm, phenomenon, good=lines[i + 1].strip(), bad=lines[i].strip(), origin=f"{path}:{i + 2}")
+        for i in range(0, len(lines), 2)
+    ]
 
 
 def blimp_pair(record: Any, origin: str, default_paradigm: str) -> MinimalPair:
@@ -79,8 +85,9 @@ def blimp_pair(record: Any, origin: str, default_paradigm: str) -> MinimalPair:
             raise BadRecordError(f"{origin}: missing or empty '{key}'")
     paradigm = record.get("UID") or default_paradigm
     phenomenon = record.get("linguistics_term") or paradigm
-    return MinimalPair(str(paradigm), str(phenomenon), record["sentence_good"].strip(),
-                       record["sentence_bad"].strip(), origin)
+    return MinimalPair(
+        str(paradigm), str(phenomenon), record["sentence_good"].strip(), record["sentence_bad"].strip(), origin
+    )
 
 
 def read_blimp_file(path: Path) -> list[MinimalPair]:
@@ -110,8 +117,10 @@ def _select(names: list[str], paradigms: list[str], where: str) -> list[str]:
         return names
     missing = [p for p in paradigms if p not in names]
     if missing:
-        raise DataError(f"{where}: no paradigm(s) {missing} (probe.paradigms); it has {len(names)}: "
-                        f"{names[:8]}{' ...' if len(names) > 8 else ''}")
+        raise DataError(
+            f"{where}: no paradigm(s) {missing} (probe.paradigms); it has {len(names)}: "
+            f"{names[:8]}{' ...' if len(names) > 8 else ''}"
+        )
     return [n for n in names if n in paradigms]
 
 
@@ -131,7 +140,7 @@ def _read_folder(folder: Path, fmt: str, paradigms: list[str]) -> Iterator[Minim
 def _read_hub(source: str, paradigms: list[str], cache_dir: str | None) -> Iterator[MinimalPair]:
     import datasets
 
-    repo, _, revision = source[len(HUB_PREFIX):].partition("@")
+    repo, _, revision = source[len(HUB_PREFIX) :].partition("@")
     revision = revision or None
     configs = sorted(datasets.get_dataset_config_names(repo, revision=revision))
     for name in _select(configs, paradigms, source):
@@ -144,8 +153,14 @@ def resolve_source(source: str) -> str:
     return str(SAMPLE_DIR) if source == "sample" else source
 
 
-def load_pairs(source: str, fmt: str = "auto", *, paradigms: list[str] | None = None, max_pairs: int = 0,
-               cache_dir: str | None = None) -> list[MinimalPair]:
+def load_pairs(
+    source: str,
+    fmt: str = "auto",
+    *,
+    paradigms: list[str] | None = None,
+    max_pairs: int = 0,
+    cache_dir: str | None = None,
+) -> list[MinimalPair]:
     """Read a minimal-pair suite.
 
     Args:

@@ -57,21 +57,36 @@ def accuracy_block(outcomes: np.ndarray, rng: np.random.Generator, resamples: in
     counts = np.array([(outcomes == 0.0).sum(), (outcomes == 0.5).sum(), (outcomes == 1.0).sum()])
     draws = rng.multinomial(n, counts / n, size=resamples) @ np.array([0.0, 0.5, 1.0]) / n
     low, high = np.percentile(draws, [2.5, 97.5])
-    return {"accuracy": _round(outcomes.mean()), "ci95": [_round(low), _round(high)],
-            "tie_rate": _round(counts[1] / n), "pairs": n}
+    return {
+        "accuracy": _round(outcomes.mean()),
+        "ci95": [_round(low), _round(high)],
+        "tie_rate": _round(counts[1] / n),
+        "pairs": n,
+    }
 
 
-def _grouped(pairs: Sequence[MinimalPair], outcomes: np.ndarray, key: Callable[[MinimalPair], str],
-             rng: np.random.Generator, resamples: int) -> dict[str, Any]:
+def _grouped(
+    pairs: Sequence[MinimalPair],
+    outcomes: np.ndarray,
+    key: Callable[[MinimalPair], str],
+    rng: np.random.Generator,
+    resamples: int,
+) -> dict[str, Any]:
     groups: dict[str, list[int]] = {}
     for index, pair in enumerate(pairs):
         groups.setdefault(key(pair), []).append(index)
-    return {name: accuracy_block(outcomes[np.array(idx, dtype=int)], rng, resamples)
-            for name, idx in groups.items()}
+    return {name: accuracy_block(outcomes[np.array(idx, dtype=int)], rng, resamples) for name, idx in groups.items()}
 
 
-def report(pairs: Sequence[MinimalPair], outcomes: np.ndarray, keep: np.ndarray, *, resamples: int,
-           seed: int, min_word_count: int) -> dict[str, Any]:
+def report(
+    pairs: Sequence[MinimalPair],
+    outcomes: np.ndarray,
+    keep: np.ndarray,
+    *,
+    resamples: int,
+    seed: int,
+    min_word_count: int,
+) -> dict[str, Any]:
     """The metrics of one scored model.
 
     Returns:
@@ -80,14 +95,19 @@ def report(pairs: Sequence[MinimalPair], outcomes: np.ndarray, keep: np.ndarray,
         a block being `{"accuracy", "ci95": [low, high], "tie_rate", "pairs"}` (accuracy None for 0 pairs).
     """
     rng = np.random.default_rng(seed)
-    full = {"overall": accuracy_block(outcomes, rng, resamples),
-            "phenomena": _grouped(pairs, outcomes, lambda p: p.phenomenon, rng, resamples),
-            "paradigms": _grouped(pairs, outcomes, lambda p: p.paradigm, rng, resamples)}
-    kept = [p for p, k in zip(pairs, keep) if k]
+    full = {
+        "overall": accuracy_block(outcomes, rng, resamples),
+        "phenomena": _grouped(pairs, outcomes, lambda p: p.phenomenon, rng, resamples),
+        "paradigms": _grouped(pairs, outcomes, lambda p: p.paradigm, rng, resamples),
+    }
+    kept = [p for p, k in zip(pairs, keep, strict=False) if k]
     kept_outcomes = outcomes[keep]
-    filtered = {"min_word_count": min_word_count, "overall": accuracy_block(kept_outcomes, rng, resamples),
-                "phenomena": _grouped(kept, kept_outcomes, lambda p: p.phenomenon, rng, resamples),
-                "paradigms": _grouped(kept, kept_outcomes, lambda p: p.paradigm, rng, resamples)}
+    filtered = {
+        "min_word_count": min_word_count,
+        "overall": accuracy_block(kept_outcomes, rng, resamples),
+        "phenomena": _grouped(kept, kept_outcomes, lambda p: p.phenomenon, rng, resamples),
+        "paradigms": _grouped(kept, kept_outcomes, lambda p: p.paradigm, rng, resamples),
+    }
     # phenomena / paradigms with no pair left keep a row with 0 pairs, so every model has the same keys
     for level in ("phenomena", "paradigms"):
         for name in full[level]:
@@ -185,11 +205,20 @@ def score_pairs(scorer: Scorer, pairs: Sequence[MinimalPair]) -> tuple[np.ndarra
     """Scores of the grammatical and ungrammatical sentences (one scorer call for all) and the seconds taken."""
     start = time.perf_counter()
     scores = np.asarray(scorer([p.good for p in pairs] + [p.bad for p in pairs]), dtype=np.float64)
-    return scores[:len(pairs)], scores[len(pairs):], time.perf_counter() - start
+    return scores[: len(pairs)], scores[len(pairs) :], time.perf_counter() - start
 
 
-def probe_model(name: str, pairs: Sequence[MinimalPair], cfg: ProbeConfig, *, scorer: Scorer, counts,
-                seed: int, kind: str, step_scorers: Mapping[int, Scorer] | None = None) -> ProbeResult:
+def probe_model(
+    name: str,
+    pairs: Sequence[MinimalPair],
+    cfg: ProbeConfig,
+    *,
+    scorer: Scorer,
+    counts,
+    seed: int,
+    kind: str,
+    step_scorers: Mapping[int, Scorer] | None = None,
+) -> ProbeResult:
     """Score one model (and its exported steps) on the pairs.
 
     Args:
@@ -205,42 +234,69 @@ def probe_model(name: str, pairs: Sequence[MinimalPair], cfg: ProbeConfig, *, sc
     if not pairs:
         raise DataError(f"{cfg.source}: no minimal pairs to score")
     keep = in_vocabulary([p.good for p in pairs], counts, cfg.min_word_count) & in_vocabulary(
-        [p.bad for p in pairs], counts, cfg.min_word_count)
+        [p.bad for p in pairs], counts, cfg.min_word_count
+    )
     good, bad, seconds = score_pairs(scorer, pairs)
     outcomes = pair_outcomes(good, bad, cfg.tie_tolerance)
-    metrics = {"model": name, "kind": kind, "source": cfg.source,
-               **report(pairs, outcomes, keep, resamples=cfg.bootstrap, seed=seed, min_word_count=cfg.min_word_count)}
+    metrics = {
+        "model": name,
+        "kind": kind,
+        "source": cfg.source,
+        **report(pairs, outcomes, keep, resamples=cfg.bootstrap, seed=seed, min_word_count=cfg.min_word_count),
+    }
     timing = {"seconds": seconds, "sentences_per_s": 2 * len(pairs) / max(seconds, 1e-9)}
-    log.info("%s: accuracy %.4f (ties %.4f) on %d pairs; filtered %s on %d pairs; %.0f sentences/s", name,
-             metrics["overall"]["accuracy"], metrics["overall"]["tie_rate"], len(pairs),
-             metrics["filtered"]["overall"]["accuracy"], metrics["filtered"]["overall"]["pairs"],
-             timing["sentences_per_s"])
+    log.info(
+        "%s: accuracy %.4f (ties %.4f) on %d pairs; filtered %s on %d pairs; %.0f sentences/s",
+        name,
+        metrics["overall"]["accuracy"],
+        metrics["overall"]["tie_rate"],
+        len(pairs),
+        metrics["filtered"]["overall"]["accuracy"],
+        metrics["filtered"]["overall"]["pairs"],
+        timing["sentences_per_s"],
+    )
     if step_scorers:
         steps = {}
         for step, step_scorer in sorted(step_scorers.items()):
             s_good, s_bad, _ = score_pairs(step_scorer, pairs)
             s_out = pair_outcomes(s_good, s_bad, cfg.tie_tolerance)
             s_rep = report(pairs, s_out, keep, resamples=cfg.bootstrap, seed=seed, min_word_count=cfg.min_word_count)
-            steps[str(step)] = {"overall": s_rep["overall"], "filtered": s_rep["filtered"]["overall"],
-                                "phenomena": {k: v["accuracy"] for k, v in s_rep["phenomena"].items()}}
+            steps[str(step)] = {
+                "overall": s_rep["overall"],
+                "filtered": s_rep["filtered"]["overall"],
+                "phenomena": {k: v["accuracy"] for k, v in s_rep["phenomena"].items()},
+            }
             log.info("%s step %d: accuracy %.4f", name, step, s_rep["overall"]["accuracy"])
         metrics["steps"] = steps
-    records = [{"paradigm": p.paradigm, "phenomenon": p.phenomenon, "origin": p.origin, "good": _round(g),
-                "bad": _round(b), "outcome": float(o), "in_vocabulary": bool(k)}
-               for p, g, b, o, k in zip(pairs, good, bad, outcomes, keep)]
+    records = [
+        {
+            "paradigm": p.paradigm,
+            "phenomenon": p.phenomenon,
+            "origin": p.origin,
+            "good": _round(g),
+            "bad": _round(b),
+            "outcome": float(o),
+            "in_vocabulary": bool(k),
+        }
+        for p, g, b, o, k in zip(pairs, good, bad, outcomes, keep, strict=False)
+    ]
     return ProbeResult(metrics, records, timing)
 
 
 def headline(metrics: Mapping[str, Any]) -> dict[str, float]:
     """The numbers worth logging to MLflow: overall and filtered accuracy and tie rate, per phenomenon."""
-    out = {"accuracy": metrics["overall"]["accuracy"], "tie_rate": metrics["overall"]["tie_rate"],
-           "filtered_accuracy": metrics["filtered"]["overall"]["accuracy"],
-           "filtered_pairs": metrics["filtered"]["overall"]["pairs"]}
+    out = {
+        "accuracy": metrics["overall"]["accuracy"],
+        "tie_rate": metrics["overall"]["tie_rate"],
+        "filtered_accuracy": metrics["filtered"]["overall"]["accuracy"],
+        "filtered_pairs": metrics["filtered"]["overall"]["pairs"],
+    }
     out.update({f"phenomenon.{k}": v["accuracy"] for k, v in metrics["phenomena"].items()})
     return {k: v for k, v in out.items() if v is not None}
 
 
 # ---- the summary: models x phenomena ------------------------------------------------------------------------
+
 
 def summarise(files: Mapping[str, str | Path]) -> tuple[dict[str, Any], str]:
     """Gather per-model probe metrics into the summary (models x phenomena) and a markdown table.
@@ -263,13 +319,19 @@ def summarise(files: Mapping[str, str | Path]) -> tuple[dict[str, Any], str]:
         if phenomena is None:
             phenomena, pairs = names, metrics["overall"]["pairs"]
         elif names != phenomena or metrics["overall"]["pairs"] != pairs:
-            raise DataError(f"{path}: scored on other pairs ({metrics['overall']['pairs']} pairs, phenomena "
-                            f"{names}) than the first file ({pairs} pairs, {phenomena}); re-run the probes")
-        rows[name] = {"kind": metrics["kind"], "accuracy": metrics["overall"]["accuracy"],
-                      "ci95": metrics["overall"]["ci95"], "tie_rate": metrics["overall"]["tie_rate"],
-                      "filtered_accuracy": metrics["filtered"]["overall"]["accuracy"],
-                      "filtered_pairs": metrics["filtered"]["overall"]["pairs"],
-                      "phenomena": {k: v["accuracy"] for k, v in metrics["phenomena"].items()}}
+            raise DataError(
+                f"{path}: scored on other pairs ({metrics['overall']['pairs']} pairs, phenomena "
+                f"{names}) than the first file ({pairs} pairs, {phenomena}); re-run the probes"
+            )
+        rows[name] = {
+            "kind": metrics["kind"],
+            "accuracy": metrics["overall"]["accuracy"],
+            "ci95": metrics["overall"]["ci95"],
+            "tie_rate": metrics["overall"]["tie_rate"],
+            "filtered_accuracy": metrics["filtered"]["overall"]["accuracy"],
+            "filtered_pairs": metrics["filtered"]["overall"]["pairs"],
+            "phenomena": {k: v["accuracy"] for k, v in metrics["phenomena"].items()},
+        }
     summary = {"pairs": pairs or 0, "phenomena": phenomena or [], "models": rows}
     return summary, format_table(summary)
 
@@ -285,12 +347,19 @@ def format_table(summary: Mapping[str, Any]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
     for name, row in summary["models"].items():
         low, high = row["ci95"]
-        cells = [name, f"{_cell(row['accuracy'])} [{_cell(low)}, {_cell(high)}]", _cell(row["tie_rate"]),
-                 f"{_cell(row['filtered_accuracy'])} ({row['filtered_pairs']})",
-                 *(_cell(row["phenomena"].get(p)) for p in phenomena)]
+        cells = [
+            name,
+            f"{_cell(row['accuracy'])} [{_cell(low)}, {_cell(high)}]",
+            _cell(row["tie_rate"]),
+            f"{_cell(row['filtered_accuracy'])} ({row['filtered_pairs']})",
+            *(_cell(row["phenomena"].get(p)) for p in phenomena),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
-    return (f"Minimal-pair accuracy (%), {summary['pairs']} pairs; ties count 0.5; chance is 50.\n\n"
-            + "\n".join(lines) + "\n")
+    return (
+        f"Minimal-pair accuracy (%), {summary['pairs']} pairs; ties count 0.5; chance is 50.\n\n"
+        + "\n".join(lines)
+        + "\n"
+    )
 
 
 def plot_summary(summary: Mapping[str, Any], path: str | Path) -> Path:
@@ -306,9 +375,16 @@ def plot_summary(summary: Mapping[str, Any], path: str | Path) -> Path:
 
     models = list(summary["models"])
     columns = ["overall", *summary["phenomena"]]
-    values = np.array([[np.nan if v is None else 100 * v for v in
-                        [row["accuracy"], *(row["phenomena"].get(p) for p in summary["phenomena"])]]
-                       for row in summary["models"].values()], dtype=float).reshape(len(models), len(columns))
+    values = np.array(
+        [
+            [
+                np.nan if v is None else 100 * v
+                for v in [row["accuracy"], *(row["phenomena"].get(p) for p in summary["phenomena"])]
+            ]
+            for row in summary["models"].values()
+        ],
+        dtype=float,
+    ).reshape(len(models), len(columns))
     fig, ax = plt.subplots(figsize=(1.0 + 0.7 * len(columns), 1.5 + 0.4 * len(models)))
     image = ax.imshow(values, cmap="RdBu", vmin=0, vmax=100, aspect="auto")
     ax.set_xticks(range(len(columns)), columns, rotation=45, ha="right", fontsize="small")
@@ -328,9 +404,18 @@ def plot_summary(summary: Mapping[str, Any], path: str | Path) -> Path:
     return Path(path)
 
 
-def run_probe(name: str, cfg: ProbeConfig, *, seed: int, text_path: str | Path, model_dir: str | Path | None = None,
-              random_arch: str | None = None, ngram: str | None = None, model_params=None,
-              tokenizers_dir: str | Path = "data/tokenizers") -> tuple[ProbeResult, dict[str, str]]:
+def run_probe(
+    name: str,
+    cfg: ProbeConfig,
+    *,
+    seed: int,
+    text_path: str | Path,
+    model_dir: str | Path | None = None,
+    random_arch: str | None = None,
+    ngram: str | None = None,
+    model_params=None,
+    tokenizers_dir: str | Path = "data/tokenizers",
+) -> tuple[ProbeResult, dict[str, str]]:
     """The stage's work: read the pairs, build the scorer (exactly one of `model_dir`, `random_arch`, `ngram`),
     score it (and its exported `probe.steps` checkpoints), and return the result and its inputs' SHA-256.
 
@@ -349,8 +434,9 @@ def run_probe(name: str, cfg: ProbeConfig, *, seed: int, text_path: str | Path, 
 
     if sum(x is not None for x in (model_dir, random_arch, ngram)) != 1:
         raise ValueError("give exactly one of model_dir, random_arch, ngram")
-    pairs = load_pairs(cfg.source, cfg.format, paradigms=cfg.paradigms, max_pairs=cfg.max_pairs,
-                       cache_dir=cfg.hub_cache_dir)
+    pairs = load_pairs(
+        cfg.source, cfg.format, paradigms=cfg.paradigms, max_pairs=cfg.max_pairs, cache_dir=cfg.hub_cache_dir
+    )
     texts = training_texts(text_path)
     counts = word_counts(texts)
     inputs = {str(text_path): sha256_file(text_path)}
@@ -372,11 +458,14 @@ def run_probe(name: str, cfg: ProbeConfig, *, seed: int, text_path: str | Path, 
         for step in cfg.steps:
             step_dir = model_dir / f"step-{step}"
             if not step_dir.is_dir():
-                raise DataError(f"{step_dir}: no exported checkpoint for probe.steps {step} (export it in "
-                                "pretrain, or remove the step)")
+                raise DataError(
+                    f"{step_dir}: no exported checkpoint for probe.steps {step} (export it in "
+                    "pretrain, or remove the step)"
+                )
             tokenizer_dir = step_dir if (step_dir / "tokenizer.json").is_file() else model_dir
             step_scorers[step] = ModelScorer.load(step_dir, cfg, tokenizer_dir)
     del texts
-    result = probe_model(name, pairs, cfg, scorer=scorer, counts=counts, seed=seed, kind=kind,
-                         step_scorers=step_scorers)
+    result = probe_model(
+        name, pairs, cfg, scorer=scorer, counts=counts, seed=seed, kind=kind, step_scorers=step_scorers
+    )
     return result, inputs

@@ -71,7 +71,7 @@ def context_token_id(tokenizer) -> int:
 def _batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
     """Indices sorted by length (stable), cut into batches of `batch_size`."""
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
 
 def _pad(rows: list[list[int]], pad_id: int, left: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
@@ -80,8 +80,8 @@ def _pad(rows: list[list[int]], pad_id: int, left: bool = False) -> tuple[torch.
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for row, tokens in enumerate(rows):
         start = width - len(tokens) if left else 0
-        ids[row, start:start + len(tokens)] = torch.tensor(tokens, dtype=torch.long)
-        mask[row, start:start + len(tokens)] = 1
+        ids[row, start : start + len(tokens)] = torch.tensor(tokens, dtype=torch.long)
+        mask[row, start : start + len(tokens)] = 1
     return ids, mask
 
 
@@ -97,21 +97,25 @@ class CausalScores:
     tokens: list[int]
 
     def perplexities(self) -> list[float]:
-        return [math.exp(-lp / n) if n else float("nan") for lp, n in zip(self.log_probs, self.tokens)]
+        return [math.exp(-lp / n) if n else float("nan") for lp, n in zip(self.log_probs, self.tokens, strict=False)]
 
 
 @torch.no_grad()
-def causal_scores(model, tokenizer, texts: Sequence[str], *, prefixes: Sequence[str] | None = None,
-                  batch_size: int = 64) -> CausalScores:
+def causal_scores(
+    model, tokenizer, texts: Sequence[str], *, prefixes: Sequence[str] | None = None, batch_size: int = 64
+) -> CausalScores:
     """Summed log-probabilities of `texts` (each given the context token and its prefix, if any)."""
     if prefixes is not None and len(prefixes) != len(texts):
         raise ValueError(f"{len(prefixes)} prefixes for {len(texts)} texts")
     context = context_token_id(tokenizer)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else context
     encoded = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
-    heads = ([[context] + ids for ids in tokenizer(list(prefixes), add_special_tokens=False)["input_ids"]]
-             if prefixes is not None else [[context]] * len(texts))
-    rows = [head + ids for head, ids in zip(heads, encoded)]
+    heads = (
+        [[context] + ids for ids in tokenizer(list(prefixes), add_special_tokens=False)["input_ids"]]
+        if prefixes is not None
+        else [[context]] * len(texts)
+    )
+    rows = [head + ids for head, ids in zip(heads, encoded, strict=False)]
     starts = [len(head) for head in heads]
     device = _device(model)
     log_probs = [0.0] * len(texts)
@@ -123,13 +127,14 @@ def causal_scores(model, tokenizer, texts: Sequence[str], *, prefixes: Sequence[
         positions = torch.arange(1, ids.shape[1], device=device)[None, :]
         start = torch.tensor([starts[i] for i in batch], device=device)[:, None]
         keep = (positions >= start) & mask[:, 1:].to(device).bool()
-        for row, value in zip(batch, (logp * keep).sum(dim=1).tolist()):
+        for row, value in zip(batch, (logp * keep).sum(dim=1).tolist(), strict=False):
             log_probs[row] = value
     return CausalScores(log_probs, [len(e) for e in encoded])
 
 
-def causal_log_probs(model, tokenizer, texts: Sequence[str], *, prefixes: Sequence[str] | None = None,
-                     batch_size: int = 64) -> list[float]:
+def causal_log_probs(
+    model, tokenizer, texts: Sequence[str], *, prefixes: Sequence[str] | None = None, batch_size: int = 64
+) -> list[float]:
     """`causal_scores(...).log_probs`."""
     return causal_scores(model, tokenizer, texts, prefixes=prefixes, batch_size=batch_size).log_probs
 
@@ -144,8 +149,9 @@ def _masked_copies(tokenizer, texts: Sequence[str]) -> tuple[list[list[int]], li
 
 
 @torch.no_grad()
-def pseudo_log_likelihoods(model, tokenizer, texts: Sequence[str], *, batch_size: int = 64,
-                           kind: str | None = None) -> list[float]:
+def pseudo_log_likelihoods(
+    model, tokenizer, texts: Sequence[str], *, batch_size: int = 64, kind: str | None = None
+) -> list[float]:
     """Summed PLL of `texts` under a masked (BERT) or permutation (XLNet) LM; `batch_size` masked copies/pass."""
     kind = kind or scorer_kind(model)
     if kind not in ("mlm", "plm"):
@@ -169,7 +175,7 @@ def pseudo_log_likelihoods(model, tokenizer, texts: Sequence[str], *, batch_size
         input_ids, attention = _pad(rows, pad_id, left=left)
         width = input_ids.shape[1]
         offsets = [width - len(r) if left else 0 for r in rows]
-        column = torch.tensor([w + o for w, o in zip(where, offsets)])
+        column = torch.tensor([w + o for w, o in zip(where, offsets, strict=False)])
         target = torch.tensor(targets)
         if kind == "mlm":
             logits = model(input_ids=input_ids.to(device), attention_mask=attention.to(device)).logits
@@ -179,11 +185,15 @@ def pseudo_log_likelihoods(model, tokenizer, texts: Sequence[str], *, batch_size
             perm_mask[torch.arange(len(rows)), :, column] = 1.0
             target_mapping = torch.zeros((len(rows), 1, width))
             target_mapping[torch.arange(len(rows)), 0, column] = 1.0
-            logits = model(input_ids=input_ids.to(device), attention_mask=attention.to(device),
-                           perm_mask=perm_mask.to(device), target_mapping=target_mapping.to(device),
-                           use_mems=False).logits[:, 0]
+            logits = model(
+                input_ids=input_ids.to(device),
+                attention_mask=attention.to(device),
+                perm_mask=perm_mask.to(device),
+                target_mapping=target_mapping.to(device),
+                use_mems=False,
+            ).logits[:, 0]
         logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, target.to(device)[:, None])[:, 0]
-        for c, value in zip(batch, logp.tolist()):
+        for c, value in zip(batch, logp.tolist(), strict=False):
             totals[copies[c][0]] += value
     return totals
 
@@ -223,7 +233,7 @@ class NGramModel:
                 if self.order == 2 and tokens:
                     history = [self.START, *tokens[:-1]]
                     self.contexts.update(history)
-                    self.bigrams.update(zip(history, tokens))
+                    self.bigrams.update(zip(history, tokens, strict=False))
         return self
 
     @property
@@ -238,8 +248,12 @@ class NGramModel:
             denominator = math.log(self.total + k * (types + 1))
             return float(sum(math.log(self.unigrams.get(w, 0) + k) - denominator for w in tokens))
         history = [self.START, *tokens[:-1]]
-        return float(sum(math.log(self.bigrams.get((u, w), 0) + k) - math.log(self.contexts.get(u, 0) + k * (types + 1))
-                         for u, w in zip(history, tokens)))
+        return float(
+            sum(
+                math.log(self.bigrams.get((u, w), 0) + k) - math.log(self.contexts.get(u, 0) + k * (types + 1))
+                for u, w in zip(history, tokens, strict=False)
+            )
+        )
 
     def score_texts(self, texts: Sequence[str]) -> list[float]:
         return [self.log_prob(t) for t in texts]

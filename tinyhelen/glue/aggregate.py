@@ -33,8 +33,18 @@ from tinyhelen.glue.metrics import TASK_METRICS
 
 ARCH_LABELS = {"llama": "Llama", "mamba": "Mamba", "bert": "BERT", "xlnet": "XLNet"}
 INIT_LABELS = {"scratch": "from scratch", "ori": "ori", "leaner": "leaner"}
-COLUMN_LABELS = {"cola": "CoLA", "sst2": "SST-2", "mrpc": "MRPC", "qqp": "QQP", "stsb": "STS-B",
-                 "mnli-m": "MNLI-m", "mnli-mm": "MNLI-mm", "qnli": "QNLI", "rte": "RTE", "wnli": "WNLI"}
+COLUMN_LABELS = {
+    "cola": "CoLA",
+    "sst2": "SST-2",
+    "mrpc": "MRPC",
+    "qqp": "QQP",
+    "stsb": "STS-B",
+    "mnli-m": "MNLI-m",
+    "mnli-mm": "MNLI-mm",
+    "qnli": "QNLI",
+    "rte": "RTE",
+    "wnli": "WNLI",
+}
 
 
 _NAME = re.compile(r"(?P<arch>[a-z0-9]+)-(?P<init>[a-z]+)(?:-s(?P<seed>\d+))?")
@@ -79,11 +89,19 @@ def summarise_task(task: str, runs: Sequence[Mapping[str, Any]]) -> tuple[dict, 
     lr_scores = {lr: float(np.mean([r["validation"][select]["score"] for r in group])) for lr, group in by_lr.items()}
     best_lr = max(lr_scores, key=lambda lr: lr_scores[lr])  # max keeps the first of equal scores
     chosen = by_lr[best_lr]
-    scores = {column: {"validation": _over_seeds(chosen, "validation", column, task),
-                       "test": _over_seeds(chosen, "test", column, task)}
-              for column, _, _ in TASK_COLUMNS[task]}
-    summary = {"status": "done", "best_lr": best_lr, "seeds": sorted(r["seed"] for r in chosen),
-               "lr_validation_score": {f"{lr:g}": s for lr, s in lr_scores.items()}}
+    scores = {
+        column: {
+            "validation": _over_seeds(chosen, "validation", column, task),
+            "test": _over_seeds(chosen, "test", column, task),
+        }
+        for column, _, _ in TASK_COLUMNS[task]
+    }
+    summary = {
+        "status": "done",
+        "best_lr": best_lr,
+        "seeds": sorted(r["seed"] for r in chosen),
+        "lr_validation_score": {f"{lr:g}": s for lr, s in lr_scores.items()},
+    }
     return summary, scores
 
 
@@ -92,8 +110,13 @@ def _task_score(task: str, scores: Mapping, kind: str) -> float | None:
     return float(np.mean(values)) if len(values) == len(TASK_COLUMNS[task]) else None
 
 
-def summarise_model(name: str, tasks: Sequence[str], runs: Sequence[Mapping[str, Any]],
-                    skipped: Mapping[str, str], step: int | None = None) -> dict[str, Any]:
+def summarise_model(
+    name: str,
+    tasks: Sequence[str],
+    runs: Sequence[Mapping[str, Any]],
+    skipped: Mapping[str, str],
+    step: int | None = None,
+) -> dict[str, Any]:
     """The per-model metrics file: per task status and best LR, per column scores, and the GLUE average.
     `step` is the exported pre-training step scored (None: the final model)."""
     task_rows: dict[str, Any] = {}
@@ -116,15 +139,28 @@ def summarise_model(name: str, tasks: Sequence[str], runs: Sequence[Mapping[str,
     arch, init, seed = parse_model_name(name)
     average = {kind: float(np.mean(values)) if values else None for kind, values in averages.items()}
     average["tasks"] = len(averages["test"])
-    return {"model": name, "arch": arch, "init": init, "seed": seed, "step": "final" if step is None else step,
-            "average": average, "tasks": task_rows, "scores": scores, "runs": len(runs)}
+    return {
+        "model": name,
+        "arch": arch,
+        "init": init,
+        "seed": seed,
+        "step": "final" if step is None else step,
+        "average": average,
+        "tasks": task_rows,
+        "scores": scores,
+        "runs": len(runs),
+    }
 
 
 def _order(name: str) -> tuple:
     arch, init, _ = parse_model_name(name)
     archs, inits = list(ARCH_LABELS), list(INIT_LABELS)
-    return (archs.index(arch) if arch in archs else len(archs), arch,
-            inits.index(init) if init in inits else len(inits), init)
+    return (
+        archs.index(arch) if arch in archs else len(archs),
+        arch,
+        inits.index(init) if init in inits else len(inits),
+        init,
+    )
 
 
 def summarise_models(models: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -140,9 +176,14 @@ def summarise_models(models: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     for name in sorted(models, key=_order):
         metrics = models[name]
         rows[name] = {
-            "arch": metrics["arch"], "init": metrics["init"], "average": metrics["average"],
-            "test": {c: metrics["scores"][c]["test"]["score"] for c in columns
-                     if c in metrics["scores"] and metrics["scores"][c]["test"]},
+            "arch": metrics["arch"],
+            "init": metrics["init"],
+            "average": metrics["average"],
+            "test": {
+                c: metrics["scores"][c]["test"]["score"]
+                for c in columns
+                if c in metrics["scores"] and metrics["scores"][c]["test"]
+            },
             "best_lr": {t: row["best_lr"] for t, row in metrics["tasks"].items() if row["status"] == "done"},
             "skipped": sorted(t for t, row in metrics["tasks"].items() if row["status"] == "skipped"),
         }
@@ -161,17 +202,20 @@ def markdown_table(summary: Mapping[str, Any]) -> str:
     columns = summary["columns"]
     header = ["Model", *[COLUMN_LABELS.get(c, c) for c in columns], "Avg"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for name, row in summary["models"].items():
+    for row in summary["models"].values():
         label = f"{ARCH_LABELS.get(row['arch'], row['arch'])} ({INIT_LABELS.get(row['init'], row['init'])})"
         cells = [_cell(row["test"].get(c)) for c in columns]
         average = row["average"]["test"]
         cells.append("–" if average is None else f"{100 * average:.1f}")
         lines.append("| " + " | ".join([label, *cells]) + " |")
     skipped = sorted({t for row in summary["models"].values() for t in row["skipped"]})
-    notes = ["", "Leaner-GLUE test scores x 100: mean ± std over seeds at each task's best learning rate "
-             "(chosen by mean validation score). CoLA: MCC; MRPC, QQP: mean of accuracy and F1; STS-B: mean of "
-             "Pearson and Spearman; others: accuracy. Avg: mean task score (MNLI = mean of -m and -mm) over the "
-             "tasks that ran."]
+    notes = [
+        "",
+        "Leaner-GLUE test scores x 100: mean ± std over seeds at each task's best learning rate "
+        "(chosen by mean validation score). CoLA: MCC; MRPC, QQP: mean of accuracy and F1; STS-B: mean of "
+        "Pearson and Spearman; others: accuracy. Avg: mean task score (MNLI = mean of -m and -mm) over the "
+        "tasks that ran.",
+    ]
     if skipped:
         notes.append(f"Skipped (no train or validation file): {', '.join(skipped)}.")
     return "\n".join(lines + notes) + "\n"
@@ -212,8 +256,12 @@ def interval(values: Sequence[float], confidence: float = 0.95) -> dict[str, Any
     stats = mean_interval(values, confidence)
     if stats["std"] is None:
         return {"n": stats["n"], "mean": round(stats["mean"], ROUND), "std": None, "ci95": None}
-    return {"n": stats["n"], "mean": round(stats["mean"], ROUND), "std": round(stats["std"], ROUND),
-            "ci95": [round(stats["low"], ROUND), round(stats["high"], ROUND)]}
+    return {
+        "n": stats["n"],
+        "mean": round(stats["mean"], ROUND),
+        "std": round(stats["std"], ROUND),
+        "ci95": [round(stats["low"], ROUND), round(stats["high"], ROUND)],
+    }
 
 
 def _model_values(metrics: Mapping[str, Any], columns: Sequence[str]) -> dict[str, float | None]:
@@ -258,17 +306,27 @@ def summarise_grid(models: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     groups = {}
     for (arch, init), by_seed in grouped.items():
         over = _over(by_seed, keys)
-        groups[f"{arch}-{init}"] = {"arch": arch, "init": init, "seeds": sorted(by_seed),
-                                    "step": "/".join(sorted(steps[(arch, init)])),
-                                    "test": {c: over[c] for c in columns}, "average": over["average"]}
+        groups[f"{arch}-{init}"] = {
+            "arch": arch,
+            "init": init,
+            "seeds": sorted(by_seed),
+            "step": "/".join(sorted(steps[(arch, init)])),
+            "test": {c: over[c] for c in columns},
+            "average": over["average"],
+        }
     differences = {}
     for arch in dict.fromkeys(arch for arch, _ in grouped):
         leaner, ori = grouped.get((arch, "leaner")), grouped.get((arch, "ori"))
         if not leaner or not ori:
             continue
         seeds = sorted(set(leaner) & set(ori))
-        paired = {seed: {k: None if leaner[seed][k] is None or ori[seed][k] is None
-                         else leaner[seed][k] - ori[seed][k] for k in keys} for seed in seeds}
+        paired = {
+            seed: {
+                k: None if leaner[seed][k] is None or ori[seed][k] is None else leaner[seed][k] - ori[seed][k]
+                for k in keys
+            }
+            for seed in seeds
+        }
         over = _over(paired, keys)
         differences[arch] = {"seeds": seeds, "test": {c: over[c] for c in columns}, "average": over["average"]}
     return {"columns": columns, "groups": groups, "differences": differences, "models": per_model}
@@ -302,26 +360,50 @@ def grid_table(summary: Mapping[str, Any]) -> str:
         if row["step"] != "final" and row["init"] != "scratch":
             label += f" @ step {row['step']}"
         cells = [_stat_cell(row["test"][c]) for c in columns]
-        lines.append("| " + " | ".join([label, str(len(row["seeds"])), *cells, _stat_cell(row["average"]),
-                                        _ci_cell(row["average"])]) + " |")
-    notes = ["", ("Leaner-GLUE test scores x 100: per model, the mean over fine-tuning seeds at each task's best "
-                  "learning rate; here mean ± sample std over the n pre-training seeds, and the 95% Student-t "
-                  "interval of the mean GLUE average. With n=1 there is no spread to estimate: std and interval "
-                  "are left out.")]
+        lines.append(
+            "| "
+            + " | ".join([label, str(len(row["seeds"])), *cells, _stat_cell(row["average"]), _ci_cell(row["average"])])
+            + " |"
+        )
+    notes = [
+        "",
+        (
+            "Leaner-GLUE test scores x 100: per model, the mean over fine-tuning seeds at each task's best "
+            "learning rate; here mean ± sample std over the n pre-training seeds, and the 95% Student-t "
+            "interval of the mean GLUE average. With n=1 there is no spread to estimate: std and interval "
+            "are left out."
+        ),
+    ]
     if summary["differences"]:
         header = ["Arch", "n", *labels, "Avg", "Avg 95% CI"]
-        lines += ["", "Paired difference leaner − ori (same pre-training seed), x 100:", "",
-                  "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += [
+            "",
+            "Paired difference leaner − ori (same pre-training seed), x 100:",
+            "",
+            "| " + " | ".join(header) + " |",
+            "|" + "---|" * len(header),
+        ]
         for arch, row in summary["differences"].items():
             cells = [_stat_cell(row["test"][c], signed=True) for c in columns]
-            lines.append("| " + " | ".join([ARCH_LABELS.get(arch, arch), str(len(row["seeds"])), *cells,
-                                            _stat_cell(row["average"], signed=True), _ci_cell(row["average"])])
-                         + " |")
+            lines.append(
+                "| "
+                + " | ".join(
+                    [
+                        ARCH_LABELS.get(arch, arch),
+                        str(len(row["seeds"])),
+                        *cells,
+                        _stat_cell(row["average"], signed=True),
+                        _ci_cell(row["average"]),
+                    ]
+                )
+                + " |"
+            )
     return "\n".join(lines + notes) + "\n"
 
 
-def read_grid_metrics(metrics_dir: str | Path, names: Sequence[str],
-                      steps: Mapping[str, int | None] | None = None) -> tuple[dict[str, dict], dict[str, str]]:
+def read_grid_metrics(
+    metrics_dir: str | Path, names: Sequence[str], steps: Mapping[str, int | None] | None = None
+) -> tuple[dict[str, dict], dict[str, str]]:
     """Read `<results_dir>/<name>/metrics.json` (each model's full GLUE metrics, beside its runs) for exactly the
     named models (never other folders there).
 
@@ -336,8 +418,10 @@ def read_grid_metrics(metrics_dir: str | Path, names: Sequence[str],
     models, inputs = {}, {}
     missing = [name for name in names if not (Path(metrics_dir) / name / "metrics.json").is_file()]
     if missing:
-        raise DataError(f"glue_summary: no GLUE metrics for {missing} in {metrics_dir} (params name them: run "
-                        "the glue stage for them first)")
+        raise DataError(
+            f"glue_summary: no GLUE metrics for {missing} in {metrics_dir} (params name them: run "
+            "the glue stage for them first)"
+        )
     for name in names:
         path = Path(metrics_dir) / name / "metrics.json"
         try:
@@ -352,8 +436,10 @@ def read_grid_metrics(metrics_dir: str | Path, names: Sequence[str],
         if steps is not None and name in steps:
             wanted = "final" if steps[name] is None else steps[name]
             if metrics.get("step", "final") != wanted:
-                raise DataError(f"{path}: scores step {metrics.get('step', 'final')}, params ask for {wanted} "
-                                "(glue.step): re-run the glue stage")
+                raise DataError(
+                    f"{path}: scores step {metrics.get('step', 'final')}, params ask for {wanted} "
+                    "(glue.step): re-run the glue stage"
+                )
         models[name] = metrics
         inputs[str(path)] = sha256_file(path)
     return models, inputs

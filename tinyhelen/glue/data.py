@@ -31,9 +31,12 @@ log = logging.getLogger(__name__)
 
 #: Report columns per task: (column, validation split, test split).
 TASK_COLUMNS = {
-    task: ((f"{task}-m", "validation_matched", "test_matched"), (f"{task}-mm", "validation_mismatched",
-                                                                   "test_mismatched"))
-    if task == "mnli" else ((task, "validation", "test"),)
+    task: (
+        (f"{task}-m", "validation_matched", "test_matched"),
+        (f"{task}-mm", "validation_mismatched", "test_mismatched"),
+    )
+    if task == "mnli"
+    else ((task, "validation", "test"),)
     for task in GLUE_FIELDS
 }
 
@@ -83,8 +86,10 @@ def glue_source_dir(source: str, release_dir: str | Path, constructed_dir: str |
         return Path(release_dir)
     folder = Path(constructed_dir)
     if not folder.is_dir() or not any(folder.glob("*_*.jsonl")):
-        raise ConfigError(f"{folder}: glue.source is 'constructed' but there are no Leaner-GLUE task files here "
-                          "(run glue_simplify with glue_simplify.enabled: true, or use glue.source: release)")
+        raise ConfigError(
+            f"{folder}: glue.source is 'constructed' but there are no Leaner-GLUE task files here "
+            "(run glue_simplify with glue_simplify.enabled: true, or use glue.source: release)"
+        )
     return folder
 
 
@@ -172,9 +177,12 @@ def _pair_template(processor: dict | None, separator: str, separator_id: int) ->
     special = {separator: {"id": separator, "ids": [separator_id], "tokens": [separator]}}
     sep_piece = {"SpecialToken": {"id": separator, "type_id": 0}}
     if processor is None:
-        return {"type": "TemplateProcessing", "single": [{"Sequence": {"id": "A", "type_id": 0}}],
-                "pair": [{"Sequence": {"id": "A", "type_id": 0}}, sep_piece, {"Sequence": {"id": "B", "type_id": 1}}],
-                "special_tokens": special}
+        return {
+            "type": "TemplateProcessing",
+            "single": [{"Sequence": {"id": "A", "type_id": 0}}],
+            "pair": [{"Sequence": {"id": "A", "type_id": 0}}, sep_piece, {"Sequence": {"id": "B", "type_id": 1}}],
+            "special_tokens": special,
+        }
     if processor["type"] == "TemplateProcessing":
         pair = list(processor["pair"])
         at = next(i for i, piece in enumerate(pair) if piece.get("Sequence", {}).get("id") == "B")
@@ -201,14 +209,20 @@ def ensure_pair_separator(tokenizer: Any) -> bool:
         return False
     separator = tokenizer.sep_token or tokenizer.eos_token
     if separator is None:
-        raise ConfigError(f"tokenizer {tokenizer.name_or_path}: its pair encoding has no separator, and it has "
-                          "no sep or eos token to add one")
+        raise ConfigError(
+            f"tokenizer {tokenizer.name_or_path}: its pair encoding has no separator, and it has "
+            "no sep or eos token to add one"
+        )
     spec = json.loads(tokenizer.backend_tokenizer.to_str())
-    spec["post_processor"] = _pair_template(spec["post_processor"], separator,
-                                            tokenizer.convert_tokens_to_ids(separator))
+    spec["post_processor"] = _pair_template(
+        spec["post_processor"], separator, tokenizer.convert_tokens_to_ids(separator)
+    )
     tokenizer._tokenizer = Tokenizer.from_str(json.dumps(spec))
-    log.warning("tokenizer %s: its pair encoding had no separator; added %s between the sentences",
-                tokenizer.name_or_path, separator)
+    log.warning(
+        "tokenizer %s: its pair encoding had no separator; added %s between the sentences",
+        tokenizer.name_or_path,
+        separator,
+    )
     if not has_pair_separator(tokenizer):
         raise ConfigError(f"tokenizer {tokenizer.name_or_path}: could not add a pair separator")
     return True

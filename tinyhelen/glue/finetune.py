@@ -95,15 +95,21 @@ def _inputs(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, t
 
 
 @torch.no_grad()
-def predict(model: SequenceClassifier, split: EncodedSplit, batcher: Batcher, batch_size: int,
-            device: torch.device, precision: str) -> np.ndarray:
+def predict(
+    model: SequenceClassifier,
+    split: EncodedSplit,
+    batcher: Batcher,
+    batch_size: int,
+    device: torch.device,
+    precision: str,
+) -> np.ndarray:
     """Predicted class ids (or scores, for regression) in the split's order; batches sorted by length."""
     model.eval()
     order = sorted(range(len(split.labels)), key=lambda i: len(split.features[i]["input_ids"]))
     examples = _examples(split)
     outputs = np.zeros(len(order), dtype=np.float64)
     for start in range(0, len(order), batch_size):
-        chunk = order[start:start + batch_size]
+        chunk = order[start : start + batch_size]
         batch = batcher([examples[i] for i in chunk])
         with bf16_autocast(device.type, precision == "bf16"):
             logits = model(**_inputs(batch, device)).float()
@@ -112,8 +118,9 @@ def predict(model: SequenceClassifier, split: EncodedSplit, batcher: Batcher, ba
     return outputs if model.num_labels == 1 else outputs.astype(np.int64)
 
 
-def evaluate(model: SequenceClassifier, task: str, split: EncodedSplit, batcher: Batcher, cfg: GlueConfig,
-             device: torch.device) -> dict[str, float]:
+def evaluate(
+    model: SequenceClassifier, task: str, split: EncodedSplit, batcher: Batcher, cfg: GlueConfig, device: torch.device
+) -> dict[str, float]:
     predictions = predict(model, split, batcher, cfg.eval_batch_size, device, cfg.precision)
     return compute_metrics(task, predictions, split.labels)
 
@@ -127,9 +134,17 @@ def _optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.
     return torch.optim.AdamW(groups, lr=lr)
 
 
-def finetune_run(source: BodySource, encoded: EncodedTask, batcher: Batcher, lr: float, seed: int,
-                 cfg: GlueConfig, device: torch.device, tracker: Any = None,
-                 metric_prefix: str | None = None) -> RunResult:
+def finetune_run(
+    source: BodySource,
+    encoded: EncodedTask,
+    batcher: Batcher,
+    lr: float,
+    seed: int,
+    cfg: GlueConfig,
+    device: torch.device,
+    tracker: Any = None,
+    metric_prefix: str | None = None,
+) -> RunResult:
     """Fine-tune one classifier on one task at one LR and seed; score its best validation state.
 
     Args:
@@ -148,8 +163,13 @@ def finetune_run(source: BodySource, encoded: EncodedTask, batcher: Batcher, lr:
     started = time.perf_counter()
     seed_everything(seed)
     model = source.build(encoded.num_labels, cfg.classifier_dropout).to(device)
-    loader = DataLoader(_examples(encoded.train), batch_size=cfg.batch_size, shuffle=True, collate_fn=batcher,
-                        generator=torch.Generator().manual_seed(seed))
+    loader = DataLoader(
+        _examples(encoded.train),
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        collate_fn=batcher,
+        generator=torch.Generator().manual_seed(seed),
+    )
     steps_per_epoch = len(loader)
     total = cfg.epochs[task] * steps_per_epoch
     total = min(total, cfg.max_steps) if cfg.max_steps else total
@@ -184,8 +204,10 @@ def finetune_run(source: BodySource, encoded: EncodedTask, batcher: Batcher, lr:
                 metrics = evaluate(model, task, select_split, batcher, cfg, device)
                 curve.append({"step": step, "train_loss": float(np.mean(losses[-eval_every:])), **metrics})
                 if tracker is not None:
-                    tracker.log_metrics({f"{prefix}val/score": metrics["score"],
-                                         f"{prefix}train/loss": curve[-1]["train_loss"]}, step=step)
+                    tracker.log_metrics(
+                        {f"{prefix}val/score": metrics["score"], f"{prefix}train/loss": curve[-1]["train_loss"]},
+                        step=step,
+                    )
                 if metrics["score"] > best_score:
                     best_score, best_step, best_validation, bad_evals = metrics["score"], step, metrics, 0
                     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -202,17 +224,29 @@ def finetune_run(source: BodySource, encoded: EncodedTask, batcher: Batcher, lr:
         if column == select_column:
             validation[column] = best_validation
         else:
-            validation[column] = evaluate(model, task, splits["validation"], batcher, cfg, device) \
-                if splits["validation"] else None
+            validation[column] = (
+                evaluate(model, task, splits["validation"], batcher, cfg, device) if splits["validation"] else None
+            )
         test[column] = evaluate(model, task, splits["test"], batcher, cfg, device) if splits["test"] else None
-    return RunResult(task=task, learning_rate=lr, seed=seed, steps=step, best_step=best_step,
-                     train_loss=float(np.mean(losses)), validation=validation, test=test, curve=curve,
-                     seconds=time.perf_counter() - started, train_examples_per_second=seen / train_seconds,
-                     stopped_early=stopped_early)
+    return RunResult(
+        task=task,
+        learning_rate=lr,
+        seed=seed,
+        steps=step,
+        best_step=best_step,
+        train_loss=float(np.mean(losses)),
+        validation=validation,
+        test=test,
+        curve=curve,
+        seconds=time.perf_counter() - started,
+        train_examples_per_second=seen / train_seconds,
+        stopped_early=stopped_early,
+    )
 
 
-def run_grid(source: BodySource, tokenizer: Any, glue_dir: str | Path, cfg: GlueConfig,
-             tracker: Any = None) -> GridResult:
+def run_grid(
+    source: BodySource, tokenizer: Any, glue_dir: str | Path, cfg: GlueConfig, tracker: Any = None
+) -> GridResult:
     """Fine-tune on every task in `cfg.tasks` over the LR x seed grid; skip tasks without train/validation.
 
     Returns:
@@ -223,8 +257,9 @@ def run_grid(source: BodySource, tokenizer: Any, glue_dir: str | Path, cfg: Glue
         return _run_grid(source, tokenizer, glue_dir, cfg, device, tracker)
 
 
-def _run_grid(source: BodySource, tokenizer: Any, glue_dir: str | Path, cfg: GlueConfig, device: torch.device,
-              tracker: Any) -> GridResult:
+def _run_grid(
+    source: BodySource, tokenizer: Any, glue_dir: str | Path, cfg: GlueConfig, device: torch.device, tracker: Any
+) -> GridResult:
     result = GridResult()
     tasks = {}
     for task in cfg.tasks:
@@ -237,23 +272,59 @@ def _run_grid(source: BodySource, tokenizer: Any, glue_dir: str | Path, cfg: Glu
         tasks[task] = encode_task(tokenizer, data, cfg.max_length)  # once per task, reused by every LR x seed
         result.tokenise_seconds += time.perf_counter() - started
         result.truncated[task] = tasks[task].truncated
-        result.examples[task] = {"train": len(data.train), **{
-            f"{column}/{kind}": len(records) for column, parts in data.columns.items()
-            for kind, records in parts.items() if records}}
+        result.examples[task] = {
+            "train": len(data.train),
+            **{
+                f"{column}/{kind}": len(records)
+                for column, parts in data.columns.items()
+                for kind, records in parts.items()
+                if records
+            },
+        }
     grid = [(task, lr, seed) for task in tasks for lr in cfg.learning_rates for seed in cfg.seeds]
-    log.info("glue: %d runs (%d tasks x %d LRs x %d seeds) on %s", len(grid), len(tasks),
-             len(cfg.learning_rates), len(cfg.seeds), device)
+    log.info(
+        "glue: %d runs (%d tasks x %d LRs x %d seeds) on %s",
+        len(grid),
+        len(tasks),
+        len(cfg.learning_rates),
+        len(cfg.seeds),
+        device,
+    )
     batchers = {task: Batcher(tokenizer, tasks[task].num_labels == 1) for task in tasks}
     for task, lr, seed in tqdm(grid, desc="glue", unit="run", disable=None):
         with run_tracker(tracker, task, lr, seed) as run_log:
             nested = run_log is not None and run_log is not tracker
-            run = finetune_run(source, tasks[task], batchers[task], lr, seed, cfg, device, run_log,
-                               metric_prefix="" if nested else None)
+            run = finetune_run(
+                source,
+                tasks[task],
+                batchers[task],
+                lr,
+                seed,
+                cfg,
+                device,
+                run_log,
+                metric_prefix="" if nested else None,
+            )
             if nested:
-                run_log.log_metrics({"best_step": run.best_step, "steps": run.steps, "train/loss": run.train_loss,
-                                     "validation": run.validation, "test": run.test})
-        log.info("%s lr=%g seed=%d: %d steps, best at %d, val %.4f, %.1fs", task, lr, seed, run.steps,
-                 run.best_step, run.validation[TASK_COLUMNS[task][0][0]]["score"], run.seconds)
+                run_log.log_metrics(
+                    {
+                        "best_step": run.best_step,
+                        "steps": run.steps,
+                        "train/loss": run.train_loss,
+                        "validation": run.validation,
+                        "test": run.test,
+                    }
+                )
+        log.info(
+            "%s lr=%g seed=%d: %d steps, best at %d, val %.4f, %.1fs",
+            task,
+            lr,
+            seed,
+            run.steps,
+            run.best_step,
+            run.validation[TASK_COLUMNS[task][0][0]]["score"],
+            run.seconds,
+        )
         result.runs.append(run)
     return result
 
@@ -265,8 +336,9 @@ def run_tracker(tracker: Any, task: str, lr: float, seed: int):
     if tracker is None or not hasattr(tracker, "child"):
         yield tracker
         return
-    child = tracker.child(f"{task}/lr{lr:g}/seed{seed}", {"glue.task": task, "glue.learning_rate": lr,
-                                                          "glue.seed": seed})
+    child = tracker.child(
+        f"{task}/lr{lr:g}/seed{seed}", {"glue.task": task, "glue.learning_rate": lr, "glue.seed": seed}
+    )
     child.log_params({"task": task, "learning_rate": lr, "seed": seed})
     try:
         yield child
@@ -289,8 +361,10 @@ def exported_step_dir(model_dir: str | Path, step: int) -> Path:
     """
     folder = Path(model_dir) / f"step-{step}"
     if not (folder / "config.json").is_file():
-        raise ConfigError(f"{folder}: no exported step {step} (glue.step = {step}; pretrain exports only the steps "
-                          "in pretrain.export_steps)")
+        raise ConfigError(
+            f"{folder}: no exported step {step} (glue.step = {step}; pretrain exports only the steps "
+            "in pretrain.export_steps)"
+        )
     return folder
 
 
@@ -302,8 +376,17 @@ class ModelResult:
     extra: dict[str, Any]
 
 
-def glue_model(name: str, model_dir: str | Path, scratch: bool, glue_dir: str | Path, cfg: GlueConfig,
-               tracker: Any = None, *, step: int | None = None, init_seed: int | None = None) -> ModelResult:
+def glue_model(
+    name: str,
+    model_dir: str | Path,
+    scratch: bool,
+    glue_dir: str | Path,
+    cfg: GlueConfig,
+    tracker: Any = None,
+    *,
+    step: int | None = None,
+    init_seed: int | None = None,
+) -> ModelResult:
     """Fine-tune and score one model (or its from-scratch baseline) on Leaner-GLUE.
 
     Args:
@@ -330,18 +413,31 @@ def glue_model(name: str, model_dir: str | Path, scratch: bool, glue_dir: str | 
     runs = run_records(result)
     metrics = summarise_model(name, cfg.tasks, runs, result.skipped, None if scratch else step)
     seconds = time.perf_counter() - started
-    metrics["time"] = {"seconds": seconds, "tokenise_seconds": result.tokenise_seconds,
-                       "run_seconds": sum(run.seconds for run in result.runs)}
+    metrics["time"] = {
+        "seconds": seconds,
+        "tokenise_seconds": result.tokenise_seconds,
+        "run_seconds": sum(run.seconds for run in result.runs),
+    }
     model_dir, glue_dir = Path(model_dir), Path(glue_dir)
     model_files = sorted(p for p in model_dir.iterdir() if p.is_file() and p.name != "meta.json")
     if scratch:
         model_files = [p for p in model_files if p.name.startswith(("config", "tokenizer", "special_tokens"))]
     inputs = {str(p): sha256_file(p) for p in model_files}
-    inputs.update({str(p): sha256_file(p) for p in sorted(glue_dir.glob("*.jsonl"))
-                   if p.name.split("_", 1)[0] in cfg.tasks})
-    extra = {"model": name, "model_dir": str(model_dir), "init": "scratch" if scratch else "pretrained",
-             "step": "final" if step is None or scratch else step, "init_seed": init_seed,
-             "family": source.family, "model_type": source.config.model_type,
-             "added_pair_separator": added_separator, "device": str(resolve_device(cfg.device, "glue.device")),
-             "examples": result.examples, "truncated": result.truncated, "skipped": result.skipped}
+    inputs.update(
+        {str(p): sha256_file(p) for p in sorted(glue_dir.glob("*.jsonl")) if p.name.split("_", 1)[0] in cfg.tasks}
+    )
+    extra = {
+        "model": name,
+        "model_dir": str(model_dir),
+        "init": "scratch" if scratch else "pretrained",
+        "step": "final" if step is None or scratch else step,
+        "init_seed": init_seed,
+        "family": source.family,
+        "model_type": source.config.model_type,
+        "added_pair_separator": added_separator,
+        "device": str(resolve_device(cfg.device, "glue.device")),
+        "examples": result.examples,
+        "truncated": result.truncated,
+        "skipped": result.skipped,
+    }
     return ModelResult(metrics, runs, inputs, extra)

@@ -31,8 +31,14 @@ from tinyhelen.core.runtime import load_tokenizer as load_saved_tokenizer
 log = logging.getLogger(__name__)
 
 #: transformers model_type -> family (which decides pooling).
-FAMILY_REGISTRY = {"llama": "causal", "mamba2": "causal", "mamba": "causal", "bamba": "causal", "bert": "bert",
-                   "xlnet": "xlnet"}
+FAMILY_REGISTRY = {
+    "llama": "causal",
+    "mamba2": "causal",
+    "mamba": "causal",
+    "bamba": "causal",
+    "bert": "bert",
+    "xlnet": "xlnet",
+}
 
 
 def pool_hidden(hidden: torch.Tensor, attention_mask: torch.Tensor, where: str) -> torch.Tensor:
@@ -76,8 +82,9 @@ class SequenceClassifier(nn.Module):
         accepted = inspect.signature(body.forward).parameters
         self.inputs = {name for name in ("token_type_ids", "position_ids") if name in accepted}
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None
+    ) -> torch.Tensor:
         kwargs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
         if token_type_ids is not None and "token_type_ids" in self.inputs:
             kwargs["token_type_ids"] = token_type_ids
@@ -162,8 +169,9 @@ def load_body_source(model_dir: str | Path, scratch: bool, init_seed: int | None
     config = AutoConfig.from_pretrained(model_dir)
     family = FAMILY_REGISTRY.get(config.model_type)
     if family is None:
-        raise ConfigError(f"{model_dir}/config.json: model_type '{config.model_type}' is not one of "
-                          f"{sorted(FAMILY_REGISTRY)}")
+        raise ConfigError(
+            f"{model_dir}/config.json: model_type '{config.model_type}' is not one of {sorted(FAMILY_REGISTRY)}"
+        )
     state, fresh = None, set()
     if not scratch:
         body, info = AutoModel.from_pretrained(model_dir, output_loading_info=True)

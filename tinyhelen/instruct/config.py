@@ -123,9 +123,13 @@ class InstructConfig(Section):
     @model_validator(mode="after")
     def _check(self) -> InstructConfig:
         if self.export_every and self.export_every % self.eval_every:
-            raise ValueError(f"export_every ({self.export_every}) must be a multiple of eval_every "
-                             f"({self.eval_every}), so every exported checkpoint has its validation loss")
+            raise ValueError(
+                f"export_every ({self.export_every}) must be a multiple of eval_every "
+                f"({self.eval_every}), so every exported checkpoint has its validation loss"
+            )
         if self.packing and "mamba" in self.archs:
-            raise ValueError("mamba carries its state across packed examples (no attention mask to cut it): "
-                             "tune mamba with packing: false")
+            raise ValueError(
+                "mamba carries its state across packed examples (no attention mask to cut it): "
+                "tune mamba with packing: false"
+            )
         return self

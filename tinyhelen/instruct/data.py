@@ -50,8 +50,15 @@ VARIANTS = ("ori", "leaner")
 SPLITS = ("train", "validation", "test")
 FIELDS = ("instruction", "input", "output")
 #: Metrics per variant (from `tinyhelen.tokens.vocab.TextStats`), rounded to 4 decimals.
-MEASURES = ("words", "vocabulary", "list_coverage", "oov_rate", "type_token_ratio", "mean_sentence_length",
-            "flesch_reading_ease")
+MEASURES = (
+    "words",
+    "vocabulary",
+    "list_coverage",
+    "oov_rate",
+    "type_token_ratio",
+    "mean_sentence_length",
+    "flesch_reading_ease",
+)
 
 
 @dataclass
@@ -63,16 +70,21 @@ class InstructDataResult:
 
 def record_id(instruction: str, input_: str, output: str) -> str:
     """The release's instruction hash: sha256 of the non-empty parts joined by spaces."""
-    return normalise_document({"instruction": instruction, "input": input_, "output": output}, variant="ori",
-                              genre=INSTRUCTION, split="all", budget_dir="", origin="")["id"]
+    return normalise_document(
+        {"instruction": instruction, "input": input_, "output": output},
+        variant="ori",
+        genre=INSTRUCTION,
+        split="all",
+        budget_dir="",
+        origin="",
+    )["id"]
 
 
 def _normalise(raw: Any, origin: str) -> dict[str, Any]:
     if isinstance(raw, dict) and "input" not in raw and "instruction" in raw and "output" in raw:
         raw = {**raw, "input": ""}  # some Alpaca exports drop empty inputs
     try:
-        return normalise_document(raw, variant="ori", genre=INSTRUCTION, split="all", budget_dir="",
-                                  origin=origin)
+        return normalise_document(raw, variant="ori", genre=INSTRUCTION, split="all", budget_dir="", origin=origin)
     except ValueError as error:
         raise DataError(f"{origin}: {error} (expected the Alpaca schema: instruction, input, output)") from None
 
@@ -104,8 +116,9 @@ def source_files(cfg: InstructDataConfig) -> list[Path]:
         return files
     path = Path(cfg.source)
     if not path.is_file():
-        raise DataError(f"instruct_data.source={cfg.source}: no such file (a .json array or .jsonl in the "
-                        "Alpaca schema)")
+        raise DataError(
+            f"instruct_data.source={cfg.source}: no such file (a .json array or .jsonl in the Alpaca schema)"
+        )
     return [path]
 
 
@@ -144,13 +157,16 @@ def dedup(records: list[dict]) -> tuple[list[dict], int]:
 
 def split_counts(total: int, validation_fraction: float, test_fraction: float) -> dict[str, int]:
     """Records per split: each evaluation split gets round(fraction * total), at least 1 when its fraction > 0."""
+
     def size(fraction: float) -> int:
         return max(1, round(fraction * total)) if fraction > 0 else 0
 
     validation, test = size(validation_fraction), size(test_fraction)
     if validation + test >= total:
-        raise DataError(f"only {total} instruction records kept: too few for {validation} validation and "
-                        f"{test} test records and a train split")
+        raise DataError(
+            f"only {total} instruction records kept: too few for {validation} validation and "
+            f"{test} test records and a train split"
+        )
     return {"train": total - validation - test, "validation": validation, "test": test}
 
 
@@ -158,9 +174,11 @@ def assign_splits(ids: list[str], validation_fraction: float, test_fraction: flo
     """id -> split: the ids in hash order, validation first, then test, the rest train."""
     counts = split_counts(len(ids), validation_fraction, test_fraction)
     ordered = sorted(ids)
-    bounds = {"validation": (0, counts["validation"]),
-              "test": (counts["validation"], counts["validation"] + counts["test"]),
-              "train": (counts["validation"] + counts["test"], len(ordered))}
+    bounds = {
+        "validation": (0, counts["validation"]),
+        "test": (counts["validation"], counts["validation"] + counts["test"]),
+        "train": (counts["validation"] + counts["test"], len(ordered)),
+    }
     return {doc_id: split for split, (start, end) in bounds.items() for doc_id in ordered[start:end]}
 
 
@@ -196,8 +214,9 @@ def leaner_twins(records: list[dict], backend) -> tuple[dict[str, dict], dict[st
     return twins, rejected, stats
 
 
-def build_instruct_data(params: Params, out_dir: str | Path, *, release_dir: str | Path,
-                        word_list: str | Path, backend=None) -> InstructDataResult:
+def build_instruct_data(
+    params: Params, out_dir: str | Path, *, release_dir: str | Path, word_list: str | Path, backend=None
+) -> InstructDataResult:
     """Read, dedup, simplify, split and measure the instruction set; see the module docstring.
 
     Args:
@@ -246,10 +265,14 @@ def build_instruct_data(params: Params, out_dir: str | Path, *, release_dir: str
                 per_split[split] = {"records": len(ids), "tokens": tokens}
             measured = pooled.metrics(listed)
             accounting[variant] = {
-                "records": len(kept), "tokens": sum(s["tokens"] for s in per_split.values()),
-                **{key: round(measured[key], 4) if isinstance(measured[key], float) else measured[key]
-                   for key in MEASURES},
-                "splits": per_split}
+                "records": len(kept),
+                "tokens": sum(s["tokens"] for s in per_split.values()),
+                **{
+                    key: round(measured[key], 4) if isinstance(measured[key], float) else measured[key]
+                    for key in MEASURES
+                },
+                "splits": per_split,
+            }
         by_id = {record["id"]: record for record in unique}
         with open(tmp / "rejects.jsonl", "w", encoding="utf-8") as handle:
             for doc_id, reason in rejected.items():
@@ -262,18 +285,37 @@ def build_instruct_data(params: Params, out_dir: str | Path, *, release_dir: str
             "rejected": len(rejected),
             "kept": len(kept),
             "splits": {split: sum(1 for name in splits.values() if name == split) for split in SPLITS},
-            "variants": {variant: {key: value for key, value in item.items() if key != "splits"}
-                         for variant, item in accounting.items()},
+            "variants": {
+                variant: {key: value for key, value in item.items() if key != "splits"}
+                for variant, item in accounting.items()
+            },
         }
-        write_json(tmp / "stats.json", {
-            **metrics, "reject_reasons": reasons, "variants": accounting,
-            "word_list": {"path": str(word_list), "size": len(listed)}, "token_counter": cfg.token_counter,
-            "llm": {"calls": stats.calls.calls, "cache_hits": stats.calls.cache_hits,
-                    "input_tokens": stats.calls.input_tokens, "output_tokens": stats.calls.output_tokens}})
+        write_json(
+            tmp / "stats.json",
+            {
+                **metrics,
+                "reject_reasons": reasons,
+                "variants": accounting,
+                "word_list": {"path": str(word_list), "size": len(listed)},
+                "token_counter": cfg.token_counter,
+                "llm": {
+                    "calls": stats.calls.calls,
+                    "cache_hits": stats.calls.cache_hits,
+                    "input_tokens": stats.calls.input_tokens,
+                    "output_tokens": stats.calls.output_tokens,
+                },
+            },
+        )
     metrics["reject_reasons"] = reasons
-    log.info("instruct_data (%s): %d records, %d duplicates, %d rejected (%s), kept %d: %s", cfg.backend,
-             len(records), duplicates, len(rejected), ", ".join(f"{k} {v}" for k, v in reasons.items()) or "-",
-             len(kept), metrics["splits"])
-    source = {"source": cfg.source, "revision": parse_hub_source(cfg.source)[1] if is_hub_source(cfg.source)
-              else None}
+    log.info(
+        "instruct_data (%s): %d records, %d duplicates, %d rejected (%s), kept %d: %s",
+        cfg.backend,
+        len(records),
+        duplicates,
+        len(rejected),
+        ", ".join(f"{k} {v}" for k, v in reasons.items()) or "-",
+        len(kept),
+        metrics["splits"],
+    )
+    source = {"source": cfg.source, "revision": parse_hub_source(cfg.source)[1] if is_hub_source(cfg.source) else None}
     return InstructDataResult(metrics=metrics, inputs=inputs, source=source)

@@ -57,8 +57,12 @@ def load_template(path: str | Path) -> InstructTemplate:
         raise ConfigError(f"{path}: expected a mapping with keys {sorted(KEYS)}")
     unknown, missing = sorted(set(raw) - set(KEYS)), sorted(set(KEYS) - set(raw))
     if unknown or missing:
-        raise ConfigError(f"{path}: " + "; ".join(
-            ([f"unknown key(s) {unknown}"] if unknown else []) + ([f"missing key(s) {missing}"] if missing else [])))
+        raise ConfigError(
+            f"{path}: "
+            + "; ".join(
+                ([f"unknown key(s) {unknown}"] if unknown else []) + ([f"missing key(s) {missing}"] if missing else [])
+            )
+        )
     for key, needed in KEYS.items():
         value = raw[key]
         if not isinstance(value, str):
@@ -67,7 +71,9 @@ def load_template(path: str | Path) -> InstructTemplate:
         lacking = [name for name in needed if name not in found]
         foreign = sorted(set(found) - set(needed))
         if lacking or foreign:
-            raise ConfigError(f"{path}: '{key}' must hold {{{'}, {'.join(needed)}}}"
-                              + (f"; it lacks {lacking}" if lacking else "")
-                              + (f"; unknown placeholder(s) {foreign}" if foreign else ""))
+            raise ConfigError(
+                f"{path}: '{key}' must hold {{{'}, {'.join(needed)}}}"
+                + (f"; it lacks {lacking}" if lacking else "")
+                + (f"; unknown placeholder(s) {foreign}" if foreign else "")
+            )
     return InstructTemplate(raw["prompt"], raw["input"], raw["response"])

@@ -44,9 +44,23 @@ log = logging.getLogger(__name__)
 #: Role channel values.
 PAD, PROMPT, RESPONSE = 0, 1, 2
 #: `instruct` keys that become the loop's (`pretrain`-shaped) settings.
-LOOP_KEYS = ("max_steps", "batch_size", "micro_batch_size", "lr_schedule", "warmup_steps", "weight_decay",
-             "grad_clip", "eval_every", "eval_batches", "eval_batch_size", "log_every", "save_every",
-             "keep_checkpoints", "resume", "run_dir")
+LOOP_KEYS = (
+    "max_steps",
+    "batch_size",
+    "micro_batch_size",
+    "lr_schedule",
+    "warmup_steps",
+    "weight_decay",
+    "grad_clip",
+    "eval_every",
+    "eval_batches",
+    "eval_batch_size",
+    "log_every",
+    "save_every",
+    "keep_checkpoints",
+    "resume",
+    "run_dir",
+)
 
 
 def start_name(arch: str, corpus: str, seed: int) -> str:
@@ -61,8 +75,12 @@ def run_name(arch: str, corpus: str, seed: int, variant: str) -> str:
 
 def tuned_model_names(cfg: InstructConfig) -> list[str]:
     """Every tuned model the `instruct` matrix makes (arch x pretraining corpus x instruction variant)."""
-    return [run_name(arch, corpus, cfg.pretrain_seed, variant)
-            for arch in cfg.archs for corpus in cfg.corpora for variant in cfg.variants]
+    return [
+        run_name(arch, corpus, cfg.pretrain_seed, variant)
+        for arch in cfg.archs
+        for corpus in cfg.corpora
+        for variant in cfg.variants
+    ]
 
 
 def start_dir(models_root: str | Path, arch: str, corpus: str, cfg: InstructConfig) -> Path:
@@ -103,8 +121,9 @@ def encode_examples(records: list[dict], template: InstructTemplate, tokenizer) 
     return [(p, r + [tokenizer.eos_token_id]) for p, r in zip(prompt_ids, response_ids, strict=True)]
 
 
-def layout_rows(examples: list[tuple[list[int], list[int]]], block_size: int, pad_id: int, packing: bool
-                ) -> tuple[InstructRows, dict[str, int]]:
+def layout_rows(
+    examples: list[tuple[list[int], list[int]]], block_size: int, pad_id: int, packing: bool
+) -> tuple[InstructRows, dict[str, int]]:
     """Rows of whole examples (truncated to block_size when longer), in order; and counts."""
     rows: list[list[tuple[list[int], list[int]]]] = []
     used = block_size  # forces a first row
@@ -113,7 +132,7 @@ def layout_rows(examples: list[tuple[list[int], list[int]]], block_size: int, pa
         length = len(prompt) + len(response)
         if length > block_size:
             truncated += 1
-            prompt, response = prompt[:block_size], response[:max(0, block_size - len(prompt))]
+            prompt, response = prompt[:block_size], response[: max(0, block_size - len(prompt))]
             length = block_size
         if not packing or used + length > block_size:
             rows.append([])
@@ -133,8 +152,7 @@ def layout_rows(examples: list[tuple[list[int], list[int]]], block_size: int, pa
             at += len(ids)
         data[number, 1, at:] = np.arange(block_size - at)  # padding is a sequence of its own
     tokens = int((data[:, 2] != PAD).sum())
-    return InstructRows(data), {"examples": len(examples), "rows": len(rows), "tokens": tokens,
-                                "truncated": truncated}
+    return InstructRows(data), {"examples": len(examples), "rows": len(rows), "tokens": tokens, "truncated": truncated}
 
 
 @dataclass
@@ -185,8 +203,9 @@ def read_split(data_root: str | Path, variant: str, split: str) -> tuple[list[di
         raise DataError(f"{path}: missing (run the instruct_data stage first)")
     records = []
     for origin, record in iter_records(path):
-        if not isinstance(record, dict) or not all(isinstance(record.get(k), str) for k in
-                                                   ("instruction", "input", "output")):
+        if not isinstance(record, dict) or not all(
+            isinstance(record.get(k), str) for k in ("instruction", "input", "output")
+        ):
             raise DataError(f"{origin}: expected instruction, input and output strings")
         records.append(record)
     if not records:
@@ -214,8 +233,18 @@ def _folder_hashes(folder: Path) -> dict[str, str]:
     return {str(p): sha256_file(p) for p in sorted(folder.iterdir()) if p.is_file() and p.name != "meta.json"}
 
 
-def tune(arch: str, corpus: str, variant: str, params: Params, *, models_root: str | Path,
-         data_root: str | Path, out_dir: str | Path, tracker: MetricLogger, on_step=None) -> TuneResult:
+def tune(
+    arch: str,
+    corpus: str,
+    variant: str,
+    params: Params,
+    *,
+    models_root: str | Path,
+    data_root: str | Path,
+    out_dir: str | Path,
+    tracker: MetricLogger,
+    on_step=None,
+) -> TuneResult:
     """Tune the grid model (arch, corpus, `instruct.pretrain_seed`) on `variant`, save it with its exports.
 
     Args:
@@ -237,8 +266,10 @@ def tune(arch: str, corpus: str, variant: str, params: Params, *, models_root: s
         raise ConfigError("instruct.packing: mamba carries its state across packed examples; use packing: false")
     source = start_dir(models_root, arch, corpus, cfg)
     if not (source / "config.json").is_file():
-        raise DataError(f"{source}: no pretrained model (config.json) to start from (instruct.pretrain_seed="
-                        f"{cfg.pretrain_seed}, instruct.pretrain_step={cfg.pretrain_step})")
+        raise DataError(
+            f"{source}: no pretrained model (config.json) to start from (instruct.pretrain_seed="
+            f"{cfg.pretrain_seed}, instruct.pretrain_step={cfg.pretrain_step})"
+        )
     if not (source / "tokenizer.json").is_file():
         raise DataError(f"{source}: no tokenizer saved with the start model")
     template = load_template(cfg.template)
@@ -248,12 +279,10 @@ def tune(arch: str, corpus: str, variant: str, params: Params, *, models_root: s
     for split in ("train", "validation"):
         records, path = read_split(data_root, variant, split)
         inputs[str(path)] = sha256_file(path)
-        splits[split] = layout_rows(encode_examples(records, template, tokenizer), cfg.block_size, pad_id,
-                                    cfg.packing)
+        splits[split] = layout_rows(encode_examples(records, template, tokenizer), cfg.block_size, pad_id, cfg.packing)
     inputs.update(_folder_hashes(source))
     counts = {split: stats for split, (_, stats) in splits.items()}
-    log.info("%s on %s instructions: train %s, validation %s", source, variant, counts["train"],
-             counts["validation"])
+    log.info("%s on %s instructions: train %s, validation %s", source, variant, counts["train"], counts["validation"])
 
     loop_cfg = loop_settings(params)
     runtime = resolve_runtime(loop_cfg)
@@ -264,14 +293,21 @@ def tune(arch: str, corpus: str, variant: str, params: Params, *, models_root: s
     without_cache(model)
     max_positions = getattr(model.config, "max_position_embeddings", None)
     if max_positions is not None and cfg.block_size > max_positions:
-        raise DataError(f"instruct.block_size {cfg.block_size} exceeds the start model's "
-                        f"max_position_embeddings ({max_positions})")
+        raise DataError(
+            f"instruct.block_size {cfg.block_size} exceeds the start model's max_position_embeddings ({max_positions})"
+        )
     special = tuple(sorted({int(i) for i in tokenizer.all_special_ids}))
     objective = InstructObjective("clm", pad_id, special, packing=cfg.packing, loss_on=cfg.loss_on)
     name = run_name(arch, corpus, cfg.pretrain_seed, variant)
-    fingerprint_data = {"arch": arch, "corpus": corpus, "variant": variant, "inputs": inputs,
-                        "instruct": {k: getattr(cfg, k) for k in ("loss_on", "packing", "block_size",
-                                                                  "pretrain_seed", "pretrain_step")}}
+    fingerprint_data = {
+        "arch": arch,
+        "corpus": corpus,
+        "variant": variant,
+        "inputs": inputs,
+        "instruct": {
+            k: getattr(cfg, k) for k in ("loss_on", "packing", "block_size", "pretrain_seed", "pretrain_step")
+        },
+    }
     run_dir = Path(cfg.run_dir) / name
     exports = run_dir / "exports"
     # Identifies the run as the loop's own resume fingerprint does (what the weights depend on).
@@ -290,19 +326,34 @@ def tune(arch: str, corpus: str, variant: str, params: Params, *, models_root: s
         if on_step is not None:
             on_step(step)
 
-    result = train_model(model, objective, splits["train"][0], splits["validation"][0], loop_cfg, lr=cfg.lr,
-                         seed=params.seed, run_dir=run_dir, tracker=tracker, fingerprint_data=fingerprint_data,
-                         accelerator=accelerator, on_step=export)
+    result = train_model(
+        model,
+        objective,
+        splits["train"][0],
+        splits["validation"][0],
+        loop_cfg,
+        lr=cfg.lr,
+        seed=params.seed,
+        run_dir=run_dir,
+        tracker=tracker,
+        fingerprint_data=fingerprint_data,
+        accelerator=accelerator,
+        on_step=export,
+    )
     steps = [s for s in range(1, cfg.max_steps + 1) if cfg.export_every and s % cfg.export_every == 0]
     for step in steps:
         if step not in exported_now:  # exported before this process resumed the run: check it is this run's
             mark = exports / f"step-{step}.json"
             if not mark.is_file() or read_json(mark).get("run") != export_mark:
-                raise DataError(f"{exports / f'step-{step}'}: the export of this run's step {step} is missing "
-                                f"(interrupted between checkpoint and export?); rerun with instruct.resume false")
+                raise DataError(
+                    f"{exports / f'step-{step}'}: the export of this run's step {step} is missing "
+                    f"(interrupted between checkpoint and export?); rerun with instruct.resume false"
+                )
     val_at = {row["step"]: row for row in result.val_curve}
-    checkpoints = {str(step): {"val/loss": round(val_at[step]["loss"], 5),
-                               "val/accuracy": round(val_at[step]["accuracy"], 5)} for step in steps}
+    checkpoints = {
+        str(step): {"val/loss": round(val_at[step]["loss"], 5), "val/accuracy": round(val_at[step]["accuracy"], 5)}
+        for step in steps
+    }
     metrics = {
         "val/loss": round(result.metrics["val/loss"], 5),
         "val/perplexity": round(result.metrics["val/perplexity"], 4),
@@ -325,8 +376,16 @@ def tune(arch: str, corpus: str, variant: str, params: Params, *, models_root: s
     return TuneResult(metrics, result.train_curve, result.val_curve, inputs, accelerator.is_main_process)
 
 
-def write_outputs(result: TuneResult, *, name: str, model_dir: str | Path, metrics_dir: str | Path,
-                  config: dict[str, Any], seed: int, extra: dict[str, Any]) -> None:
+def write_outputs(
+    result: TuneResult,
+    *,
+    name: str,
+    model_dir: str | Path,
+    metrics_dir: str | Path,
+    config: dict[str, Any],
+    seed: int,
+    extra: dict[str, Any],
+) -> None:
     """The run's metrics JSON, its curves (CSV for `dvc plots`) and the model folder's meta.json."""
     from tinyhelen.core.repro import write_meta
     from tinyhelen.pretrain.run import write_curves
@@ -335,5 +394,11 @@ def write_outputs(result: TuneResult, *, name: str, model_dir: str | Path, metri
     write_curves(curves / "train.csv", result.train_curve, ("step", "tokens", "loss", "lr"))
     write_curves(curves / "val.csv", result.val_curve, ("step", "tokens", "loss", "accuracy"))
     write_json(Path(metrics_dir) / f"{name}.json", result.metrics)
-    write_meta(model_dir, stage="instruct", config=config, seed=seed, inputs=result.inputs,
-               extra={**extra, "metrics": result.metrics})
+    write_meta(
+        model_dir,
+        stage="instruct",
+        config=config,
+        seed=seed,
+        inputs=result.inputs,
+        extra={**extra, "metrics": result.metrics},
+    )

@@ -38,10 +38,17 @@ log = logging.getLogger(__name__)
 CARD_NAME = "README.md"
 DATA_LICENSE = "mit"  # the TinyHelen release and the bundled sample are MIT-licensed
 HUB_DATASET = "EmpathYang/TinyHelen"
-PIPELINE_TAGS = {"llama": "text-generation", "mamba": "text-generation", "xlnet": "text-generation",
-                 "bert": "fill-mask"}
-OBJECTIVES = {"clm": "causal language modelling", "mlm": "masked language modelling (15%, 80/10/10)",
-              "plm": "permutation language modelling (span masks, 1/6 of the context)"}
+PIPELINE_TAGS = {
+    "llama": "text-generation",
+    "mamba": "text-generation",
+    "xlnet": "text-generation",
+    "bert": "fill-mask",
+}
+OBJECTIVES = {
+    "clm": "causal language modelling",
+    "mlm": "masked language modelling (15%, 80/10/10)",
+    "plm": "permutation language modelling (span masks, 1/6 of the context)",
+}
 _DIGITS = 4
 
 
@@ -66,8 +73,9 @@ def parameter_counts(model_dir: str | Path) -> dict[str, int]:
     return {"total": total, "non_embedding": non_embedding}
 
 
-def changed_params(params_file: str | Path, baseline_rev: str | None, sections: list[str] | None = None,
-                   cwd: str | Path = ".") -> dict[str, list[Any]]:
+def changed_params(
+    params_file: str | Path, baseline_rev: str | None, sections: list[str] | None = None, cwd: str | Path = "."
+) -> dict[str, list[Any]]:
     """`key -> [baseline value, value]` for every param that differs from `params_file` at `baseline_rev`
     (HEAD when None), restricted to `sections` (dotted prefixes, e.g. `pretrain`, `model.llama`).
 
@@ -75,8 +83,14 @@ def changed_params(params_file: str | Path, baseline_rev: str | None, sections: 
     """
     rev = baseline_rev or "HEAD"
     try:
-        shown = subprocess.run(["git", "show", f"{rev}:{Path(params_file).as_posix()}"], cwd=cwd,
-                               capture_output=True, text=True, timeout=30, check=False)
+        shown = subprocess.run(
+            ["git", "show", f"{rev}:{Path(params_file).as_posix()}"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired) as error:
         log.info("no baseline params to compare with: %s", error)
         return {}
@@ -85,10 +99,12 @@ def changed_params(params_file: str | Path, baseline_rev: str | None, sections: 
         return {}
     before = flatten(yaml.safe_load(shown.stdout) or {})
     after = flatten(yaml.safe_load(Path(cwd, params_file).read_text()) or {})
-    keep = (lambda key: any(key == s or key.startswith(f"{s}.") for s in sections)) if sections else (
-        lambda key: True)
-    return {key: [before.get(key), after.get(key)] for key in sorted(set(before) | set(after))
-            if keep(key) and before.get(key) != after.get(key)}
+    keep = (lambda key: any(key == s or key.startswith(f"{s}.") for s in sections)) if sections else (lambda key: True)
+    return {
+        key: [before.get(key), after.get(key)]
+        for key in sorted(set(before) | set(after))
+        if keep(key) and before.get(key) != after.get(key)
+    }
 
 
 def _table(rows: list[tuple[str, Any]], header: tuple[str, str]) -> str:
@@ -100,29 +116,45 @@ def _table(rows: list[tuple[str, Any]], header: tuple[str, str]) -> str:
 def _snippet(arch: str, path: str) -> str:
     auto = ARCH_REGISTRY[arch].auto_class
     if arch == "bert":
-        use = ('fill = pipeline("fill-mask", model=path)\n'
-               'print(fill("The little dog [MASK] in the garden."))')
+        use = 'fill = pipeline("fill-mask", model=path)\nprint(fill("The little dog [MASK] in the garden."))'
     elif arch == "xlnet":
-        use = ("# XLNet does not extend segment ids while generating: encode without them and without the\n"
-               "# <sep> <cls> that ends a single text\n"
-               'enc = tokenizer("The little dog", add_special_tokens=False, return_token_type_ids=False,\n'
-               '                return_tensors="pt")\n'
-               "print(tokenizer.decode(model.generate(**enc, max_new_tokens=20)[0]))")
+        use = (
+            "# XLNet does not extend segment ids while generating: encode without them and without the\n"
+            "# <sep> <cls> that ends a single text\n"
+            'enc = tokenizer("The little dog", add_special_tokens=False, return_token_type_ids=False,\n'
+            '                return_tensors="pt")\n'
+            "print(tokenizer.decode(model.generate(**enc, max_new_tokens=20)[0]))"
+        )
     else:
-        use = ('generate = pipeline("text-generation", model=path)\n'
-               'print(generate("The little dog", max_new_tokens=20)[0]["generated_text"])')
-    return (f"```python\nfrom transformers import AutoTokenizer, {auto}, pipeline\n\n"
-            f'path = "{path}"  # this folder, or its Hub repo id once pushed\n'
-            f"tokenizer = AutoTokenizer.from_pretrained(path)\nmodel = {auto}.from_pretrained(path)\n"
-            f"{use}\n```")
+        use = (
+            'generate = pipeline("text-generation", model=path)\n'
+            'print(generate("The little dog", max_new_tokens=20)[0]["generated_text"])'
+        )
+    return (
+        f"```python\nfrom transformers import AutoTokenizer, {auto}, pipeline\n\n"
+        f'path = "{path}"  # this folder, or its Hub repo id once pushed\n'
+        f"tokenizer = AutoTokenizer.from_pretrained(path)\nmodel = {auto}.from_pretrained(path)\n"
+        f"{use}\n```"
+    )
 
 
-def render_model_card(model_dir: str | Path, *, arch: str, corpus: str, data_source: str,
-                      tokens_seen: int | None, metrics: Mapping[str, Any],
-                      scores: Mapping[str, Mapping[str, Any]] | None = None,
-                      params: Mapping[str, Any] | None = None, changed: Mapping[str, list[Any]] | None = None,
-                      exp_name: str | None = None, title: str | None = None, notes: str | None = None,
-                      tags: list[str] | None = None, base_model: str | None = None) -> str:
+def render_model_card(
+    model_dir: str | Path,
+    *,
+    arch: str,
+    corpus: str,
+    data_source: str,
+    tokens_seen: int | None,
+    metrics: Mapping[str, Any],
+    scores: Mapping[str, Mapping[str, Any]] | None = None,
+    params: Mapping[str, Any] | None = None,
+    changed: Mapping[str, list[Any]] | None = None,
+    exp_name: str | None = None,
+    title: str | None = None,
+    notes: str | None = None,
+    tags: list[str] | None = None,
+    base_model: str | None = None,
+) -> str:
     """The card's text (see `write_model_card` for the arguments)."""
     from huggingface_hub import ModelCardData
 
@@ -133,42 +165,80 @@ def render_model_card(model_dir: str | Path, *, arch: str, corpus: str, data_sou
     name = title or model_dir.name
     hub_data = data_source != "sample"
     card_data = ModelCardData(
-        model_name=name, library_name="transformers", pipeline_tag=PIPELINE_TAGS[arch], license=DATA_LICENSE,
-        language=["en"], datasets=[HUB_DATASET] if hub_data else None, base_model=base_model,
-        tags=["tinyhelen", arch, config.get("model_type", arch), f"corpus-{corpus}", spec.objective,
-              *(tags or [])])
+        model_name=name,
+        library_name="transformers",
+        pipeline_tag=PIPELINE_TAGS[arch],
+        license=DATA_LICENSE,
+        language=["en"],
+        datasets=[HUB_DATASET] if hub_data else None,
+        base_model=base_model,
+        tags=["tinyhelen", arch, config.get("model_type", arch), f"corpus-{corpus}", spec.objective, *(tags or [])],
+    )
     source = {"sample": "the bundled sample (`data/sample`, written for this project, MIT)"}.get(
-        data_source, f"`{data_source}` (TinyHelen, {HUB_DATASET}, MIT)")
-    lines = [f"# {name}", "",
-             (f"A {config.get('architectures', [spec.model_class])[0]} ({arch}) pre-trained by tinyhelen (a "
-              f"re-implementation of \"TinyHelen's First Curriculum\", arXiv 2501.00522) with "
-              f"{OBJECTIVES[spec.objective]} on the **{corpus}** corpus."), ""]
+        data_source, f"`{data_source}` (TinyHelen, {HUB_DATASET}, MIT)"
+    )
+    lines = [
+        f"# {name}",
+        "",
+        (
+            f"A {config.get('architectures', [spec.model_class])[0]} ({arch}) pre-trained by tinyhelen (a "
+            f're-implementation of "TinyHelen\'s First Curriculum", arXiv 2501.00522) with '
+            f"{OBJECTIVES[spec.objective]} on the **{corpus}** corpus."
+        ),
+        "",
+    ]
     if notes:
         lines += [notes, ""]
-    lines += ["## Training data", "",
-              (f"- Corpus: `{corpus}` ({'simplified, leaner language' if corpus == 'leaner' else 'original text'})"
-               f" from {source}."),
-              f"- Tokens seen: {tokens_seen:,}" if tokens_seen is not None else "- Tokens seen: not recorded",
-              "", "## Model", "",
-              (f"- Parameters: {counts['total']:,} in total, {counts['non_embedding']:,} without embeddings and "
-               "LM head."),
-              f"- Vocabulary: {config.get('vocab_size')} byte-level BPE entries.", "",
-              "<details><summary>config.json (model dims)</summary>", "", "```json",
-              json.dumps({k: v for k, v in config.items() if k not in ("transformers_version", "dtype")},
-                         indent=1, sort_keys=True), "```", "</details>", "",
-              "## How it was made", ""]
-    lines.append(f"- DVC experiment: `{exp_name}`" if exp_name else "- DVC experiment: none (a `dvc repro` of "
-                 "the committed params)")
+    lines += [
+        "## Training data",
+        "",
+        (
+            f"- Corpus: `{corpus}` ({'simplified, leaner language' if corpus == 'leaner' else 'original text'})"
+            f" from {source}."
+        ),
+        f"- Tokens seen: {tokens_seen:,}" if tokens_seen is not None else "- Tokens seen: not recorded",
+        "",
+        "## Model",
+        "",
+        (f"- Parameters: {counts['total']:,} in total, {counts['non_embedding']:,} without embeddings and LM head."),
+        f"- Vocabulary: {config.get('vocab_size')} byte-level BPE entries.",
+        "",
+        "<details><summary>config.json (model dims)</summary>",
+        "",
+        "```json",
+        json.dumps(
+            {k: v for k, v in config.items() if k not in ("transformers_version", "dtype")}, indent=1, sort_keys=True
+        ),
+        "```",
+        "</details>",
+        "",
+        "## How it was made",
+        "",
+    ]
+    lines.append(
+        f"- DVC experiment: `{exp_name}`"
+        if exp_name
+        else "- DVC experiment: none (a `dvc repro` of the committed params)"
+    )
     if changed:
-        lines += ["- Params changed from the experiment's baseline:", "",
-                  "| param | baseline | this model |", "|---|---|---|",
-                  *[f"| `{key}` | {_round(old)} | {_round(new)} |" for key, (old, new) in changed.items()]]
+        lines += [
+            "- Params changed from the experiment's baseline:",
+            "",
+            "| param | baseline | this model |",
+            "|---|---|---|",
+            *[f"| `{key}` | {_round(old)} | {_round(new)} |" for key, (old, new) in changed.items()],
+        ]
     else:
         lines.append("- Params: the baseline's, unchanged.")
     if params:
         flat = sorted(flatten(to_plain(dict(params))).items())
-        lines += ["", "<details><summary>Every param of the stage</summary>", "",
-                  _table(flat, ("param", "value")), "</details>"]
+        lines += [
+            "",
+            "<details><summary>Every param of the stage</summary>",
+            "",
+            _table(flat, ("param", "value")),
+            "</details>",
+        ]
     lines += ["", "## Results", "", _table(sorted(flatten(dict(metrics)).items()), ("metric", "value"))]
     for section, values in (scores or {}).items():
         lines += ["", f"### {section}", "", _table(sorted(flatten(dict(values)).items()), ("score", "value"))]
@@ -176,12 +246,23 @@ def render_model_card(model_dir: str | Path, *, arch: str, corpus: str, data_sou
     return f"---\n{card_data.to_yaml()}\n---\n\n" + "\n".join(lines)
 
 
-def write_model_card(model_dir: str | Path, *, arch: str, corpus: str, data_source: str,
-                     tokens_seen: int | None, metrics: Mapping[str, Any],
-                     scores: Mapping[str, Mapping[str, Any]] | None = None,
-                     params: Mapping[str, Any] | None = None, changed: Mapping[str, list[Any]] | None = None,
-                     exp_name: str | None = None, title: str | None = None, notes: str | None = None,
-                     tags: list[str] | None = None, base_model: str | None = None) -> Path:
+def write_model_card(
+    model_dir: str | Path,
+    *,
+    arch: str,
+    corpus: str,
+    data_source: str,
+    tokens_seen: int | None,
+    metrics: Mapping[str, Any],
+    scores: Mapping[str, Mapping[str, Any]] | None = None,
+    params: Mapping[str, Any] | None = None,
+    changed: Mapping[str, list[Any]] | None = None,
+    exp_name: str | None = None,
+    title: str | None = None,
+    notes: str | None = None,
+    tags: list[str] | None = None,
+    base_model: str | None = None,
+) -> Path:
     """Write `<model_dir>/README.md`, a Hugging Face model card, atomically.
 
     Args:
@@ -203,17 +284,31 @@ def write_model_card(model_dir: str | Path, *, arch: str, corpus: str, data_sour
     Returns:
         The card's path.
     """
-    text = render_model_card(model_dir, arch=arch, corpus=corpus, data_source=data_source, tokens_seen=tokens_seen,
-                             metrics=metrics, scores=scores, params=params, changed=changed, exp_name=exp_name,
-                             title=title, notes=notes, tags=tags, base_model=base_model)
+    text = render_model_card(
+        model_dir,
+        arch=arch,
+        corpus=corpus,
+        data_source=data_source,
+        tokens_seen=tokens_seen,
+        metrics=metrics,
+        scores=scores,
+        params=params,
+        changed=changed,
+        exp_name=exp_name,
+        title=title,
+        notes=notes,
+        tags=tags,
+        base_model=base_model,
+    )
     path = Path(model_dir) / CARD_NAME
     with atomic_open(path) as handle:
         handle.write(text)
     return path
 
 
-def card_with_scores(model_dir: str | Path, scores: Mapping[str, Mapping[str, Any]], *, data_source: str,
-                     out_path: str | Path) -> Path | None:
+def card_with_scores(
+    model_dir: str | Path, scores: Mapping[str, Mapping[str, Any]], *, data_source: str, out_path: str | Path
+) -> Path | None:
     """Re-render a pretrained folder's card (from its meta.json) with further score tables, to `out_path`.
 
     Later stages (GLUE, probes, Leaner-Eval) use it to log the model's final card as an artifact of their own
@@ -228,10 +323,17 @@ def card_with_scores(model_dir: str | Path, scores: Mapping[str, Mapping[str, An
         return None
     metrics = meta.get("metrics") or {}
     text = render_model_card(
-        model_dir, arch=meta["arch"], corpus=meta["corpus"], data_source=data_source,
-        tokens_seen=metrics.get("tokens_seen"), scores=scores, params=meta.get("config"),
-        metrics={k: metrics[k] for k in ("val/loss", "val/perplexity", "val/accuracy", "train/loss", "steps")
-                 if k in metrics})
+        model_dir,
+        arch=meta["arch"],
+        corpus=meta["corpus"],
+        data_source=data_source,
+        tokens_seen=metrics.get("tokens_seen"),
+        scores=scores,
+        params=meta.get("config"),
+        metrics={
+            k: metrics[k] for k in ("val/loss", "val/perplexity", "val/accuracy", "train/loss", "steps") if k in metrics
+        },
+    )
     out_path = Path(out_path)
     with atomic_open(out_path) as handle:
         handle.write(text)

@@ -53,8 +53,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(run_dir: str | Path, step: int, *, model, optimizer, scheduler, rng_states: list,
-                    state: dict[str, Any], keep: int) -> Path:
+def save_checkpoint(
+    run_dir: str | Path, step: int, *, model, optimizer, scheduler, rng_states: list, state: dict[str, Any], keep: int
+) -> Path:
     """Write `checkpoint-<step>` atomically (a crash mid-write leaves the older ones intact), then prune.
 
     Args:
@@ -136,8 +137,10 @@ def load_start(path: str | Path, *, model, optimizer, scheduler, rank: int) -> d
     if (path / "state.json").is_file():
         return load_checkpoint(path, model=model, optimizer=optimizer, scheduler=scheduler, rank=rank)
     if not (path / "config.json").is_file():
-        raise DataError(f"pretrain.resume_from={path}: neither a training checkpoint (state.json) nor a saved "
-                        "model folder (config.json)")
+        raise DataError(
+            f"pretrain.resume_from={path}: neither a training checkpoint (state.json) nor a saved "
+            "model folder (config.json)"
+        )
     try:
         saved = type(model).from_pretrained(path)
         model.load_state_dict(saved.state_dict())

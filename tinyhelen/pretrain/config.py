@@ -37,11 +37,15 @@ class LlamaModelConfig(Section):
     @model_validator(mode="after")
     def _check_heads(self) -> LlamaModelConfig:
         if self.hidden_size % self.num_attention_heads:
-            raise ValueError(f"hidden_size ({self.hidden_size}) must be a multiple of num_attention_heads "
-                             f"({self.num_attention_heads})")
+            raise ValueError(
+                f"hidden_size ({self.hidden_size}) must be a multiple of num_attention_heads "
+                f"({self.num_attention_heads})"
+            )
         if self.num_attention_heads % self.num_key_value_heads:
-            raise ValueError(f"num_attention_heads ({self.num_attention_heads}) must be a multiple of "
-                             f"num_key_value_heads ({self.num_key_value_heads})")
+            raise ValueError(
+                f"num_attention_heads ({self.num_attention_heads}) must be a multiple of "
+                f"num_key_value_heads ({self.num_key_value_heads})"
+            )
         return self
 
 
@@ -81,8 +85,10 @@ class MambaModelConfig(Section):
     @model_validator(mode="after")
     def _check_heads(self) -> MambaModelConfig:
         if self.mamba_n_heads * self.mamba_d_head != self.mamba_expand * self.hidden_size:
-            raise ValueError(f"mamba_n_heads * mamba_d_head ({self.mamba_n_heads} * {self.mamba_d_head}) must equal "
-                             f"mamba_expand * hidden_size ({self.mamba_expand} * {self.hidden_size})")
+            raise ValueError(
+                f"mamba_n_heads * mamba_d_head ({self.mamba_n_heads} * {self.mamba_d_head}) must equal "
+                f"mamba_expand * hidden_size ({self.mamba_expand} * {self.hidden_size})"
+            )
         return self
 
 
@@ -113,8 +119,10 @@ class BertModelConfig(Section):
     @model_validator(mode="after")
     def _check_heads(self) -> BertModelConfig:
         if self.hidden_size % self.num_attention_heads:
-            raise ValueError(f"hidden_size ({self.hidden_size}) must be a multiple of num_attention_heads "
-                             f"({self.num_attention_heads})")
+            raise ValueError(
+                f"hidden_size ({self.hidden_size}) must be a multiple of num_attention_heads "
+                f"({self.num_attention_heads})"
+            )
         return self
 
 
@@ -183,6 +191,7 @@ ModelConfig = create_model(
     "vocabulary size and the special token ids come from the pack's index.json, not from here.",
     **{arch: (spec.dims, Field(description=f"{spec.model_class} dims.")) for arch, spec in ARCH_REGISTRY.items()},
 )
+
 
 class PerCorpus(Section):
     """One value per pre-training corpus."""
@@ -309,14 +318,17 @@ class PretrainConfig(Section):
     @model_validator(mode="after")
     def _check_batch(self) -> PretrainConfig:
         if self.batch_size % self.micro_batch_size:
-            raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of micro_batch_size "
-                             f"({self.micro_batch_size})")
+            raise ValueError(
+                f"batch_size ({self.batch_size}) must be a multiple of micro_batch_size ({self.micro_batch_size})"
+            )
         return self
 
     @model_validator(mode="after")
     def _check_exports(self) -> PretrainConfig:
         late = [step for step in self.export_steps if step >= self.max_steps]
         if late:
-            raise ValueError(f"export_steps {late} are not below max_steps ({self.max_steps}); the final model "
-                             "is models/<name>/ itself")
+            raise ValueError(
+                f"export_steps {late} are not below max_steps ({self.max_steps}); the final model "
+                "is models/<name>/ itself"
+            )
         return self

@@ -21,9 +21,10 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -47,8 +48,21 @@ log = logging.getLogger(__name__)
 
 # Fields that change how a run is watched or stored, not what it computes: they stay out of the fingerprint,
 # so changing them does not prevent resuming.
-_NOT_FINGERPRINTED = {"archs", "corpora", "lr", "resume", "run_dir", "save_every", "keep_checkpoints", "log_every",
-                      "eval_every", "eval_batches", "eval_batch_size", "seeds", "export_steps"}
+_NOT_FINGERPRINTED = {
+    "archs",
+    "corpora",
+    "lr",
+    "resume",
+    "run_dir",
+    "save_every",
+    "keep_checkpoints",
+    "log_every",
+    "eval_every",
+    "eval_batches",
+    "eval_batch_size",
+    "seeds",
+    "export_steps",
+}
 
 
 class DataSchedule(Protocol):
@@ -118,9 +132,20 @@ def _to_device(batch: dict[str, Any], device) -> dict[str, Any]:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
-def evaluate(model, objective: Objective, blocks: np.ndarray, *, batch_size: int, max_batches: int, seed: int,
-             device, bf16: bool, rank: int = 0, world_size: int = 1, reduce: Callable | None = None
-             ) -> dict[str, float]:
+def evaluate(
+    model,
+    objective: Objective,
+    blocks: np.ndarray,
+    *,
+    batch_size: int,
+    max_batches: int,
+    seed: int,
+    device,
+    bf16: bool,
+    rank: int = 0,
+    world_size: int = 1,
+    reduce: Callable | None = None,
+) -> dict[str, float]:
     """Validation loss (token-weighted), perplexity and token accuracy over fixed validation rows.
 
     The masks of mlm/plm are drawn from a generator seeded with `seed`, so every evaluation scores the same
@@ -149,8 +174,12 @@ def evaluate(model, objective: Objective, blocks: np.ndarray, *, batch_size: int
         totals = reduce(totals.to(device)).cpu()
     loss_sum, correct, counted = totals.tolist()
     loss = loss_sum / max(counted, 1.0)
-    return {"val/loss": loss, "val/perplexity": math.exp(min(loss, 50.0)), "val/accuracy": correct / max(counted, 1.0),
-            "val/tokens": counted}
+    return {
+        "val/loss": loss,
+        "val/perplexity": math.exp(min(loss, 50.0)),
+        "val/accuracy": correct / max(counted, 1.0),
+        "val/tokens": counted,
+    }
 
 
 def _format_elapsed(seconds: float) -> str:
@@ -158,11 +187,22 @@ def _format_elapsed(seconds: float) -> str:
     return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-def train_model(model, objective: Objective, train_blocks: np.ndarray, val_blocks: np.ndarray,
-                cfg: PretrainConfig, *, lr: float, seed: int, run_dir: str | Path, tracker: MetricLogger,
-                fingerprint_data: dict[str, Any], accelerator=None,
-                on_step: Callable[[int], None] | None = None,
-                data_schedule: DataSchedule | None = None) -> TrainResult:
+def train_model(
+    model,
+    objective: Objective,
+    train_blocks: np.ndarray,
+    val_blocks: np.ndarray,
+    cfg: PretrainConfig,
+    *,
+    lr: float,
+    seed: int,
+    run_dir: str | Path,
+    tracker: MetricLogger,
+    fingerprint_data: dict[str, Any],
+    accelerator=None,
+    on_step: Callable[[int], None] | None = None,
+    data_schedule: DataSchedule | None = None,
+) -> TrainResult:
     """Train `model` for `cfg.max_steps` optimizer steps; resume from `run_dir` when allowed and possible.
 
     Args:
@@ -194,14 +234,22 @@ def train_model(model, objective: Objective, train_blocks: np.ndarray, val_block
     if remainder or per_process % cfg.micro_batch_size:
         raise ConfigError(
             f"pretrain.batch_size ({cfg.batch_size}) must be a multiple of pretrain.micro_batch_size "
-            f"({cfg.micro_batch_size}) x processes ({world})")
+            f"({cfg.micro_batch_size}) x processes ({world})"
+        )
     accumulation = per_process // cfg.micro_batch_size
     if data_schedule is not None:
         train_blocks = data_schedule.blocks()
     block_size = train_blocks.shape[1]
-    log.info("process %d of %d on %s: %d micro-batch(es) of %d sequences per step, bf16 autocast %s, compile %s",
-             rank + 1, world, device, accumulation, cfg.micro_batch_size, "on" if runtime["bf16"] else "off",
-             "on" if runtime["compile"] else "off")
+    log.info(
+        "process %d of %d on %s: %d micro-batch(es) of %d sequences per step, bf16 autocast %s, compile %s",
+        rank + 1,
+        world,
+        device,
+        accumulation,
+        cfg.micro_batch_size,
+        "on" if runtime["bf16"] else "off",
+        "on" if runtime["compile"] else "off",
+    )
     if device.type == "cpu" and cfg.cpu_threads:
         torch.set_num_threads(cfg.cpu_threads)
     if device.type == "cuda":
@@ -210,17 +258,41 @@ def train_model(model, objective: Objective, train_blocks: np.ndarray, val_block
 
     model.to(device)
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=lr, betas=(cfg.adam_beta1, cfg.adam_beta2), eps=cfg.adam_epsilon,
-        weight_decay=cfg.weight_decay, fused=True)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: get_lr(
-        step, peak=1.0, warmup_steps=cfg.warmup_steps, max_steps=cfg.max_steps, schedule=cfg.lr_schedule))
+        model.parameters(),
+        lr=lr,
+        betas=(cfg.adam_beta1, cfg.adam_beta2),
+        eps=cfg.adam_epsilon,
+        weight_decay=cfg.weight_decay,
+        fused=True,
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda step: get_lr(
+            step, peak=1.0, warmup_steps=cfg.warmup_steps, max_steps=cfg.max_steps, schedule=cfg.lr_schedule
+        ),
+    )
     order = BatchOrder(len(train_blocks), cfg.batch_size, data_schedule.order_seed() if data_schedule else seed)
 
-    run_fingerprint = fingerprint({
-        "pretrain": {k: v for k, v in cfg.model_dump(mode="json").items() if k not in _NOT_FINGERPRINTED},
-        "lr": lr, "seed": seed, "world_size": world, "runtime": runtime, **fingerprint_data})
-    state: dict[str, Any] = {"train_curve": [], "val_curve": [], "elapsed": 0.0, "train_time": 0.0,
-                             "tokens_seen": 0, "interval_loss": 0.0, "interval_steps": 0, "last_val": {}}
+    run_fingerprint = fingerprint(
+        {
+            "pretrain": {k: v for k, v in cfg.model_dump(mode="json").items() if k not in _NOT_FINGERPRINTED},
+            "lr": lr,
+            "seed": seed,
+            "world_size": world,
+            "runtime": runtime,
+            **fingerprint_data,
+        }
+    )
+    state: dict[str, Any] = {
+        "train_curve": [],
+        "val_curve": [],
+        "elapsed": 0.0,
+        "train_time": 0.0,
+        "tokens_seen": 0,
+        "interval_loss": 0.0,
+        "interval_steps": 0,
+        "last_val": {},
+    }
     start_step = 0
     resume_from = find_resumable(run_dir, run_fingerprint) if cfg.resume else None
     if resume_from is not None:
@@ -246,21 +318,47 @@ def train_model(model, objective: Objective, train_blocks: np.ndarray, val_block
     reduce = (lambda t: accelerator.reduce(t, reduction="sum")) if world > 1 else None
 
     def run_eval(step: int) -> dict[str, float]:
-        metrics = evaluate(model, objective, val_blocks, batch_size=cfg.eval_batch_size,
-                           max_batches=cfg.eval_batches, seed=seed, device=device, bf16=runtime["bf16"],
-                           rank=rank, world_size=world, reduce=reduce)
+        metrics = evaluate(
+            model,
+            objective,
+            val_blocks,
+            batch_size=cfg.eval_batch_size,
+            max_batches=cfg.eval_batches,
+            seed=seed,
+            device=device,
+            bf16=runtime["bf16"],
+            rank=rank,
+            world_size=world,
+            reduce=reduce,
+        )
         state["last_val"] = metrics
-        state["val_curve"].append({"step": step, "tokens": state["tokens_seen"],
-                                   **{k.split("/")[1]: metrics[k] for k in ("val/loss", "val/accuracy")}})
+        state["val_curve"].append(
+            {
+                "step": step,
+                "tokens": state["tokens_seen"],
+                **{k.split("/")[1]: metrics[k] for k in ("val/loss", "val/accuracy")},
+            }
+        )
         tracker.log_metrics(metrics, step=step)
-        log.info("eval step %d | val loss %.4f | ppl %.2f | acc %.4f", step, metrics["val/loss"],
-                 metrics["val/perplexity"], metrics["val/accuracy"])
+        log.info(
+            "eval step %d | val loss %.4f | ppl %.2f | acc %.4f",
+            step,
+            metrics["val/loss"],
+            metrics["val/perplexity"],
+            metrics["val/accuracy"],
+        )
         return metrics
 
     from tqdm.auto import tqdm
 
-    progress = tqdm(total=cfg.max_steps, initial=start_step, desc=f"train {Path(run_dir).name}",
-                    disable=not accelerator.is_main_process, unit="step", dynamic_ncols=True)
+    progress = tqdm(
+        total=cfg.max_steps,
+        initial=start_step,
+        desc=f"train {Path(run_dir).name}",
+        disable=not accelerator.is_main_process,
+        unit="step",
+        dynamic_ncols=True,
+    )
     wall_start = time.perf_counter() - state["elapsed"]
     interval_start, interval_tokens = time.perf_counter(), 0
     interval_loss = torch.tensor(state["interval_loss"], dtype=torch.float64, device=device)
@@ -297,12 +395,27 @@ def train_model(model, objective: Objective, train_blocks: np.ndarray, val_block
             now = time.perf_counter()
             tokens_per_s = interval_tokens / max(now - interval_start, 1e-9)
             current_lr = scheduler.get_last_lr()[0]
-            state["train_curve"].append({"step": step, "tokens": state["tokens_seen"], "loss": mean_loss,
-                                         "lr": current_lr})
-            tracker.log_metrics({"train/loss": mean_loss, "train/lr": current_lr, "train/tokens_per_s": tokens_per_s,
-                                 "train/tokens": state["tokens_seen"]}, step=step)
-            log.info("step %05d/%05d | loss %.4f | lr %.2e | tok/s %s | elapsed %s", step, cfg.max_steps, mean_loss,
-                     current_lr, f"{tokens_per_s:,.0f}", _format_elapsed(now - wall_start))
+            state["train_curve"].append(
+                {"step": step, "tokens": state["tokens_seen"], "loss": mean_loss, "lr": current_lr}
+            )
+            tracker.log_metrics(
+                {
+                    "train/loss": mean_loss,
+                    "train/lr": current_lr,
+                    "train/tokens_per_s": tokens_per_s,
+                    "train/tokens": state["tokens_seen"],
+                },
+                step=step,
+            )
+            log.info(
+                "step %05d/%05d | loss %.4f | lr %.2e | tok/s %s | elapsed %s",
+                step,
+                cfg.max_steps,
+                mean_loss,
+                current_lr,
+                f"{tokens_per_s:,.0f}",
+                _format_elapsed(now - wall_start),
+            )
             progress.set_postfix(loss=f"{mean_loss:.3f}")
             interval_loss.zero_()
             state["interval_steps"] = 0
@@ -319,12 +432,25 @@ def train_model(model, objective: Objective, train_blocks: np.ndarray, val_block
             state["interval_loss"] = float(interval_loss)
             rng_states = _gather(accelerator, rng_state(), world)
             if accelerator.is_main_process:
-                save_checkpoint(run_dir, step, model=model, optimizer=optimizer, scheduler=scheduler,
-                                rng_states=rng_states, keep=cfg.keep_checkpoints,
-                                state={"fingerprint": run_fingerprint, "data": order.state_dict(), **state,
-                                       **({"schedule": data_schedule.state_dict()} if data_schedule else {})})
-                note_kept(f"the checkpoint of step {step} of {cfg.max_steps} in {run_dir} (a re-run with "
-                          "pretrain.resume: true continues from it)")
+                save_checkpoint(
+                    run_dir,
+                    step,
+                    model=model,
+                    optimizer=optimizer,
+                    scheduler=scheduler,
+                    rng_states=rng_states,
+                    keep=cfg.keep_checkpoints,
+                    state={
+                        "fingerprint": run_fingerprint,
+                        "data": order.state_dict(),
+                        **state,
+                        **({"schedule": data_schedule.state_dict()} if data_schedule else {}),
+                    },
+                )
+                note_kept(
+                    f"the checkpoint of step {step} of {cfg.max_steps} in {run_dir} (a re-run with "
+                    "pretrain.resume: true continues from it)"
+                )
             accelerator.wait_for_everyone()
             interval_start = time.perf_counter()
         if on_step is not None:
@@ -343,12 +469,12 @@ def train_model(model, objective: Objective, train_blocks: np.ndarray, val_block
         "train_time_s": round(state["train_time"], 3),
         "tokens_per_s": round(state["tokens_seen"] / max(state["train_time"], 1e-9), 1),
     }
-    return TrainResult(metrics, state["train_curve"], state["val_curve"], accelerator.is_main_process,
-                       started_from)
+    return TrainResult(metrics, state["train_curve"], state["val_curve"], accelerator.is_main_process, started_from)
 
 
-def _start_from(cfg: PretrainConfig, model, optimizer, scheduler, order: BatchOrder, state: dict[str, Any],
-                rank: int) -> dict[str, Any] | None:
+def _start_from(
+    cfg: PretrainConfig, model, optimizer, scheduler, order: BatchOrder, state: dict[str, Any], rank: int
+) -> dict[str, Any] | None:
     """Load `cfg.resume_from` (a run's checkpoint: its loop state too; a model folder: weights only)."""
     if not cfg.resume_from:
         return None
@@ -357,8 +483,10 @@ def _start_from(cfg: PretrainConfig, model, optimizer, scheduler, order: BatchOr
         log.info("starting from the weights of %s", cfg.resume_from)
         return {"path": cfg.resume_from, "kind": "weights", "step": 0}
     if saved["step"] >= cfg.max_steps:
-        raise ConfigError(f"pretrain.resume_from={cfg.resume_from} is at step {saved['step']}: pretrain.max_steps "
-                          f"({cfg.max_steps}) must be larger to train on from it")
+        raise ConfigError(
+            f"pretrain.resume_from={cfg.resume_from} is at step {saved['step']}: pretrain.max_steps "
+            f"({cfg.max_steps}) must be larger to train on from it"
+        )
     order.load_state_dict(saved["data"])
     state.update({k: saved[k] for k in state})
     log.info("continuing %s from step %d", cfg.resume_from, saved["step"])

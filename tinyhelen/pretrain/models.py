@@ -45,8 +45,9 @@ def arch_spec(arch: str) -> ArchSpec:
     return ARCH_REGISTRY[arch]
 
 
-def hf_config_kwargs(arch: str, model_cfg: ModelConfig, vocab_size: int,
-                     special_ids: Mapping[str, int | None]) -> dict[str, Any]:
+def hf_config_kwargs(
+    arch: str, model_cfg: ModelConfig, vocab_size: int, special_ids: Mapping[str, int | None]
+) -> dict[str, Any]:
     """The keyword arguments of the transformers config class: params dims + the pack's vocabulary."""
     kwargs = getattr(model_cfg, arch).model_dump()
     kwargs["vocab_size"] = vocab_size
@@ -60,23 +61,35 @@ def hf_config_kwargs(arch: str, model_cfg: ModelConfig, vocab_size: int,
             raise ConfigError(
                 "model.mamba: mamba_n_heads * mamba_d_head must equal mamba_expand * hidden_size "
                 f"(got {kwargs['mamba_n_heads']} * {kwargs['mamba_d_head']} vs "
-                f"{kwargs['mamba_expand']} * {kwargs['hidden_size']})")
+                f"{kwargs['mamba_expand']} * {kwargs['hidden_size']})"
+            )
     if arch == "llama":
         kwargs["use_cache"] = False
         if kwargs["hidden_size"] % kwargs["num_attention_heads"]:
-            raise ConfigError("model.llama.hidden_size must be a multiple of model.llama.num_attention_heads "
-                              f"(got {kwargs['hidden_size']} and {kwargs['num_attention_heads']})")
+            raise ConfigError(
+                "model.llama.hidden_size must be a multiple of model.llama.num_attention_heads "
+                f"(got {kwargs['hidden_size']} and {kwargs['num_attention_heads']})"
+            )
     if arch == "bert" and kwargs["hidden_size"] % kwargs["num_attention_heads"]:
-        raise ConfigError("model.bert.hidden_size must be a multiple of model.bert.num_attention_heads "
-                          f"(got {kwargs['hidden_size']} and {kwargs['num_attention_heads']})")
+        raise ConfigError(
+            "model.bert.hidden_size must be a multiple of model.bert.num_attention_heads "
+            f"(got {kwargs['hidden_size']} and {kwargs['num_attention_heads']})"
+        )
     if arch == "xlnet" and kwargs["d_model"] != kwargs["n_head"] * kwargs["d_head"]:
-        raise ConfigError("model.xlnet.d_model must equal n_head * d_head "
-                          f"(got {kwargs['d_model']} vs {kwargs['n_head']} * {kwargs['d_head']})")
+        raise ConfigError(
+            "model.xlnet.d_model must equal n_head * d_head "
+            f"(got {kwargs['d_model']} vs {kwargs['n_head']} * {kwargs['d_head']})"
+        )
     return kwargs
 
 
-def build_model(arch: str, model_cfg: ModelConfig, vocab_size: int, special_ids: Mapping[str, int | None],
-                attn_implementation: str | None = None):
+def build_model(
+    arch: str,
+    model_cfg: ModelConfig,
+    vocab_size: int,
+    special_ids: Mapping[str, int | None],
+    attn_implementation: str | None = None,
+):
     """A freshly initialised model of `arch` (call `seed_everything` first for a reproducible init).
 
     Args:

@@ -65,8 +65,16 @@ class Objective:
         return int(correct.sum()), int(keep.sum())
 
 
-def make_objective(kind: str, tokenizer, special_ids: Mapping[str, int | None], *, mlm_probability: float,
-                   plm_probability: float, max_span_length: int, block_size: int) -> Objective:
+def make_objective(
+    kind: str,
+    tokenizer,
+    special_ids: Mapping[str, int | None],
+    *,
+    mlm_probability: float,
+    plm_probability: float,
+    max_span_length: int,
+    block_size: int,
+) -> Objective:
     """Build the objective of a model family.
 
     Args:
@@ -92,9 +100,11 @@ def make_objective(kind: str, tokenizer, special_ids: Mapping[str, int | None], 
         return Objective(kind, pad_id, ids, collator)
     if kind == "plm":
         if block_size % 2:
-            raise DataError(f"XLNet's permutation LM needs an even sequence length; the pack's block_size "
-                            f"is {block_size}")
+            raise DataError(
+                f"XLNet's permutation LM needs an even sequence length; the pack's block_size is {block_size}"
+            )
         collator = DataCollatorForPermutationLanguageModeling(
-            tokenizer, plm_probability=plm_probability, max_span_length=max_span_length)
+            tokenizer, plm_probability=plm_probability, max_span_length=max_span_length
+        )
         return Objective(kind, pad_id, ids, collator)
     raise ValueError(f"unknown objective {kind!r}")

@@ -50,9 +50,14 @@ def summarise_pretraining(models: Sequence[GridModel], metrics_dir: str | Path) 
             raise DataError(f"{path}: missing (run `dvc repro pretrain` for {model.name})")
         metrics = read_json(path)
         inputs[str(path)] = sha256_file(path)
-        rows[model.name] = {"arch": model.arch, "corpus": model.corpus, "seed": model.seed,
-                            "val_loss": metrics.get("val/loss"), "val_perplexity": metrics.get("val/perplexity"),
-                            "tokens_seen": metrics.get("tokens_seen")}
+        rows[model.name] = {
+            "arch": model.arch,
+            "corpus": model.corpus,
+            "seed": model.seed,
+            "val_loss": metrics.get("val/loss"),
+            "val_perplexity": metrics.get("val/perplexity"),
+            "tokens_seen": metrics.get("tokens_seen"),
+        }
         by_group[(model.arch, model.corpus)][model.seed] = metrics.get("val/loss")
     val_loss: dict[str, dict[str, Any]] = defaultdict(dict)
     for (arch, corpus), losses in by_group.items():
@@ -61,8 +66,9 @@ def summarise_pretraining(models: Sequence[GridModel], metrics_dir: str | Path) 
     for arch in dict.fromkeys(m.arch for m in models):
         if all((arch, c) in by_group for c in _COMPARE):
             seeds = sorted(set(by_group[(arch, "leaner")]) & set(by_group[(arch, "ori")]))
-            differences[arch] = paired_difference([by_group[(arch, "leaner")][s] for s in seeds],
-                                                  [by_group[(arch, "ori")][s] for s in seeds])
+            differences[arch] = paired_difference(
+                [by_group[(arch, "leaner")][s] for s in seeds], [by_group[(arch, "ori")][s] for s in seeds]
+            )
     return {"models": rows, "val_loss": dict(val_loss), "leaner_minus_ori": differences, "inputs": inputs}
 
 
@@ -78,14 +84,21 @@ def _fmt(interval: dict[str, Any]) -> str:
 def markdown_table(summary: dict[str, Any]) -> str:
     """Validation loss per arch and corpus (mean ± std [95% interval] over seeds) and leaner - ori."""
     corpora = list(dict.fromkeys(c for row in summary["val_loss"].values() for c in row))
-    lines = ["| arch | " + " | ".join(f"val loss, {c}" for c in corpora) + " | leaner - ori |",
-             "|---|" + "---|" * (len(corpora) + 1)]
+    lines = [
+        "| arch | " + " | ".join(f"val loss, {c}" for c in corpora) + " | leaner - ori |",
+        "|---|" + "---|" * (len(corpora) + 1),
+    ]
     for arch, row in summary["val_loss"].items():
         diff = summary["leaner_minus_ori"].get(arch)
-        lines.append(f"| {arch} | " + " | ".join(_fmt(row[c]) if c in row else "-" for c in corpora)
-                     + f" | {_fmt(diff) if diff else '-'} |")
-    return "\n".join(lines) + "\n\nMean ± std over pretraining seeds, [95% Student-t interval]; with one seed " \
+        lines.append(
+            f"| {arch} | "
+            + " | ".join(_fmt(row[c]) if c in row else "-" for c in corpora)
+            + f" | {_fmt(diff) if diff else '-'} |"
+        )
+    return (
+        "\n".join(lines) + "\n\nMean ± std over pretraining seeds, [95% Student-t interval]; with one seed "
         "there is no interval.\n"
+    )
 
 
 def write_loss_plot(summary: dict[str, Any], metrics_dir: str | Path, path: str | Path) -> Path:

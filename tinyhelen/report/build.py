@@ -1,8 +1,8 @@
 """Build the report: run each requested section reader over a metrics folder and render the page.
 
-    from tinyhelen.report.build import build_report, write_report
-    result = build_report(params.report, "metrics", params_path="params.yaml", params=raw_params)
-    write_report(result, "results/report")
+from tinyhelen.report.build import build_report, write_report
+result = build_report(params.report, "metrics", params_path="params.yaml", params=raw_params)
+write_report(result, "results/report")
 """
 
 from __future__ import annotations
@@ -34,12 +34,17 @@ class ReportResult:
     @property
     def summary(self) -> dict[str, Any]:
         """Headline counts for the tracker (no numbers of other stages are re-logged)."""
-        return {"sections": len(self.page.sections), "omitted": len(self.page.omitted),
-                "figures": len(self.figures), "answers": sum(1 for a in answers(self.page) if a[2] != "–")}
+        return {
+            "sections": len(self.page.sections),
+            "omitted": len(self.page.omitted),
+            "figures": len(self.figures),
+            "answers": sum(1 for a in answers(self.page) if a[2] != "–"),
+        }
 
 
-def build_report(cfg: ReportConfig, metrics_dir: str | Path, *, params_path: str | Path, params: dict,
-                 label: str | None = None) -> ReportResult:
+def build_report(
+    cfg: ReportConfig, metrics_dir: str | Path, *, params_path: str | Path, params: dict, label: str | None = None
+) -> ReportResult:
     """Read every requested section's metrics under `metrics_dir` and render the page.
 
     Args:
@@ -53,8 +58,14 @@ def build_report(cfg: ReportConfig, metrics_dir: str | Path, *, params_path: str
         The page, its HTML and Markdown, the figures by file stem and the inputs read.
     """
     metrics_dir = Path(metrics_dir)
-    ctx = Context(metrics_dir, str(label if label is not None else metrics_dir.as_posix()).rstrip("/"),
-                  cfg.digits, cfg.interval, cfg.seed_band, cfg.dpi)
+    ctx = Context(
+        metrics_dir,
+        str(label if label is not None else metrics_dir.as_posix()).rstrip("/"),
+        cfg.digits,
+        cfg.interval,
+        cfg.seed_band,
+        cfg.dpi,
+    )
     sections: list[Section] = []
     omitted: list[tuple[str, str]] = []
     for key in cfg.sections:

@@ -32,8 +32,17 @@ def pyplot():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
-                         "svg.hashsalt": "tinyhelen", "axes.grid": True, "grid.alpha": 0.3})
+    plt.rcParams.update(
+        {
+            "font.size": 9,
+            "axes.titlesize": 10,
+            "axes.labelsize": 9,
+            "legend.fontsize": 8,
+            "svg.hashsalt": "tinyhelen",
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+        }
+    )
     return plt
 
 
@@ -59,8 +68,11 @@ def grid(count: int, columns: int = 2, width: float = 4.2, height: float = 3.0):
     return fig, flat[:count]
 
 
-def grouped_bars(ax, categories: Sequence[str], series: Sequence[tuple[str, str, Sequence[float | None],
-                                                                       Sequence[float | None] | None]]) -> None:
+def grouped_bars(
+    ax,
+    categories: Sequence[str],
+    series: Sequence[tuple[str, str, Sequence[float | None], Sequence[float | None] | None]],
+) -> None:
     """Bars per category, one per series: (label, colour, values, error half-widths or None)."""
     import numpy as np
 
@@ -69,7 +81,15 @@ def grouped_bars(ax, categories: Sequence[str], series: Sequence[tuple[str, str,
     for i, (name, colour, values, errors) in enumerate(series):
         heights = [np.nan if v is None else v for v in values]
         yerr = None if errors is None or all(e is None for e in errors) else [0.0 if e is None else e for e in errors]
-        ax.bar(x + (i - (len(series) - 1) / 2) * width, heights, width, label=name, color=colour, yerr=yerr,
-               capsize=2 if yerr is not None else 0)
-    ax.set_xticks(x, categories, rotation=30 if len(categories) > 4 else 0,
-                  ha="right" if len(categories) > 4 else "center")
+        ax.bar(
+            x + (i - (len(series) - 1) / 2) * width,
+            heights,
+            width,
+            label=name,
+            color=colour,
+            yerr=yerr,
+            capsize=2 if yerr is not None else 0,
+        )
+    ax.set_xticks(
+        x, categories, rotation=30 if len(categories) > 4 else 0, ha="right" if len(categories) > 4 else "center"
+    )

@@ -90,7 +90,7 @@ class Context:
 def get(tree: Any, dotted: str | Sequence[str], default: Any = None) -> Any:
     """`tree["a"]["b"]` for `"a.b"` (or a list of keys, for keys that hold dots); `default` when absent."""
     node = tree
-    for part in (dotted.split(".") if isinstance(dotted, str) else dotted):
+    for part in dotted.split(".") if isinstance(dotted, str) else dotted:
         if not isinstance(node, Mapping) or part not in node:
             return default
         node = node[part]

@@ -51,8 +51,14 @@ def value_text(value: Any) -> str:
 def head_params(params_path: Path) -> dict | None:
     """params.yaml as committed at git HEAD, or None when git, the repo or the file at HEAD is missing."""
     try:
-        shown = subprocess.run(["git", "show", f"HEAD:./{params_path.name}"], cwd=params_path.parent or ".",
-                               capture_output=True, text=True, timeout=30, check=False)
+        shown = subprocess.run(
+            ["git", "show", f"HEAD:./{params_path.name}"],
+            cwd=params_path.parent or ".",
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     if shown.returncode != 0:
@@ -76,12 +82,18 @@ def collect_provenance(params_path: str | Path, params: dict, display_name: str 
     current = {k: value_text(v) for k, v in sorted(flatten(params).items())}
     head = head_params(params_path.resolve())
     if head is None:
-        return Provenance(os.environ.get("DVC_EXP_NAME"), display_name,
-                          f"no {display_name} at git HEAD to compare with: every key is listed",
-                          params=current, compared=False)
+        return Provenance(
+            os.environ.get("DVC_EXP_NAME"),
+            display_name,
+            f"no {display_name} at git HEAD to compare with: every key is listed",
+            params=current,
+            compared=False,
+        )
     before = {k: value_text(v) for k, v in flatten(head).items()}
-    changed = [ParamChange(key, before.get(key, "(absent)"), value)
-               for key, value in current.items() if before.get(key) != value]
+    changed = [
+        ParamChange(key, before.get(key, "(absent)"), value)
+        for key, value in current.items()
+        if before.get(key) != value
+    ]
     changed += [ParamChange(key, value, "(absent)") for key, value in sorted(before.items()) if key not in current]
-    return Provenance(os.environ.get("DVC_EXP_NAME"), display_name, f"{display_name} at git HEAD",
-                      changed, current)
+    return Provenance(os.environ.get("DVC_EXP_NAME"), display_name, f"{display_name} at git HEAD", changed, current)

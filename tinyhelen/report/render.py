@@ -70,14 +70,22 @@ def answers(page: Page) -> list[tuple[str, str, str, str]]:
         if found:
             rows += [(h.question, h.measure, h.result, h.source) for h in found]
             continue
-        why = "; ".join(f"section `{k}` omitted: {omitted[k]}" if k in omitted else
-                        (f"section `{k}` has no leaner/ori pair to compare" if k in by_key else
-                         f"section `{k}` not requested (report.sections)") for k in keys)
+        why = "; ".join(
+            f"section `{k}` omitted: {omitted[k]}"
+            if k in omitted
+            else (
+                f"section `{k}` has no leaner/ori pair to compare"
+                if k in by_key
+                else f"section `{k}` not requested (report.sections)"
+            )
+            for k in keys
+        )
         rows.append((question, "not measured in this run", "–", why))
     return rows
 
 
 # ---------------------------------------------------------------- HTML
+
 
 def _html_table(table: Table) -> str:
     out = ['<div class="wide"><table>', f"<caption>{_prose(table.caption)}</caption>", "<tr>"]
@@ -94,8 +102,11 @@ def _html_table(table: Table) -> str:
     for note in table.notes:
         out.append(f'<p class="note">{_prose(note)}</p>')
     if table.sources:
-        out.append('<p class="src">Source: ' + "; ".join(f"<code>{_esc(s)}</code>" for s in table.sources)
-                   + " (hover a number for its exact key)</p>")
+        out.append(
+            '<p class="src">Source: '
+            + "; ".join(f"<code>{_esc(s)}</code>" for s in table.sources)
+            + " (hover a number for its exact key)</p>"
+        )
     return "\n".join(out)
 
 
@@ -105,38 +116,58 @@ def _compared(prov: Provenance) -> str:
 
 def _html_params(page: Page) -> str:
     prov = page.provenance
-    out = [(f"<p>Experiment: <b>{_esc(prov.experiment or 'none (plain dvc repro or a direct run)')}</b>. "
-           f"{_esc(_compared(prov))}</p>")]
+    out = [
+        (
+            f"<p>Experiment: <b>{_esc(prov.experiment or 'none (plain dvc repro or a direct run)')}</b>. "
+            f"{_esc(_compared(prov))}</p>"
+        )
+    ]
     if prov.compared:
         if prov.changed:
-            out.append("<table><caption>Changed params</caption><tr><th>key</th><th>baseline</th><th>this run</th></tr>")
-            out += [f"<tr><td><code>{_esc(c.key)}</code></td><td>{_esc(c.baseline)}</td><td>{_esc(c.value)}</td></tr>"
-                    for c in prov.changed]
+            out.append(
+                "<table><caption>Changed params</caption><tr><th>key</th><th>baseline</th><th>this run</th></tr>"
+            )
+            out += [
+                f"<tr><td><code>{_esc(c.key)}</code></td><td>{_esc(c.baseline)}</td><td>{_esc(c.value)}</td></tr>"
+                for c in prov.changed
+            ]
             out.append("</table>")
         else:
             out.append("<p>No param differs from the baseline.</p>")
     if page.show_all_params or not prov.compared:
         changed = {c.key for c in prov.changed}
         out.append(f"<details><summary>All params ({len(prov.params)} keys; changed ones in bold)</summary><table>")
-        out += [f"<tr><td><code>{'<b>' + _esc(k) + '</b>' if k in changed else _esc(k)}</code></td>"
-                f"<td>{_esc(v)}</td></tr>" for k, v in prov.params.items()]
+        out += [
+            f"<tr><td><code>{'<b>' + _esc(k) + '</b>' if k in changed else _esc(k)}</code></td><td>{_esc(v)}</td></tr>"
+            for k, v in prov.params.items()
+        ]
         out.append("</table></details>")
     return "\n".join(out)
 
 
 def render_html(page: Page) -> str:
     """The whole page as one self-contained HTML document."""
-    legend = "".join(f'<span class="swatch" style="background:{colour}"></span>{_esc(name)}'
-                     for name, colour in CORPUS_COLOURS.items())
-    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-           f"<title>{_esc(page.title)}</title>", f"<style>{CSS}</style></head><body>",
-           f"<h1>{_esc(page.title)}</h1>", _html_params(page),
-           f'<p class="note">Colours, the same in every plot:{legend}.</p>',
-           "<h2>Answers to the paper's three questions</h2>", '<div class="wide"><table>',
-           "<tr><th>question</th><th>measure</th><th>result</th><th>source</th></tr>"]
+    legend = "".join(
+        f'<span class="swatch" style="background:{colour}"></span>{_esc(name)}'
+        for name, colour in CORPUS_COLOURS.items()
+    )
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{_esc(page.title)}</title>",
+        f"<style>{CSS}</style></head><body>",
+        f"<h1>{_esc(page.title)}</h1>",
+        _html_params(page),
+        f'<p class="note">Colours, the same in every plot:{legend}.</p>',
+        "<h2>Answers to the paper's three questions</h2>",
+        '<div class="wide"><table>',
+        "<tr><th>question</th><th>measure</th><th>result</th><th>source</th></tr>",
+    ]
     for question, measure, result, source in answers(page):
-        out.append(f"<tr><td>{_esc(question)}</td><td>{_prose(measure)}</td><td>{_esc(result)}</td>"
-                   f'<td class="src">{_prose(source)}</td></tr>')
+        out.append(
+            f"<tr><td>{_esc(question)}</td><td>{_prose(measure)}</td><td>{_esc(result)}</td>"
+            f'<td class="src">{_prose(source)}</td></tr>'
+        )
     out.append("</table></div>")
     for section in page.sections:
         out.append(f'<h2 id="{_esc(section.key)}">{_esc(section.title)}</h2>')
@@ -146,8 +177,10 @@ def render_html(page: Page) -> str:
         for figure in section.figures:
             data = base64.b64encode(figure.png).decode("ascii")
             sources = "; ".join(figure.sources)
-            out.append(f'<figure><img alt="{_esc(figure.caption)}" src="data:image/png;base64,{data}">'
-                       f"<figcaption>{_esc(figure.caption)} Source: <code>{_esc(sources)}</code></figcaption></figure>")
+            out.append(
+                f'<figure><img alt="{_esc(figure.caption)}" src="data:image/png;base64,{data}">'
+                f"<figcaption>{_esc(figure.caption)} Source: <code>{_esc(sources)}</code></figcaption></figure>"
+            )
         out += [f'<p class="note">{_prose(n)}</p>' for n in section.notes]
     if page.omitted:
         out.append("<h2>Omitted sections</h2><ul>")
@@ -160,6 +193,7 @@ def render_html(page: Page) -> str:
 
 
 # ---------------------------------------------------------------- Markdown
+
 
 def _md(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
@@ -174,19 +208,28 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]
 def render_markdown(page: Page) -> str:
     """The same page in Markdown; figures are referenced as `<name>.png` in the same folder."""
     prov = page.provenance
-    out = [f"# {page.title}", "", (f"Experiment: **{prov.experiment or 'none (plain dvc repro or a direct run)'}**. "
-           f"{_compared(prov)}"), ""]
+    out = [
+        f"# {page.title}",
+        "",
+        (f"Experiment: **{prov.experiment or 'none (plain dvc repro or a direct run)'}**. {_compared(prov)}"),
+        "",
+    ]
     if prov.compared:
         if prov.changed:
-            out += _md_table(["key", "baseline", "this run"],
-                             [[f"`{c.key}`", c.baseline, c.value] for c in prov.changed]) + [""]
+            out += _md_table(
+                ["key", "baseline", "this run"], [[f"`{c.key}`", c.baseline, c.value] for c in prov.changed]
+            ) + [""]
         else:
             out += ["No param differs from the baseline.", ""]
     if page.show_all_params or not prov.compared:
         out += ["<details><summary>All params</summary>", ""]
         out += _md_table(["key", "value"], [[f"`{k}`", v] for k, v in prov.params.items()]) + ["", "</details>", ""]
-    out += ["Colours, the same in every plot: " + ", ".join(f"{n} `{c}`" for n, c in CORPUS_COLOURS.items()) + ".",
-            "", "## Answers to the paper's three questions", ""]
+    out += [
+        "Colours, the same in every plot: " + ", ".join(f"{n} `{c}`" for n, c in CORPUS_COLOURS.items()) + ".",
+        "",
+        "## Answers to the paper's three questions",
+        "",
+    ]
     out += _md_table(["question", "measure", "result", "source"], [list(r) for r in answers(page)]) + [""]
     for section in page.sections:
         out += [f"## {section.title}", ""]
@@ -200,8 +243,12 @@ def render_markdown(page: Page) -> str:
                 out += ["", "Source: " + "; ".join(f"`{s}`" for s in table.sources)]
             out.append("")
         for figure in section.figures:
-            out += [f"![{figure.caption}]({figure.name}.png)", "",
-                    f"_{figure.caption}_ Source: " + "; ".join(f"`{s}`" for s in figure.sources), ""]
+            out += [
+                f"![{figure.caption}]({figure.name}.png)",
+                "",
+                f"_{figure.caption}_ Source: " + "; ".join(f"`{s}`" for s in figure.sources),
+                "",
+            ]
         out += [f"- {n}" for n in section.notes] + ([""] if section.notes else [])
     if page.omitted:
         out += ["## Omitted sections", ""] + [f"- **{k}**: {why}" for k, why in page.omitted] + [""]

@@ -33,8 +33,14 @@ class Estimate:
     def scaled(self, factor: float) -> Estimate:
         def times(v):
             return None if v is None else v * factor
-        return Estimate(self.mean * factor, None if self.std is None else abs(self.std * factor),
-                        times(self.low), times(self.high), self.n)
+
+        return Estimate(
+            self.mean * factor,
+            None if self.std is None else abs(self.std * factor),
+            times(self.low),
+            times(self.high),
+            self.n,
+        )
 
     def text(self, digits: int, *, interval: bool = True) -> str:
         """`m ± s` (n > 1), with ` [low, high]` when an interval is known and asked for; `m` for one run."""
@@ -89,10 +95,12 @@ def read_estimate(value: Any) -> Estimate | None:
     n = value.get("n")
     if not is_number(n):
         seeds = value.get("seeds")
-        n = len(seeds) if isinstance(seeds, Sequence) and not isinstance(seeds, str) else (
-            seeds if is_number(seeds) else None)
-    return Estimate(float(value["mean"]), None if std is None else float(std), low, high,
-                    None if n is None else int(n))
+        n = (
+            len(seeds)
+            if isinstance(seeds, Sequence) and not isinstance(seeds, str)
+            else (seeds if is_number(seeds) else None)
+        )
+    return Estimate(float(value["mean"]), None if std is None else float(std), low, high, None if n is None else int(n))
 
 
 def verdict(est: Estimate) -> str:

@@ -95,8 +95,9 @@ class GenreStats:
             "llm_calls_behind_output": calls.calls_behind,
             "input_tokens_behind_output": calls.input_tokens_behind,
             "output_tokens_behind_output": calls.output_tokens_behind,
-            "estimated_cost": round((calls.input_tokens_behind * price_in
-                                     + calls.output_tokens_behind * price_out) / 1e6, 6),
+            "estimated_cost": round(
+                (calls.input_tokens_behind * price_in + calls.output_tokens_behind * price_out) / 1e6, 6
+            ),
             "failures": dict(sorted(self.failures.items())),
         }
 
@@ -148,8 +149,10 @@ class ReleaseBackend:
             else:
                 log.warning("%s: no published leaner file; every original is 'not in release'", path)
                 self.inputs[str(path)] = "absent"
-        return [Outcome(self._twins[doc["id"]]) if doc["id"] in self._twins else Outcome(None, "not in release")
-                for doc in docs]
+        return [
+            Outcome(self._twins[doc["id"]]) if doc["id"] in self._twins else Outcome(None, "not in release")
+            for doc in docs
+        ]
 
 
 class RulesBackend:
@@ -164,15 +167,19 @@ class RulesBackend:
             if genre == "math":
                 outcomes.append(Outcome(leaner_record(doc)))
             elif genre == "code":
-                outcomes.append(Outcome(leaner_record(doc, prompt=self.rules.simplify(doc["prompt"])
-                                                      or self.rules.anonymise_only(doc["prompt"]))))
+                outcomes.append(
+                    Outcome(
+                        leaner_record(
+                            doc, prompt=self.rules.simplify(doc["prompt"]) or self.rules.anonymise_only(doc["prompt"])
+                        )
+                    )
+                )
             elif genre == INSTRUCTION:
                 parts = {key: self.rules.anonymise_only(doc[key]) for key in ("instruction", "input", "output")}
                 outcomes.append(Outcome(leaner_record(doc, **parts)))
             else:
                 text = self.rules.simplify(source_text(doc))
-                outcomes.append(Outcome(leaner_record(doc, text=text)) if text
-                                else Outcome(None, "no_simple_sentence"))
+                outcomes.append(Outcome(leaner_record(doc, text=text)) if text else Outcome(None, "no_simple_sentence"))
         return outcomes
 
 
@@ -190,8 +197,9 @@ class LLMBackend:
         paths = [Path(settings.prompts_dir) / f"{name}.txt" for name in names]
         self.inputs = {str(path): sha256_file(path) for path in paths}
         self.llm = llm or CachedLLM(params.llm)
-        note_kept(f"every LLM answer received so far, in the response cache ({cache_path()}): a re-run asks "
-                  "only for the rest")
+        note_kept(
+            f"every LLM answer received so far, in the response cache ({cache_path()}): a re-run asks only for the rest"
+        )
         self.max_parse_retries = params.llm.max_parse_retries
         self.split = make_splitter(params.sentences)
         self.count = make_token_counter(params.simplify.chunking.token_counter)
@@ -209,9 +217,9 @@ class LLMBackend:
         fresh = [0] * len(prompts)
         pending, attempt = list(range(len(prompts))), 0
         while pending:
-            answers, calls = self.llm.complete_many([prompts[i] for i in pending],
-                                                    desc=f"{desc} re-ask {attempt}" if attempt else desc,
-                                                    attempt=attempt)
+            answers, calls = self.llm.complete_many(
+                [prompts[i] for i in pending], desc=f"{desc} re-ask {attempt}" if attempt else desc, attempt=attempt
+            )
             stats.calls.add(calls)
             if attempt:
                 stats.reasks += len(pending)
@@ -239,9 +247,12 @@ class LLMBackend:
         template = self.templates[genre]
         texts = [source_text(doc) for doc in docs]
         chunks = make_chunks(texts, getattr(self.settings.chunking, genre), self.split, self.count)
-        results = self._ask([template.render(paragraph=chunk.text) for chunk in chunks],
-                            lambda i, answer: parse_passages(answer_text(answer), template, len(chunks[i].pieces)),
-                            stats, desc)
+        results = self._ask(
+            [template.render(paragraph=chunk.text) for chunk in chunks],
+            lambda i, answer: parse_passages(answer_text(answer), template, len(chunks[i].pieces)),
+            stats,
+            desc,
+        )
         passages, reasons = [], {}
         for chunk, result in zip(chunks, results, strict=True):
             if isinstance(result, ParseError):
@@ -268,12 +279,15 @@ class LLMBackend:
         if genre == "code":
             prompts = [template.render(task=doc["prompt"], response=doc["response"]) for doc in docs]
         else:
-            prompts = [template.render(task=doc["instruction"], input=doc["input"] or "None",
-                                       response=doc["output"]) for doc in docs]
+            prompts = [
+                template.render(task=doc["instruction"], input=doc["input"] or "None", response=doc["output"])
+                for doc in docs
+            ]
         parse = parse_code if genre == "code" else parse_instruction
         outcomes = []
-        for doc, result in zip(docs, self._ask(prompts, lambda _, answer: parse(answer_text(answer), template),
-                                               stats, desc), strict=True):
+        for doc, result in zip(
+            docs, self._ask(prompts, lambda _, answer: parse(answer_text(answer), template), stats, desc), strict=True
+        ):
             if isinstance(result, ParseError):
                 outcomes.append(Outcome(None, result.reason))
             elif genre == "code":
@@ -291,16 +305,20 @@ class LLMBackend:
         batches = [docs[start : start + size] for start in range(0, len(docs), size)]
         prompts = [template.render(problems=render_problems([d["problem"] for d in batch])) for batch in batches]
         limit = GRADES.index(self.settings.math_max_level)
-        results = self._ask(prompts, lambda i, answer: parse_grades(answer_text(answer), template, len(batches[i])),
-                            stats, desc)
+        results = self._ask(
+            prompts, lambda i, answer: parse_grades(answer_text(answer), template, len(batches[i])), stats, desc
+        )
         outcomes = []
         for batch, grades in zip(batches, results, strict=True):
             if isinstance(grades, ParseError):
                 outcomes.extend(Outcome(None, f"grading_{grades.reason}") for _ in batch)
                 continue
             for doc, grade in zip(batch, grades, strict=True):
-                outcomes.append(Outcome(leaner_record(doc, meta={**doc["meta"], "difficulty": grade}))
-                                if GRADES.index(grade) <= limit else Outcome(None, f"above_level_{grade}"))
+                outcomes.append(
+                    Outcome(leaner_record(doc, meta={**doc["meta"], "difficulty": grade}))
+                    if GRADES.index(grade) <= limit
+                    else Outcome(None, f"above_level_{grade}")
+                )
         return outcomes
 
 
@@ -328,8 +346,11 @@ def _windows(path: Path, limit: int, size: int) -> Iterator[list[dict]]:
 
 def _units(params: Params, clean_dir: Path) -> list[tuple[str, str, Path, str]]:
     """(split, genre, input path, output name) for every file to simplify."""
-    units = [(split, genre, corpus_file(clean_dir / "ori", split, genre), corpus_file(Path(), split, genre).as_posix())
-             for split in params.simplify.splits for genre in params.simplify.genres]
+    units = [
+        (split, genre, corpus_file(clean_dir / "ori", split, genre), corpus_file(Path(), split, genre).as_posix())
+        for split in params.simplify.splits
+        for genre in params.simplify.genres
+    ]
     if params.simplify.instructions:
         units.append(("all", INSTRUCTION, instruction_file(clean_dir / "ori"), instruction_file(Path()).as_posix()))
     return units
@@ -368,8 +389,17 @@ def simplify_corpus(params: Params, clean_dir: str | Path, out_dir: str | Path, 
                             genre_stats.words_out += len(outcome.record["text"].split())
                         else:
                             genre_stats.failures[outcome.reason] += 1
-                            rejects.write(dumps_line({"id": doc["id"], "genre": genre, "split": split,
-                                                      "reason": outcome.reason, "origin": doc.get("origin")}))
+                            rejects.write(
+                                dumps_line(
+                                    {
+                                        "id": doc["id"],
+                                        "genre": genre,
+                                        "split": split,
+                                        "reason": outcome.reason,
+                                        "origin": doc.get("origin"),
+                                    }
+                                )
+                            )
     inputs.update(backend.inputs)
     metrics = _metrics(params, stats, getattr(backend, "rules", None))
     _log_summary(metrics)
@@ -397,12 +427,20 @@ def _metrics(params: Params, stats: dict[str, GenreStats], rules: RuleSimplifier
 
 def _log_summary(metrics: dict[str, Any]) -> None:
     total = metrics["total"]
-    log.info("simplify (%s): %d of %d documents kept; %d LLM calls, %d cache hits, %d re-asks; behind the "
-             "output: %d calls, %d+%d tokens, cost ~%.4f", metrics["backend"], total["documents_out"],
-             total["documents_in"], total["llm_calls"], total["cache_hits"], total["reasks"],
-             total["llm_calls_behind_output"], total["input_tokens_behind_output"],
-             total["output_tokens_behind_output"], total["estimated_cost"])
+    log.info(
+        "simplify (%s): %d of %d documents kept; %d LLM calls, %d cache hits, %d re-asks; behind the "
+        "output: %d calls, %d+%d tokens, cost ~%.4f",
+        metrics["backend"],
+        total["documents_out"],
+        total["documents_in"],
+        total["llm_calls"],
+        total["cache_hits"],
+        total["reasks"],
+        total["llm_calls_behind_output"],
+        total["input_tokens_behind_output"],
+        total["output_tokens_behind_output"],
+        total["estimated_cost"],
+    )
     for genre, item in metrics["genres"].items():
         if item["failures"]:
             log.info("  %s: rejected %s", genre, ", ".join(f"{k} {v}" for k, v in item["failures"].items()))
-

@@ -74,14 +74,17 @@ def sentence_spans(text: str, split: Callable[[str], list[str]]) -> list[tuple[s
     return spans
 
 
-def make_chunks(texts: list[str], settings: ChunkingGenre, split: Callable[[str], list[str]],
-                count: Callable[[str], int]) -> list[Chunk]:
+def make_chunks(
+    texts: list[str], settings: ChunkingGenre, split: Callable[[str], list[str]], count: Callable[[str], int]
+) -> list[Chunk]:
     """Cut documents into chunks (see the module docstring). Empty documents get no pieces."""
     chunks: list[Chunk] = []
     for start in range(0, len(texts), settings.docs_per_group):
-        sentences = [(doc, lead, sentence)
-                     for doc in range(start, min(start + settings.docs_per_group, len(texts)))
-                     for lead, sentence in sentence_spans(texts[doc], split)]
+        sentences = [
+            (doc, lead, sentence)
+            for doc in range(start, min(start + settings.docs_per_group, len(texts)))
+            for lead, sentence in sentence_spans(texts[doc], split)
+        ]
         current: list[tuple[int, str, str]] = []
         tokens = 0
         for step in range(0, len(sentences), settings.sentences_per_step):

@@ -39,8 +39,11 @@ from tinyhelen.simplify.prompts import (
 log = logging.getLogger(__name__)
 
 #: Source validation split -> the two output splits it is halved into.
-HALVES = {"validation": ("validation", "test"), "validation_matched": ("validation_matched", "test_matched"),
-          "validation_mismatched": ("validation_mismatched", "test_mismatched")}
+HALVES = {
+    "validation": ("validation", "test"),
+    "validation_matched": ("validation_matched", "test_matched"),
+    "validation_mismatched": ("validation_mismatched", "test_mismatched"),
+}
 
 
 @dataclass
@@ -109,11 +112,13 @@ class GlueSimplifier:
     def _fill(self, task: str) -> dict[str, str]:
         fields = GLUE_FIELDS[task]
         return {
-            "task": task.upper(), "description": self.tasks[task]["description"],
+            "task": task.upper(),
+            "description": self.tasks[task]["description"],
             "label_explanation": self.tasks[task]["label_explanation"],
             "input_format": "one line per field: " + ", ".join(f'"{name}: ..."' for name in fields),
-            "output_format": "the same lines (" + ", ".join(f'"{name}: ..."' for name in fields)
-                             + ") with the simplified text",
+            "output_format": "the same lines ("
+            + ", ".join(f'"{name}: ..."' for name in fields)
+            + ") with the simplified text",
         }
 
     def simplify(self, task: str, items: list[dict], calls: CallStats, failures: Counter) -> list[dict]:
@@ -126,12 +131,21 @@ class GlueSimplifier:
         simplified = []
         for item, response in zip(items, answers, strict=True):
             try:
-                simplified.append({**parse_fields(answer_text(response), simplify, fields), "label": item["label"],
-                                   "idx": item["idx"]})
+                simplified.append(
+                    {
+                        **parse_fields(answer_text(response), simplify, fields),
+                        "label": item["label"],
+                        "idx": item["idx"],
+                    }
+                )
             except ParseError as error:
                 failures[error.reason] += 1
-        prompts = [answer.render(**{k: v for k, v in fill.items() if k != "task"},
-                                 input=render_fields({k: item[k] for k in fields})) for item in simplified]
+        prompts = [
+            answer.render(
+                **{k: v for k, v in fill.items() if k != "task"}, input=render_fields({k: item[k] for k in fields})
+            )
+            for item in simplified
+        ]
         answers, stats = self.llm.complete_many(prompts, desc=f"{task} check")
         calls.add(stats)
         kept = []
@@ -150,8 +164,9 @@ class GlueSimplifier:
         return kept
 
 
-def build_leaner_glue(settings: GlueSimplifyConfig, llm_settings: LLMConfig, out_dir: str | Path,
-                      llm: CachedLLM | None = None) -> GlueResult:
+def build_leaner_glue(
+    settings: GlueSimplifyConfig, llm_settings: LLMConfig, out_dir: str | Path, llm: CachedLLM | None = None
+) -> GlueResult:
     """Build Leaner-GLUE into `out_dir` (replaced whole); when disabled, an empty folder and metrics saying so."""
     out_dir = Path(out_dir)
     if not settings.enabled:
@@ -170,15 +185,22 @@ def build_leaner_glue(settings: GlueSimplifyConfig, llm_settings: LLMConfig, out
                 items = load_source(settings.source, task, split, settings.max_items)
                 kept = builder.simplify(task, items, calls, failures)
                 items_in, kept_total = items_in + len(items), kept_total + len(kept)
-                parts = {split: kept} if split == "train" else dict(zip(HALVES[split],
-                                                                         stratified_halves(kept, settings.split_seed)))
+                parts = (
+                    {split: kept}
+                    if split == "train"
+                    else dict(zip(HALVES[split], stratified_halves(kept, settings.split_seed), strict=False))
+                )
                 for name, rows in parts.items():
                     counts[name] = write_jsonl(tmp / f"{task}_{name}.jsonl", rows)
             metrics["tasks"][task] = {
-                "items_in": items_in, "items_kept": kept_total,
+                "items_in": items_in,
+                "items_kept": kept_total,
                 "retention": round(kept_total / items_in, 4) if items_in else None,
-                "files": counts, "llm_calls": calls.calls, "cache_hits": calls.cache_hits,
-                "input_tokens": calls.input_tokens, "output_tokens": calls.output_tokens,
+                "files": counts,
+                "llm_calls": calls.calls,
+                "cache_hits": calls.cache_hits,
+                "input_tokens": calls.input_tokens,
+                "output_tokens": calls.output_tokens,
                 "estimated_cost": round((calls.input_tokens * price_in + calls.output_tokens * price_out) / 1e6, 6),
                 "failures": dict(sorted(failures.items())),
             }

@@ -112,8 +112,12 @@ def request_key(settings: LLMConfig, prompt: str, attempt: int = 0) -> str:
     """The cache key: sha256 of the model, the full prompt, the decoding params and, for a re-ask of an
     unusable answer, its number (`attempt` 0, the first ask, keeps the key it always had)."""
     payload = {
-        "model": settings.model, "system": settings.system_prompt, "prompt": prompt,
-        "temperature": settings.temperature, "top_p": settings.top_p, "max_tokens": settings.max_tokens,
+        "model": settings.model,
+        "system": settings.system_prompt,
+        "prompt": prompt,
+        "temperature": settings.temperature,
+        "top_p": settings.top_p,
+        "max_tokens": settings.max_tokens,
         "seed": settings.seed,
     }
     if attempt:
@@ -145,20 +149,37 @@ class ResponseCache:
         with self._lock:
             row = self._db.execute(
                 "SELECT text, finish_reason, input_tokens, output_tokens, system_fingerprint, requests"
-                " FROM responses WHERE key = ?", (key,),
+                " FROM responses WHERE key = ?",
+                (key,),
             ).fetchone()
         if row is None:
             return None
-        return Answer(text=row[0], finish_reason=row[1], input_tokens=row[2], output_tokens=row[3], cached=True,
-                      system_fingerprint=row[4], requests=row[5] or 1)
+        return Answer(
+            text=row[0],
+            finish_reason=row[1],
+            input_tokens=row[2],
+            output_tokens=row[3],
+            cached=True,
+            system_fingerprint=row[4],
+            requests=row[5] or 1,
+        )
 
     def put(self, key: str, model: str, answer: Answer) -> None:
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO responses (key, model, text, finish_reason, input_tokens, output_tokens,"
                 " created, system_fingerprint, requests) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, model, answer.text, answer.finish_reason, answer.input_tokens, answer.output_tokens,
-                 time.time(), answer.system_fingerprint, answer.requests),
+                (
+                    key,
+                    model,
+                    answer.text,
+                    answer.finish_reason,
+                    answer.input_tokens,
+                    answer.output_tokens,
+                    time.time(),
+                    answer.system_fingerprint,
+                    answer.requests,
+                ),
             )
 
     def __len__(self) -> int:
@@ -218,10 +239,13 @@ def answer_from(response: Any) -> Answer:
         raise BadResponse(f"finish_reason is a {type(finish).__name__}, not a string")
     usage = getattr(response, "usage", None)  # optional: some servers leave it out
     fingerprint = getattr(response, "system_fingerprint", None)
-    return Answer(text=content or "", finish_reason=finish or "",
-                  input_tokens=_int(getattr(usage, "prompt_tokens", 0)),
-                  output_tokens=_int(getattr(usage, "completion_tokens", 0)),
-                  system_fingerprint=fingerprint if isinstance(fingerprint, str) else None)
+    return Answer(
+        text=content or "",
+        finish_reason=finish or "",
+        input_tokens=_int(getattr(usage, "prompt_tokens", 0)),
+        output_tokens=_int(getattr(usage, "completion_tokens", 0)),
+        system_fingerprint=fingerprint if isinstance(fingerprint, str) else None,
+    )
 
 
 def _detail(error: BaseException) -> str:
@@ -269,9 +293,11 @@ class CircuitBreaker:
             self._recent.append(error is not None)
             failed, window = sum(self._recent), self.settings.failure_window
             if len(self._recent) == window and failed > self.settings.max_failure_share * window:
-                self._trip(f"{failed} of the last {window} prompts failed after {self.settings.max_attempts} "
-                           f"attempts each (llm.max_failure_share = {self.settings.max_failure_share}; "
-                           f"last error: {error})")
+                self._trip(
+                    f"{failed} of the last {window} prompts failed after {self.settings.max_attempts} "
+                    f"attempts each (llm.max_failure_share = {self.settings.max_failure_share}; "
+                    f"last error: {error})"
+                )
 
     def _trip(self, reason: str) -> None:
         if self.reason is None:
@@ -297,16 +323,19 @@ class CachedLLM:
             import openai
 
             if not os.environ.get("OPENAI_API_KEY"):
-                raise ConfigError("backend llm: set OPENAI_API_KEY (and OPENAI_BASE_URL for a non-OpenAI "
-                                  "endpoint) in the environment; keys never go into params")
+                raise ConfigError(
+                    "backend llm: set OPENAI_API_KEY (and OPENAI_BASE_URL for a non-OpenAI "
+                    "endpoint) in the environment; keys never go into params"
+                )
             # Retries are ours (counted, logged, Retry-After aware), so the client's own are off.
             self._client = openai.OpenAI(timeout=self.settings.timeout_s, max_retries=0)
         return self._client
 
     def endpoint(self) -> str:
         """The base URL requests go to (no secrets: the key travels in a header)."""
-        return str(getattr(self._client, "base_url", None) or os.environ.get("OPENAI_BASE_URL")
-                   or "https://api.openai.com/v1")
+        return str(
+            getattr(self._client, "base_url", None) or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+        )
 
     def _request(self, prompt: str) -> tuple[Answer, int]:
         """Send one prompt with retries; return the answer and the number of HTTP requests made."""
@@ -322,18 +351,29 @@ class CachedLLM:
             retry_after, detail = None, ""
             try:
                 response = self.client.chat.completions.create(
-                    model=settings.model, messages=messages, temperature=settings.temperature,
-                    top_p=settings.top_p, max_tokens=settings.max_tokens, **extra,
+                    model=settings.model,
+                    messages=messages,
+                    temperature=settings.temperature,
+                    top_p=settings.top_p,
+                    max_tokens=settings.max_tokens,
+                    **extra,
                 )
                 breaker.responded()
                 answer = answer_from(response)
-                return Answer(text=answer.text, finish_reason=answer.finish_reason, requests=attempt,
-                              input_tokens=answer.input_tokens, output_tokens=answer.output_tokens,
-                              system_fingerprint=answer.system_fingerprint), attempt
+                return Answer(
+                    text=answer.text,
+                    finish_reason=answer.finish_reason,
+                    requests=attempt,
+                    input_tokens=answer.input_tokens,
+                    output_tokens=answer.output_tokens,
+                    system_fingerprint=answer.system_fingerprint,
+                ), attempt
             except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as error:
-                raise ConfigError(f"the LLM endpoint refused the request ({type(error).__name__}, HTTP "
-                                  f"{error.status_code}): check OPENAI_API_KEY, OPENAI_BASE_URL and "
-                                  f"llm.model ({settings.model!r})") from None
+                raise ConfigError(
+                    f"the LLM endpoint refused the request ({type(error).__name__}, HTTP "
+                    f"{error.status_code}): check OPENAI_API_KEY, OPENAI_BASE_URL and "
+                    f"llm.model ({settings.model!r})"
+                ) from None
             except openai.RateLimitError as error:
                 breaker.responded()
                 reason, retry_after = "http_429", _retry_after(error)
@@ -356,13 +396,19 @@ class CachedLLM:
             if attempt < settings.max_attempts:
                 with self._rng_lock:
                     delay = backoff_delay(attempt, settings, retry_after, self._rng)
-                log.debug("attempt %d failed (%s%s); retrying in %.2f s", attempt, reason,
-                          f": {detail}" if detail else "", delay)
+                log.debug(
+                    "attempt %d failed (%s%s); retrying in %.2f s",
+                    attempt,
+                    reason,
+                    f": {detail}" if detail else "",
+                    delay,
+                )
                 breaker.stop.wait(delay)  # wakes at once when the breaker trips
         return Answer(error=reason, requests=settings.max_attempts), settings.max_attempts
 
-    def complete_many(self, prompts: Sequence[str], desc: str = "llm",
-                      attempt: int | Sequence[int] = 0) -> tuple[list[Answer], CallStats]:
+    def complete_many(
+        self, prompts: Sequence[str], desc: str = "llm", attempt: int | Sequence[int] = 0
+    ) -> tuple[list[Answer], CallStats]:
         """Answer every prompt (cache first, then the endpoint, `concurrency` at a time), in order.
 
         Each fresh response is committed to the cache as soon as it arrives. `attempt` > 0 (one for all, or
@@ -388,12 +434,11 @@ class CachedLLM:
                 todo.setdefault(key, []).append(index)
         if todo:
             self._check_breaker()
-            self.client  # create the shared client (and import openai) once, before the workers start
+            _ = self.client  # create the shared client (and import openai) once, before the workers start
             pool = ThreadPoolExecutor(max_workers=self.settings.concurrency)
             try:
                 with tqdm(total=len(todo), desc=desc, unit="req", leave=False) as bar:
-                    futures = {pool.submit(self._fetch, key, prompts[indices[0]]): key
-                               for key, indices in todo.items()}
+                    futures = {pool.submit(self._fetch, key, prompts[indices[0]]): key for key, indices in todo.items()}
                     for future in as_completed(futures):
                         answer, sent = future.result()
                         stats.calls += sent
@@ -433,7 +478,8 @@ class CachedLLM:
                 f"LLM endpoint {self.endpoint()} ({self.settings.model}): {self.breaker.reason}. Check that the "
                 "server is running and reachable, that OPENAI_BASE_URL points at it and that it serves "
                 "llm.model; the stage stopped so that no all-rejected output is recorded (answers received "
-                "so far stay in the response cache)")
+                "so far stay in the response cache)"
+            )
 
     def _fetch(self, key: str, prompt: str) -> tuple[Answer, int]:
         """Request one prompt and commit its response to the cache at once (in the worker thread)."""

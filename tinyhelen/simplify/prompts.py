@@ -17,8 +17,13 @@ from tinyhelen.core.errors import ConfigError
 
 #: Template file stem -> the placeholders it must contain.
 PLACEHOLDERS = {
-    "web": ("paragraph",), "book": ("paragraph",), "wiki": ("paragraph",), "textbook": ("paragraph",),
-    "conversation": ("paragraph",), "code": ("task", "response"), "instruction": ("task", "input", "response"),
+    "web": ("paragraph",),
+    "book": ("paragraph",),
+    "wiki": ("paragraph",),
+    "textbook": ("paragraph",),
+    "conversation": ("paragraph",),
+    "code": ("task", "response"),
+    "instruction": ("task", "input", "response"),
     "math_grade": ("problems",),
     "simplify": ("task", "description", "input_format", "output_format", "label_explanation", "input"),
     "answer": ("description", "input_format", "label_explanation", "input"),
@@ -51,9 +56,12 @@ class Template:
     @property
     def input_headers(self) -> list[str]:
         """Lines that introduce the input (e.g. `ORIGINAL WEB CONTENT:`); an answer repeating one echoed it."""
-        return [line.strip() for line in self.text.splitlines()
-                if re.fullmatch(r"(ORIGINAL [A-Z ]+|TASK DESCRIPTION|SOLUTION AND CODE):", line.strip())
-                or line.strip() in ("[TASK]", "[PROBLEMS]", "[GLUE ITEM]", "[GLUE ANSWER]")]
+        return [
+            line.strip()
+            for line in self.text.splitlines()
+            if re.fullmatch(r"(ORIGINAL [A-Z ]+|TASK DESCRIPTION|SOLUTION AND CODE):", line.strip())
+            or line.strip() in ("[TASK]", "[PROBLEMS]", "[GLUE ITEM]", "[GLUE ANSWER]")
+        ]
 
     def render(self, **fields: str) -> str:
         missing = set(PLACEHOLDERS[self.name]) - set(fields)
@@ -94,12 +102,14 @@ def _check_echo(answer: str, template: Template) -> None:
 
 def _after_marker(answer: str, marker: str) -> str:
     """The text after the last line that starts with `marker` (case and spacing tolerant)."""
-    pattern = re.compile(r"^[ \t#*]*" + r"\s*".join(re.escape(w) for w in marker.split()) + r"[ \t*]*:?[ \t*]*",
-                         re.IGNORECASE | re.MULTILINE)
+    pattern = re.compile(
+        r"^[ \t#*]*" + r"\s*".join(re.escape(w) for w in marker.split()) + r"[ \t*]*:?[ \t*]*",
+        re.IGNORECASE | re.MULTILINE,
+    )
     matches = list(pattern.finditer(answer))
     if not matches:
         raise ParseError("no_answer_marker", marker)
-    return answer[matches[-1].end():]
+    return answer[matches[-1].end() :]
 
 
 def _after_marker_line(answer: str, marker: str) -> str:
@@ -112,7 +122,7 @@ def _after_marker_line(answer: str, marker: str) -> str:
     offset = 0
     for line in answer.splitlines(keepends=True):
         if line.strip() == marker:
-            return answer[offset + len(line):]
+            return answer[offset + len(line) :]
         offset += len(line)
     raise ParseError("no_answer_marker", marker)
 
@@ -168,8 +178,8 @@ def parse_code(answer: str, template: Template) -> tuple[str, str]:
     marker = re.search(r"^[ \t]*EDITED SOLUTION AND CODE:[ \t]*(?:\n|\Z)", rest, re.MULTILINE)
     if marker is None:
         raise ParseError("no_answer_marker", "EDITED SOLUTION AND CODE:")
-    task = _split_ended(rest[:marker.start()])
-    ended = re.fullmatch(r"(.*?)\s*<\s*end\s*>\s*", rest[marker.end():], re.DOTALL | re.IGNORECASE)
+    task = _split_ended(rest[: marker.start()])
+    ended = re.fullmatch(r"(.*?)\s*<\s*end\s*>\s*", rest[marker.end() :], re.DOTALL | re.IGNORECASE)
     if ended is None:
         raise ParseError("no_end_marker")
     solution = ended.group(1).strip()
@@ -216,9 +226,14 @@ def parse_fields(answer: str, template: Template, names: tuple[str, ...]) -> dic
     """A simplified GLUE item: every expected `name: value` line, in one `<end>`-terminated block."""
     block = _one_block(answer, template, "EDITED:", "item", own_line=True)
     alternatives = "|".join(re.escape(name) for name in names)
-    found = dict((m.group(1).lower(), m.group(2).strip()) for m in re.finditer(
-        rf"^[ \t*]*({alternatives})[ \t*]*:[ \t]*(.*?)(?=^[ \t*]*(?:{alternatives})[ \t*]*:|\Z)", block,
-        re.IGNORECASE | re.MULTILINE | re.DOTALL))
+    found = dict(
+        (m.group(1).lower(), m.group(2).strip())
+        for m in re.finditer(
+            rf"^[ \t*]*({alternatives})[ \t*]*:[ \t]*(.*?)(?=^[ \t*]*(?:{alternatives})[ \t*]*:|\Z)",
+            block,
+            re.IGNORECASE | re.MULTILINE | re.DOTALL,
+        )
+    )
     values = {name: " ".join(found.get(name, "").split()) for name in names}
     if not all(values.values()):
         raise ParseError("missing_field", ", ".join(n for n, v in values.items() if not v))

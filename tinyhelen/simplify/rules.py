@@ -35,44 +35,121 @@ from tinyhelen.simplify.config import RulesConfig
 
 log = logging.getLogger(__name__)
 
-MALE_NAMES = ("Adam Benjamin Cameron David Ethan Frank Gabriel Henry Isaac Jack Kevin Liam Matthew Nathan Oliver "
-              "Patrick Quentin Ryan Samuel Thomas Ulysses Victor William Xavier Yosef Zachary").split()
-FEMALE_NAMES = ("Alice Bella Charlotte Diana Emma Fiona Grace Hannah Isabel Jessica Katherine Lily Madison Nora "
-                "Olivia Penelope Quinn Rachel Sophia Taylor Uma Victoria Wendy Xena Yara Zoe").split()
+MALE_NAMES = (
+    "Adam Benjamin Cameron David Ethan Frank Gabriel Henry Isaac Jack Kevin Liam Matthew Nathan Oliver "
+    "Patrick Quentin Ryan Samuel Thomas Ulysses Victor William Xavier Yosef Zachary"
+).split()
+FEMALE_NAMES = (
+    "Alice Bella Charlotte Diana Emma Fiona Grace Hannah Isabel Jessica Katherine Lily Madison Nora "
+    "Olivia Penelope Quinn Rachel Sophia Taylor Uma Victoria Wendy Xena Yara Zoe"
+).split()
 LIST_NAMES = set(MALE_NAMES) | set(FEMALE_NAMES)
 
 MALE_TITLES = {"mr", "sir", "lord", "king", "prince", "father", "uncle", "brother", "mister"}
 FEMALE_TITLES = {"mrs", "ms", "miss", "madam", "lady", "queen", "princess", "mother", "aunt", "sister"}
-NEUTRAL_TITLES = {"dr", "prof", "professor", "doctor", "captain", "president", "senator", "judge", "coach",
-                  "officer", "chef", "rev", "st", "saint"}
+NEUTRAL_TITLES = {
+    "dr",
+    "prof",
+    "professor",
+    "doctor",
+    "captain",
+    "president",
+    "senator",
+    "judge",
+    "coach",
+    "officer",
+    "chef",
+    "rev",
+    "st",
+    "saint",
+}
 TITLES = MALE_TITLES | FEMALE_TITLES | NEUTRAL_TITLES
 SPEECH_VERBS = {"said", "says", "told", "asked", "wrote", "explained", "added", "replied", "smiled", "laughed"}
 PLACE_PREPOSITIONS = {"in", "at", "from", "to", "near", "across", "around", "into", "visited"}
 #: Type nouns that follow a name; the value is the word used in the placeholder.
 TYPE_NOUNS = {
-    "street": "street", "st": "street", "avenue": "avenue", "road": "road", "lane": "road", "square": "place",
-    "park": "park", "river": "river", "lake": "lake", "mountain": "mountain", "mountains": "mountains",
-    "island": "island", "valley": "valley", "city": "city", "town": "town", "village": "village",
-    "county": "county", "state": "state", "country": "country", "university": "university",
-    "college": "college", "school": "school", "academy": "school", "library": "library",
-    "hospital": "hospital", "museum": "museum", "church": "church", "bank": "company", "company": "company",
-    "corporation": "company", "corp": "company", "inc": "company", "ltd": "company", "group": "company",
-    "foundation": "group", "institute": "institute", "council": "group", "club": "club", "team": "team",
-    "diner": "place", "cafe": "place", "restaurant": "place", "hotel": "place", "market": "place",
-    "hall": "place", "station": "station", "airport": "airport", "bridge": "bridge", "forest": "forest",
+    "street": "street",
+    "st": "street",
+    "avenue": "avenue",
+    "road": "road",
+    "lane": "road",
+    "square": "place",
+    "park": "park",
+    "river": "river",
+    "lake": "lake",
+    "mountain": "mountain",
+    "mountains": "mountains",
+    "island": "island",
+    "valley": "valley",
+    "city": "city",
+    "town": "town",
+    "village": "village",
+    "county": "county",
+    "state": "state",
+    "country": "country",
+    "university": "university",
+    "college": "college",
+    "school": "school",
+    "academy": "school",
+    "library": "library",
+    "hospital": "hospital",
+    "museum": "museum",
+    "church": "church",
+    "bank": "company",
+    "company": "company",
+    "corporation": "company",
+    "corp": "company",
+    "inc": "company",
+    "ltd": "company",
+    "group": "company",
+    "foundation": "group",
+    "institute": "institute",
+    "council": "group",
+    "club": "club",
+    "team": "team",
+    "diner": "place",
+    "cafe": "place",
+    "restaurant": "place",
+    "hotel": "place",
+    "market": "place",
+    "hall": "place",
+    "station": "station",
+    "airport": "airport",
+    "bridge": "bridge",
+    "forest": "forest",
 }
 SPACY_TYPES = {"GPE": "place", "LOC": "place", "FAC": "place", "ORG": "company", "NORP": None}
-MONTHS = {"january": "winter", "february": "winter", "march": "spring", "april": "spring", "may": "spring",
-          "june": "summer", "july": "summer", "august": "summer", "september": "autumn", "october": "autumn",
-          "november": "autumn", "december": "winter"}
+MONTHS = {
+    "january": "winter",
+    "february": "winter",
+    "march": "spring",
+    "april": "spring",
+    "may": "spring",
+    "june": "summer",
+    "july": "summer",
+    "august": "summer",
+    "september": "autumn",
+    "october": "autumn",
+    "november": "autumn",
+    "december": "winter",
+}
 
-CALENDAR = {m.capitalize() for m in MONTHS} | {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
-                                               "Saturday", "Sunday"}
+CALENDAR = {m.capitalize() for m in MONTHS} | {
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+}
 
 #: Capitalised words that start a run but are not part of a name ("The Tate Museum", "Yesterday Priya").
-LEADING_WORDS = set("""the a an by in on at of for from to and but or nor yesterday today tomorrow tonight when
+LEADING_WORDS = set(
+    """the a an by in on at of for from to and but or nor yesterday today tomorrow tonight when
 after before this that these those my our your his her their its dear hello hi then so if as with while
-during since every each all some many last next meanwhile however also later""".split())
+during since every each all some many last next meanwhile however also later""".split()
+)
 
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _URL = re.compile(r"\b(?:https?://|www\.)[^\s<>()\"']+", re.IGNORECASE)
@@ -80,8 +157,10 @@ _PHONE = re.compile(r"(?<![\w.])\+?\(?\d[\d \t().-]{6,}\d(?![\w])")
 _PATH = re.compile(r"(?<!\w)(?:[A-Za-z]:\\|/)(?:[\w.-]+[\\/])+[\w.-]+")
 _CLOCK = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*([ap])\.?\s?m\b\.?|\b(\d{1,2}):(\d{2})\b", re.IGNORECASE)
 _MONTH_NAMES = "|".join(m.capitalize() for m in MONTHS)
-_FULL_DATE = re.compile(rf"\b(?:(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTH_NAMES})(?:,?\s+(\d{{4}}))?"
-                        rf"|({_MONTH_NAMES})\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,\s*(\d{{4}}))?)\b")
+_FULL_DATE = re.compile(
+    rf"\b(?:(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTH_NAMES})(?:,?\s+(\d{{4}}))?"
+    rf"|({_MONTH_NAMES})\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,\s*(\d{{4}}))?)\b"
+)
 _MONTH_YEAR = re.compile(rf"\b({_MONTH_NAMES}),?\s+(\d{{4}})\b")
 _YEAR = re.compile(r"\b(?:in|of|since|by|until|from|during)\s+(1[5-9]\d\d|20\d\d)s?\b|\b(1[5-9]\d\d|20\d\d)\b")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
@@ -93,8 +172,14 @@ def scrub_private(text: str) -> str:
     text = _EMAIL.sub("name@email.com", text)
     text = _URL.sub("http://www.website.com", text)
     text = _PATH.sub("a file", text)
-    return _PHONE.sub(lambda m: "a phone number" if 8 <= sum(c.isdigit() for c in m.group(0)) <= 15
-                      and re.search(r"[ .()-]", m.group(0)) else m.group(0), text)
+    return _PHONE.sub(
+        lambda m: (
+            "a phone number"
+            if 8 <= sum(c.isdigit() for c in m.group(0)) <= 15 and re.search(r"[ .()-]", m.group(0))
+            else m.group(0)
+        ),
+        text,
+    )
 
 
 def _part_of_day(hour: int) -> str:
@@ -183,8 +268,10 @@ class RuleSimplifier:
             elif settings.ner == "spacy":
                 from tinyhelen.core.errors import ConfigError
 
-                raise ConfigError(f"simplify.rules.ner = spacy, but the model {settings.spacy_model!r} is not "
-                                  "installed (python -m spacy download it, or use ner: heuristic)")
+                raise ConfigError(
+                    f"simplify.rules.ner = spacy, but the model {settings.spacy_model!r} is not "
+                    "installed (python -m spacy download it, or use ner: heuristic)"
+                )
         log.info("rules backend: entity finder %s", self.ner_used)
 
     # --- entities -------------------------------------------------------------------------------------
@@ -202,15 +289,20 @@ class RuleSimplifier:
         """(start, end, replacement kind, surface) for each entity found by the heuristic."""
         found = []
         for match in _CAPS_RUN.finditer(text):
-            tokens = [(match.start() + m.start(), match.start() + m.end(), m.group(0))
-                      for m in re.finditer(r"\S+", match.group(0))]
+            tokens = [
+                (match.start() + m.start(), match.start() + m.end(), m.group(0))
+                for m in re.finditer(r"\S+", match.group(0))
+            ]
             before = text[max(0, match.start() - 40) : match.start()]
             previous = re.findall(r"([A-Za-z]+)(\.?)\s*$", before)
             prev_word = previous[0][0].lower() if previous else ""
-            sentence_start = not before.strip() or before.rstrip()[-1] in ".!?:|\"\n" or "\n" in before[-2:]
+            sentence_start = not before.strip() or before.rstrip()[-1] in '.!?:|"\n' or "\n" in before[-2:]
             # leading titles and common words are not part of the name ("Dr", "The", "Yesterday")
-            while len(tokens) > 1 and (tokens[0][2].lower().rstrip(".") in TITLES
-                                       or tokens[0][2].lower() in LEADING_WORDS or tokens[0][2] in CALENDAR):
+            while len(tokens) > 1 and (
+                tokens[0][2].lower().rstrip(".") in TITLES
+                or tokens[0][2].lower() in LEADING_WORDS
+                or tokens[0][2] in CALENDAR
+            ):
                 if tokens[0][2].lower().rstrip(".") in TITLES:
                     prev_word = tokens[0][2].lower().rstrip(".")
                 tokens = tokens[1:]

@@ -109,8 +109,9 @@ def _load(root: Path, split: str, genre: str, inputs: dict[str, str]) -> dict[st
     return {record["id"]: record for record in iter_documents(path)}
 
 
-def _splits(cfg: ComposeConfig, corpora: dict[str, Path], counter: ChunkEncoder, seed: int,
-            inputs: dict[str, str]) -> Iterator[tuple[str, dict[str, list[dict]], dict[str, Any]]]:
+def _splits(
+    cfg: ComposeConfig, corpora: dict[str, Path], counter: ChunkEncoder, seed: int, inputs: dict[str, str]
+) -> Iterator[tuple[str, dict[str, list[dict]], dict[str, Any]]]:
     """Per split: the chosen records per corpus (in key order) and the split's metrics."""
     variants = list(VARIANTS) if cfg.paired_only else sorted({cfg.reference, *cfg.corpora})
     for split in SPLITS:
@@ -129,11 +130,15 @@ def _splits(cfg: ComposeConfig, corpora: dict[str, Path], counter: ChunkEncoder,
             log.warning("%s: no documents for genres %s (%s)", split, absent, cfg.on_absent)
             if cfg.on_absent == "fail":
                 where = ", ".join(str(corpus_file(corpora[cfg.reference], split, g)) for g in absent)
-                raise DataError(f"compose: no {split} documents for genres {absent} ({where}); set "
-                                "compose.on_absent=renormalise to share their ratios among the others")
+                raise DataError(
+                    f"compose: no {split} documents for genres {absent} ({where}); set "
+                    "compose.on_absent=renormalise to share their ratios among the others"
+                )
         if not present:
-            raise DataError(f"compose: no {split} documents under {corpora[cfg.reference] / split} for any "
-                            f"composed genre {cfg.genres}")
+            raise DataError(
+                f"compose: no {split} documents under {corpora[cfg.reference] / split} for any "
+                f"composed genre {cfg.genres}"
+            )
         ratios = effective_ratios(cfg, present)
         chosen: list[tuple[str, str, str]] = []  # (key, genre, id)
         split_metrics: dict[str, Any] = {"absent": absent, "genres": {}}
@@ -156,8 +161,7 @@ def _splits(cfg: ComposeConfig, corpora: dict[str, Path], counter: ChunkEncoder,
             row["shortfall"] = row["target_tokens"] is not None and row["tokens"] < row["target_tokens"]
             split_metrics["genres"][genre] = row
         chosen.sort()
-        out = {corpus: [pool[g][corpus][i] for _, g, i in chosen if i in pool[g][corpus]]
-               for corpus in cfg.corpora}
+        out = {corpus: [pool[g][corpus][i] for _, g, i in chosen if i in pool[g][corpus]] for corpus in cfg.corpora}
         for corpus, records in out.items():
             split_metrics.setdefault("corpora", {})[corpus] = {
                 "documents": len(records),
@@ -167,8 +171,9 @@ def _splits(cfg: ComposeConfig, corpora: dict[str, Path], counter: ChunkEncoder,
         yield split, out, split_metrics
 
 
-def compose(cfg: ComposeConfig, seed: int, corpora: dict[str, Path], tokenizers_dir: str | Path,
-            out_dir: str | Path) -> ComposeResult:
+def compose(
+    cfg: ComposeConfig, seed: int, corpora: dict[str, Path], tokenizers_dir: str | Path, out_dir: str | Path
+) -> ComposeResult:
     """Choose documents for every split and write `<out_dir>/<corpus>/<split>.jsonl` for each corpus.
 
     Args:
@@ -183,16 +188,27 @@ def compose(cfg: ComposeConfig, seed: int, corpora: dict[str, Path], tokenizers_
     """
     counter = budget_counter(cfg, tokenizers_dir)
     inputs: dict[str, str] = {}
-    metrics: dict[str, Any] = {"budget_tokens": cfg.budget_tokens, "budget_unit": cfg.budget_unit,
-                               "reference": cfg.reference, "count_with": cfg.count_with, "splits": {}}
+    metrics: dict[str, Any] = {
+        "budget_tokens": cfg.budget_tokens,
+        "budget_unit": cfg.budget_unit,
+        "reference": cfg.reference,
+        "count_with": cfg.count_with,
+        "splits": {},
+    }
     with atomic_dir(out_dir) as tmp:
-        for split, out, split_metrics in tqdm(_splits(cfg, corpora, counter, seed, inputs), total=len(SPLITS),
-                                              desc="compose", unit="split"):
+        for split, out, split_metrics in tqdm(
+            _splits(cfg, corpora, counter, seed, inputs), total=len(SPLITS), desc="compose", unit="split"
+        ):
             for corpus, records in out.items():
                 write_jsonl(tmp / corpus / f"{split}.jsonl", records)
             metrics["splits"][split] = split_metrics
             rows = split_metrics["genres"]
-            log.info("%s: %s", split, ", ".join(
-                f"{g} {r['tokens']}/{r['target_tokens'] or 'all'} tokens ({r['documents']} docs)"
-                for g, r in rows.items()))
+            log.info(
+                "%s: %s",
+                split,
+                ", ".join(
+                    f"{g} {r['tokens']}/{r['target_tokens'] or 'all'} tokens ({r['documents']} docs)"
+                    for g, r in rows.items()
+                ),
+            )
     return ComposeResult(metrics=metrics, inputs=inputs)

@@ -96,7 +96,7 @@ class ComposeConfig(Section):
     _unique_lists = field_validator("corpora", "genres")(unique_list)
 
     @model_validator(mode="after")
-    def _check_ratios(self) -> "ComposeConfig":
+    def _check_ratios(self) -> ComposeConfig:
         missing = [genre for genre in self.genres if genre not in self.ratios]
         if missing:
             raise ValueError(f"compose.ratios has no ratio for {missing}")
@@ -146,14 +146,15 @@ class PackConfig(Section):
     @classmethod
     def _check_block_sizes(cls, value: Any) -> Any:
         # one clear message per bad length instead of pydantic's one per union member
-        for name, size in (value.items() if isinstance(value, dict) else [(None, value)]):
+        for name, size in value.items() if isinstance(value, dict) else [(None, value)]:
             if isinstance(size, int) and not isinstance(size, bool):
                 where = f"{name}: " if name else ""
                 if size < 8:
                     raise ValueError(f"{where}must be at least 8")
                 if size % 2:
-                    raise ValueError(f"{where}must be even (XLNet's permutation language modelling needs an even "
-                                     "length)")
+                    raise ValueError(
+                        f"{where}must be even (XLNet's permutation language modelling needs an even length)"
+                    )
         return value
 
     def block_size_for(self, family: str) -> int:

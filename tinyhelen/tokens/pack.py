@@ -11,7 +11,7 @@ The tail shorter than a row is dropped (and counted). Output per corpus and fami
     <out_dir>/<corpus>-<family>/index.json      block_size, num_blocks per split, dtype, vocab_size, family,
                                                 special_ids, framing, tokenizer, documents, tokens
 
-    rows = open_blocks("data/packed/leaner-causal", "train")  # tinyhelen.tokens.shards, the one reader   # np.memmap [num_blocks, block_size]
+    rows = open_blocks("data/packed/leaner-causal", "train")  # tinyhelen.tokens.shards: [num_blocks, block_size]
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class Framing:
         ids = [tokenizer.token_to_id(t) for t in (family.doc_end, *family.row_prefix, *family.row_suffix)]
         if None in ids:
             raise DataError(f"the tokenizer lacks the {family_name} framing tokens")
-        return cls(ids[0], tuple(ids[1:1 + len(family.row_prefix)]), tuple(ids[1 + len(family.row_prefix):]))
+        return cls(ids[0], tuple(ids[1 : 1 + len(family.row_prefix)]), tuple(ids[1 + len(family.row_prefix) :]))
 
     def content_length(self, block_size: int) -> int:
         """Stream tokens per row once the row's own framing is in."""
@@ -85,13 +85,14 @@ def frame_rows(stream: np.ndarray, framing: Framing, block_size: int) -> tuple[n
     rows = np.empty((count, block_size), dtype=DTYPE)
     start = len(framing.prefix)
     rows[:, :start] = framing.prefix
-    rows[:, start:start + content] = stream[:count * content].reshape(count, content)
-    rows[:, start + content:] = framing.suffix
-    return rows, stream[count * content:]
+    rows[:, start : start + content] = stream[: count * content].reshape(count, content)
+    rows[:, start + content :] = framing.suffix
+    return rows, stream[count * content :]
 
 
-def pack_split(path: Path, encoder: ChunkEncoder, framing: Framing, block_size: int, batch_documents: int,
-               handle: IO[bytes]) -> dict[str, int]:
+def pack_split(
+    path: Path, encoder: ChunkEncoder, framing: Framing, block_size: int, batch_documents: int, handle: IO[bytes]
+) -> dict[str, int]:
     """Tokenise one composed split file and write its framed rows to `handle`.
 
     Returns:
@@ -110,8 +111,9 @@ def pack_split(path: Path, encoder: ChunkEncoder, framing: Framing, block_size: 
     return stats
 
 
-def pack_corpus(cfg: PackConfig, composed_dir: Path, tokenizers_dir: Path, corpus: str, family: str,
-                out_dir: Path) -> dict[str, Any]:
+def pack_corpus(
+    cfg: PackConfig, composed_dir: Path, tokenizers_dir: Path, corpus: str, family: str, out_dir: Path
+) -> dict[str, Any]:
     """Pack one corpus with one family's tokenizer into `out_dir` (every split's .bin plus index.json).
 
     Returns:
@@ -124,28 +126,39 @@ def pack_corpus(cfg: PackConfig, composed_dir: Path, tokenizers_dir: Path, corpu
     encoder = ChunkEncoder(tokenizer)
     block_size = cfg.block_size_for(family)
     index: dict[str, Any] = {
-        "block_size": block_size, "num_blocks": {}, "dtype": np.dtype(DTYPE).name,
-        "vocab_size": tokenizer.get_vocab_size(), "family": family, "corpus": corpus,
+        "block_size": block_size,
+        "num_blocks": {},
+        "dtype": np.dtype(DTYPE).name,
+        "vocab_size": tokenizer.get_vocab_size(),
+        "family": family,
+        "corpus": corpus,
         "special_ids": special_ids(tokenizer, family),
-        "framing": {"doc_end": framing.doc_end, "row_prefix": list(framing.prefix),
-                    "row_suffix": list(framing.suffix)},
-        "tokenizer": (tokenizers_dir / family).as_posix(), "documents": {}, "tokens": {}}
+        "framing": {"doc_end": framing.doc_end, "row_prefix": list(framing.prefix), "row_suffix": list(framing.suffix)},
+        "tokenizer": (tokenizers_dir / family).as_posix(),
+        "documents": {},
+        "tokens": {},
+    }
     metrics: dict[str, Any] = {}
     out_dir.mkdir(parents=True, exist_ok=True)
     for split in SPLITS:
         started = time.perf_counter()
         with open(out_dir / f"{split}.bin", "wb") as handle:
-            stats = pack_split(composed_dir / corpus / f"{split}.jsonl", encoder, framing, block_size,
-                               cfg.batch_documents, handle)
+            stats = pack_split(
+                composed_dir / corpus / f"{split}.jsonl", encoder, framing, block_size, cfg.batch_documents, handle
+            )
         seconds = time.perf_counter() - started
         if stats["blocks"] == 0:
-            log.warning("%s-%s/%s: %d tokens make no full %d-token row", corpus, family, split, stats["tokens"],
-                        block_size)
+            log.warning(
+                "%s-%s/%s: %d tokens make no full %d-token row", corpus, family, split, stats["tokens"], block_size
+            )
         index["num_blocks"][split] = stats["blocks"]
         index["documents"][split] = stats["documents"]
         index["tokens"][split] = stats["tokens"]
-        metrics[split] = {**stats, "seconds": round(seconds, 3),
-                          "tokens_per_second": round(stats["tokens"] / seconds) if seconds else None}
+        metrics[split] = {
+            **stats,
+            "seconds": round(seconds, 3),
+            "tokens_per_second": round(stats["tokens"] / seconds) if seconds else None,
+        }
     write_json(out_dir / "index.json", index)
     log.info("%s-%s: %s rows of %d tokens", corpus, family, index["num_blocks"], block_size)
     return metrics
@@ -188,19 +201,32 @@ def pack(cfg: PackConfig, composed_dir: str | Path, tokenizers_dir: str | Path, 
             inputs[str(path)] = sha256_file(path)
     started = time.perf_counter()
     with atomic_dir(out_dir) as tmp:
-        jobs = [(cfg, composed_dir, tokenizers_dir, corpus, family, tmp / f"{corpus}-{family}")
-                for family in cfg.families for corpus in cfg.corpora]
+        jobs = [
+            (cfg, composed_dir, tokenizers_dir, corpus, family, tmp / f"{corpus}-{family}")
+            for family in cfg.families
+            for corpus in cfg.corpora
+        ]
         if cfg.workers == 1:
             results = [_pack_job(job) for job in jobs]
         else:
             # Workers ignore Ctrl-C: the main process reports it in one line.
-            with ProcessPoolExecutor(min(cfg.workers, len(jobs)), mp_context=get_context("fork"),
-                                     initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
+            with ProcessPoolExecutor(
+                min(cfg.workers, len(jobs)),
+                mp_context=get_context("fork"),
+                initializer=signal.signal,
+                initargs=(signal.SIGINT, signal.SIG_IGN),
+            ) as pool:
                 results = list(tqdm(pool.map(_pack_job, jobs), total=len(jobs), desc="pack", unit="pack"))
     seconds = time.perf_counter() - started
-    packs = {f"{job[3]}-{job[4]}": result for job, result in zip(jobs, results)}
+    packs = {f"{job[3]}-{job[4]}": result for job, result in zip(jobs, results, strict=False)}
     tokens = sum(split["tokens"] for result in results for split in result.values())
     block_size = cfg.block_size if isinstance(cfg.block_size, int) else cfg.block_size.model_dump()
-    metrics = {"block_size": block_size, "workers": cfg.workers, "packs": packs, "tokens": tokens,
-               "seconds": round(seconds, 3), "tokens_per_second": round(tokens / seconds) if seconds else None}
+    metrics = {
+        "block_size": block_size,
+        "workers": cfg.workers,
+        "packs": packs,
+        "tokens": tokens,
+        "seconds": round(seconds, 3),
+        "tokens_per_second": round(tokens / seconds) if seconds else None,
+    }
     return PackResult(metrics=metrics, inputs=inputs)

@@ -66,14 +66,21 @@ def read_pack_index(pack_dir: str | Path) -> PackIndex:
     if raw["vocab_size"] > 65536:
         raise DataError(f"{path}: vocab_size {raw['vocab_size']} does not fit uint16")
     if not isinstance(raw["num_blocks"], dict) or not all(
-            isinstance(n, int) and n >= 0 for n in raw["num_blocks"].values()):
+        isinstance(n, int) and n >= 0 for n in raw["num_blocks"].values()
+    ):
         raise DataError(f"{path}: 'num_blocks' must map split -> non-negative integer, got {raw['num_blocks']!r}")
     if not isinstance(raw["special_ids"], dict):
         raise DataError(f"{path}: 'special_ids' must be an object, got {raw['special_ids']!r}")
     return PackIndex(
-        path=Path(pack_dir), block_size=raw["block_size"], num_blocks=dict(raw["num_blocks"]),
-        vocab_size=raw["vocab_size"], family=str(raw["family"]), special_ids=dict(raw["special_ids"]),
-        tokenizer=str(raw["tokenizer"]), extra={k: v for k, v in raw.items() if k not in INDEX_KEYS})
+        path=Path(pack_dir),
+        block_size=raw["block_size"],
+        num_blocks=dict(raw["num_blocks"]),
+        vocab_size=raw["vocab_size"],
+        family=str(raw["family"]),
+        special_ids=dict(raw["special_ids"]),
+        tokenizer=str(raw["tokenizer"]),
+        extra={k: v for k, v in raw.items() if k not in INDEX_KEYS},
+    )
 
 
 def open_split(index: PackIndex, split: str, *, allow_empty: bool = False) -> np.memmap | np.ndarray:
@@ -97,15 +104,16 @@ def open_split(index: PackIndex, split: str, *, allow_empty: bool = False) -> np
     if rows == 0 and allow_empty:
         return np.empty((0, index.block_size), dtype=np.uint16)  # an empty file cannot be memory-mapped
     if rows == 0:
-        raise DataError(f"{path}: the {split} split has no blocks (too little text for block_size "
-                        f"{index.block_size})")
+        raise DataError(f"{path}: the {split} split has no blocks (too little text for block_size {index.block_size})")
     expected = rows * index.block_size * 2
     if not path.exists():
         raise DataError(f"{path}: missing (index.json lists {rows} blocks)")
     size = path.stat().st_size
     if size != expected:
-        raise DataError(f"{path}: {size} bytes, but index.json says {rows} blocks x {index.block_size} "
-                        f"tokens x 2 bytes = {expected}")
+        raise DataError(
+            f"{path}: {size} bytes, but index.json says {rows} blocks x {index.block_size} "
+            f"tokens x 2 bytes = {expected}"
+        )
     return np.memmap(path, dtype=np.uint16, mode="r", shape=(rows, index.block_size))
 
 
@@ -153,8 +161,10 @@ class BatchOrder:
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         if state["num_rows"] != self.num_rows or state["seed"] != self.seed:
-            raise DataError(f"checkpoint data position is for {state['num_rows']} rows / seed {state['seed']}, "
-                            f"the data now has {self.num_rows} rows / seed {self.seed}")
+            raise DataError(
+                f"checkpoint data position is for {state['num_rows']} rows / seed {state['seed']}, "
+                f"the data now has {self.num_rows} rows / seed {self.seed}"
+            )
         self.epoch, self.position = state["epoch"], state["position"]
         self._perm = self._permutation(self.epoch)
 

@@ -88,22 +88,42 @@ FAMILY_REGISTRY: dict[str, Family] = {
     "causal": Family(
         specials=("<pad>", "<s>", "</s>"),
         roles={"pad_token": "<pad>", "bos_token": "<s>", "eos_token": "</s>"},
-        single="$A:0", pair="$A:0 </s>:0 $B:1 </s>:1",
-        doc_end="</s>", row_prefix=(), row_suffix=(), padding_side="right",
-        model_input_names=("input_ids", "attention_mask")),
+        single="$A:0",
+        pair="$A:0 </s>:0 $B:1 </s>:1",
+        doc_end="</s>",
+        row_prefix=(),
+        row_suffix=(),
+        padding_side="right",
+        model_input_names=("input_ids", "attention_mask"),
+    ),
     "bert": Family(
         specials=("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"),
-        roles={"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]",
-               "mask_token": "[MASK]"},
-        single="[CLS]:0 $A:0 [SEP]:0", pair="[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1",
-        doc_end="[SEP]", row_prefix=("[CLS]",), row_suffix=("[SEP]",), padding_side="right",
-        model_input_names=("input_ids", "token_type_ids", "attention_mask")),
+        roles={
+            "pad_token": "[PAD]",
+            "unk_token": "[UNK]",
+            "cls_token": "[CLS]",
+            "sep_token": "[SEP]",
+            "mask_token": "[MASK]",
+        },
+        single="[CLS]:0 $A:0 [SEP]:0",
+        pair="[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1",
+        doc_end="[SEP]",
+        row_prefix=("[CLS]",),
+        row_suffix=("[SEP]",),
+        padding_side="right",
+        model_input_names=("input_ids", "token_type_ids", "attention_mask"),
+    ),
     "xlnet": Family(
         specials=("<pad>", "<sep>", "<cls>", "<mask>"),
         roles={"pad_token": "<pad>", "sep_token": "<sep>", "cls_token": "<cls>", "mask_token": "<mask>"},
-        single="$A:0 <sep>:0 <cls>:2", pair="$A:0 <sep>:0 $B:1 <sep>:1 <cls>:2",
-        doc_end="<sep>", row_prefix=(), row_suffix=("<sep>", "<cls>"), padding_side="left",
-        model_input_names=("input_ids", "token_type_ids", "attention_mask")),
+        single="$A:0 <sep>:0 <cls>:2",
+        pair="$A:0 <sep>:0 $B:1 <sep>:1 <cls>:2",
+        doc_end="<sep>",
+        row_prefix=(),
+        row_suffix=("<sep>", "<cls>"),
+        padding_side="left",
+        model_input_names=("input_ids", "token_type_ids", "attention_mask"),
+    ),
 }
 
 
@@ -116,11 +136,14 @@ def _backend() -> Tokenizer:
 
 def _post_processor(family: Family, tokenizer: Tokenizer) -> processors.PostProcessor:
     used = sorted({t for t in family.specials if t in family.single or t in family.pair})
-    return processors.Sequence([
-        processors.ByteLevel(trim_offsets=False),
-        processors.TemplateProcessing(single=family.single, pair=family.pair,
-                                      special_tokens=[(t, tokenizer.token_to_id(t)) for t in used]),
-    ])
+    return processors.Sequence(
+        [
+            processors.ByteLevel(trim_offsets=False),
+            processors.TemplateProcessing(
+                single=family.single, pair=family.pair, special_tokens=[(t, tokenizer.token_to_id(t)) for t in used]
+            ),
+        ]
+    )
 
 
 def check_vocabulary(tokenizer: Tokenizer, family: Family, vocab_size: int) -> None:
@@ -128,9 +151,11 @@ def check_vocabulary(tokenizer: Tokenizer, family: Family, vocab_size: int) -> N
     every byte symbol."""
     vocab = tokenizer.get_vocab(with_added_tokens=True)
     if len(vocab) != vocab_size:
-        raise DataError(f"the tokenizer has {len(vocab)} entries, not tokenizer.vocab_size={vocab_size}: "
-                        "the training text has too few distinct pairs to merge (more text or a lower "
-                        "tokenizer.min_frequency / tokenizer.vocab_size)")
+        raise DataError(
+            f"the tokenizer has {len(vocab)} entries, not tokenizer.vocab_size={vocab_size}: "
+            "the training text has too few distinct pairs to merge (more text or a lower "
+            "tokenizer.min_frequency / tokenizer.vocab_size)"
+        )
     for expected_id, token in enumerate(family.specials):
         if vocab.get(token) != expected_id:
             raise DataError(f"special token {token} has id {vocab.get(token)}, expected {expected_id}")
@@ -139,8 +164,15 @@ def check_vocabulary(tokenizer: Tokenizer, family: Family, vocab_size: int) -> N
         raise DataError(f"the tokenizer lost {len(lost)} byte symbols: {lost[:10]}")
 
 
-def train_bpe(texts: Iterable[str], family_name: str, *, vocab_size: int, min_frequency: int,
-              model_max_length: int, length: int | None = None) -> "PreTrainedTokenizerFast":
+def train_bpe(
+    texts: Iterable[str],
+    family_name: str,
+    *,
+    vocab_size: int,
+    min_frequency: int,
+    model_max_length: int,
+    length: int | None = None,
+) -> PreTrainedTokenizerFast:
     """Train a byte-level BPE tokenizer for one family.
 
     Args:
@@ -163,20 +195,30 @@ def train_bpe(texts: Iterable[str], family_name: str, *, vocab_size: int, min_fr
     family = FAMILY_REGISTRY[family_name]
     floor = len(family.specials) + len(BYTE_ALPHABET)
     if vocab_size <= floor:
-        raise ConfigError(f"tokenizer.vocab_size={vocab_size} leaves no room for merges: the {family_name} "
-                          f"tokenizer needs {len(family.specials)} specials + 256 bytes = {floor} entries")
+        raise ConfigError(
+            f"tokenizer.vocab_size={vocab_size} leaves no room for merges: the {family_name} "
+            f"tokenizer needs {len(family.specials)} specials + 256 bytes = {floor} entries"
+        )
     tokenizer = _backend()
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, min_frequency=min_frequency, show_progress=True,
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        show_progress=True,
         special_tokens=[family.added_token(t) for t in family.specials],
-        initial_alphabet=list(BYTE_ALPHABET))
+        initial_alphabet=list(BYTE_ALPHABET),
+    )
     tokenizer.train_from_iterator(texts, trainer=trainer, length=length)
     check_vocabulary(tokenizer, family, vocab_size)
     tokenizer.post_processor = _post_processor(family, tokenizer)
     roles = {role: family.added_token(token) for role, token in family.roles.items()}
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, model_max_length=model_max_length,
-                                   padding_side=family.padding_side, clean_up_tokenization_spaces=False,
-                                   model_input_names=list(family.model_input_names), **roles)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        model_max_length=model_max_length,
+        padding_side=family.padding_side,
+        clean_up_tokenization_spaces=False,
+        model_input_names=list(family.model_input_names),
+        **roles,
+    )
 
 
 def load_path(tokenizer_dir: Path) -> Path:
@@ -231,7 +273,7 @@ class ChunkEncoder:
         if chunks:
             # one call, the chunks as the "words" of one pre-tokenized input; word_ids map tokens back
             encoding = self.tokenizer.encode(chunks, is_pretokenized=True, add_special_tokens=False)
-            for token_id, word in zip(encoding.ids, encoding.word_ids):
+            for token_id, word in zip(encoding.ids, encoding.word_ids, strict=False):
                 ids[chunks[word]].append(token_id)
         new: list[int] = []
         for key in keys:
@@ -254,15 +296,14 @@ class ChunkEncoder:
         which = np.fromiter(map(self.index.__getitem__, chunks), dtype=np.int64, count=len(chunks))
         lengths = self._lengths[which]
         offsets = np.cumsum(lengths) - lengths
-        positions = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(self._starts[which] - offsets,
-                                                                              lengths)
+        positions = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(self._starts[which] - offsets, lengths)
         return self._flat[positions]
 
     def count(self, texts: list[str], batch_size: int = 1000) -> list[int]:
         """Tokens in each text."""
         counts: list[int] = []
         for start in range(0, len(texts), batch_size):
-            split = [CHUNKS.findall(text) for text in texts[start:start + batch_size]]
+            split = [CHUNKS.findall(text) for text in texts[start : start + batch_size]]
             self._learn(set().union(*split))
             for chunks in split:
                 which = np.fromiter(map(self.index.__getitem__, chunks), dtype=np.int64, count=len(chunks))
@@ -308,16 +349,26 @@ def build_tokenizers(cfg: TokenizerConfig, corpora: dict[str, Path], out_dir: st
     inputs: dict[str, str] = {}
     texts = list(_texts(corpora[cfg.variant], "train", cfg.genres, inputs))
     if not texts:
-        raise DataError(f"no {cfg.variant} training text under {corpora[cfg.variant]}/train/ for genres "
-                        f"{cfg.genres}")
-    log.info("training %d-entry BPE tokenizers on %d %s documents (%d characters)", cfg.vocab_size,
-             len(texts), cfg.variant, sum(map(len, texts)))
+        raise DataError(f"no {cfg.variant} training text under {corpora[cfg.variant]}/train/ for genres {cfg.genres}")
+    log.info(
+        "training %d-entry BPE tokenizers on %d %s documents (%d characters)",
+        cfg.vocab_size,
+        len(texts),
+        cfg.variant,
+        sum(map(len, texts)),
+    )
     samples = {variant: list(_texts(root, "train", cfg.genres, inputs)) for variant, root in corpora.items()}
     metrics: dict[str, Any] = {"variant": cfg.variant, "documents": len(texts), "families": {}}
     with atomic_dir(out_dir) as tmp:
         for name in cfg.families:
-            tokenizer = train_bpe(texts, name, vocab_size=cfg.vocab_size, min_frequency=cfg.min_frequency,
-                                  model_max_length=cfg.model_max_length, length=len(texts))
+            tokenizer = train_bpe(
+                texts,
+                name,
+                vocab_size=cfg.vocab_size,
+                min_frequency=cfg.min_frequency,
+                model_max_length=cfg.model_max_length,
+                length=len(texts),
+            )
             tokenizer.save_pretrained(tmp / name)
             backend = tokenizer.backend_tokenizer  # the Rust tokenizer, for fast batch encoding
             metrics["families"][name] = {
@@ -326,6 +377,10 @@ def build_tokenizers(cfg: TokenizerConfig, corpora: dict[str, Path], out_dir: st
                 "special_ids": special_ids(backend, name),
                 "tokens_per_word": {v: round(tokens_per_word(backend, s), 4) for v, s in samples.items()},
             }
-            log.info("%s tokenizer: %d entries; tokens/word %s", name, len(tokenizer),
-                     metrics["families"][name]["tokens_per_word"])
+            log.info(
+                "%s tokenizer: %d entries; tokens/word %s",
+                name,
+                len(tokenizer),
+                metrics["families"][name]["tokens_per_word"],
+            )
     return TokenizerResult(metrics=metrics, inputs=inputs)

@@ -68,7 +68,7 @@ def unigram_entropy(counts: Counter) -> float:
     return -sum(c / total * math.log2(c / total) for c in counts.values()) if total else 0.0
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def syllables(word: str) -> int:
     """Syllables in a word, by textstat's counter (at least 1)."""
     import textstat
@@ -78,8 +78,10 @@ def syllables(word: str) -> int:
 
 def readability(per_sentence: float, per_word: float) -> dict[str, float]:
     """Flesch reading ease and Flesch-Kincaid grade from words per sentence and syllables per word."""
-    return {"flesch_reading_ease": 206.835 - 1.015 * per_sentence - 84.6 * per_word,
-            "flesch_kincaid_grade": 0.39 * per_sentence + 11.8 * per_word - 15.59}
+    return {
+        "flesch_reading_ease": 206.835 - 1.015 * per_sentence - 84.6 * per_word,
+        "flesch_kincaid_grade": 0.39 * per_sentence + 11.8 * per_word - 15.59,
+    }
 
 
 class TextStats:
@@ -99,7 +101,7 @@ class TextStats:
         self.documents += 1
         self.counts.update(tokens)
         for n, seen in self.ngrams.items():
-            grams = list(zip(*(tokens[i:] for i in range(n))))
+            grams = list(zip(*(tokens[i:] for i in range(n)), strict=False))
             seen.update(grams)
             self.ngram_totals[n] += len(grams)
         for sentence in self.split_sentences(text):
@@ -126,10 +128,13 @@ class TextStats:
             "unigram_entropy": unigram_entropy(self.counts),
             "sentences": self.sentences,
             "mean_sentence_length": self.sentence_words / self.sentences if self.sentences else 0.0,
-            **readability(self.sentence_words / self.sentences if self.sentences else 0.0,
-                          num_syllables / total if total else 0.0),
-            **{f"distinct_{n}": len(self.ngrams[n]) / self.ngram_totals[n] if self.ngram_totals[n] else 0.0
-               for n in (2, 3)},
+            **readability(
+                self.sentence_words / self.sentences if self.sentences else 0.0, num_syllables / total if total else 0.0
+            ),
+            **{
+                f"distinct_{n}": len(self.ngrams[n]) / self.ngram_totals[n] if self.ngram_totals[n] else 0.0
+                for n in (2, 3)
+            },
         }
 
 
@@ -158,8 +163,9 @@ class VocabResult:
     inputs: dict[str, str]
 
 
-def measure_vocabulary(cfg: VocabConfig, split_sentences: Callable[[str], list[str]],
-                       corpora: dict[str, Path]) -> VocabResult:
+def measure_vocabulary(
+    cfg: VocabConfig, split_sentences: Callable[[str], list[str]], corpora: dict[str, Path]
+) -> VocabResult:
     """Measure every (variant, genre) of the corpora over `cfg.splits`.
 
     Args:
@@ -180,11 +186,16 @@ def measure_vocabulary(cfg: VocabConfig, split_sentences: Callable[[str], list[s
             for record in iter_documents(path):
                 yield record["text"]
 
-    word_list = build_word_list(cfg.word_list, cfg.word_list_size,
-                                (t for g in cfg.genres for t in texts("leaner", ["train"], g)))
+    word_list = build_word_list(
+        cfg.word_list, cfg.word_list_size, (t for g in cfg.genres for t in texts("leaner", ["train"], g))
+    )
     if len(word_list) < cfg.word_list_size:
-        log.warning("the reference word list has only %d words (vocab.word_list_size=%d): the %s source has "
-                    "no more", len(word_list), cfg.word_list_size, cfg.word_list)
+        log.warning(
+            "the reference word list has only %d words (vocab.word_list_size=%d): the %s source has no more",
+            len(word_list),
+            cfg.word_list_size,
+            cfg.word_list,
+        )
     listed = frozenset(word_list)
     metrics: dict[str, Any] = {"word_list": {"source": cfg.word_list, "size": len(word_list)}, "absent": []}
     for variant in corpora:
@@ -218,7 +229,7 @@ def format_table(metrics: dict[str, Any]) -> str:
             cells.append(f"{fmt.format(before)} -> {fmt.format(after)}")
         rows.append(cells)
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows)
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) for row in rows)
 
 
 def plot_comparison(metrics: dict[str, Any], path: str | Path) -> None:
@@ -235,15 +246,16 @@ def plot_comparison(metrics: dict[str, Any], path: str | Path) -> None:
     genres = sorted({g for v in variants for g in metrics[v]}, key=lambda g: (g == "all", g))
     fig, axes = plt.subplots(2, 4, figsize=(16, 7))
     x = np.arange(len(genres))
-    for ax, (key, label) in zip(axes.flat, SHOWN.items()):
-        for offset, variant in zip((-0.2, 0.2), variants):
+    for ax, (key, label) in zip(axes.flat, SHOWN.items(), strict=False):
+        for offset, variant in zip((-0.2, 0.2), variants, strict=False):
             values = [metrics[variant].get(g, {}).get(key, np.nan) for g in genres]
             ax.bar(x + offset, values, width=0.4, label=variant)
         ax.set_title(label)
         ax.set_xticks(x, genres, rotation=45, ha="right", fontsize=8)
     axes.flat[0].legend()
-    fig.suptitle(f"ori vs leaner per genre (word list: {metrics['word_list']['source']}, "
-                 f"{metrics['word_list']['size']} words)")
+    fig.suptitle(
+        f"ori vs leaner per genre (word list: {metrics['word_list']['source']}, {metrics['word_list']['size']} words)"
+    )
     fig.tight_layout()
     with atomic_open(path, "wb") as handle:
         fig.savefig(handle, format="png", dpi=80)

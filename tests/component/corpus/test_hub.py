@@ -71,17 +71,32 @@ def test_parse_and_prefix():
 
 
 def test_hub_source_downloads_only_what_params_select(fake_hub, params, tmp_path):
-    data = with_changes(params.data, source="hf:EmpathYang/TinyHelen@main", variants=["leaner"], genres=["wiki"],
-                        splits=["train"], glue_tasks=["cola"], eval_sets=[], instructions=False)
+    data = with_changes(
+        params.data,
+        source="hf:EmpathYang/TinyHelen@main",
+        variants=["leaner"],
+        genres=["wiki"],
+        splits=["train"],
+        glue_tasks=["cola"],
+        eval_sets=[],
+        instructions=False,
+    )
     result = ingest(data, params.ingest, tmp_path / "raw")
     assert result.source == {"source": "hf:EmpathYang/TinyHelen@main", "revision": FAKE_SHA}
     assert result.metrics["source"]["revision"] == FAKE_SHA
     (request,) = fake_hub.requests
     assert request["revision"] == FAKE_SHA and request["repo_type"] == "dataset"
-    downloaded = sorted(p.relative_to(fake_hub.cache_dir / FAKE_SHA).as_posix()
-                        for p in (fake_hub.cache_dir / FAKE_SHA).rglob("*") if p.is_file())
-    assert downloaded == ["data/leaner/10M/train/wiki0000.jsonl", "data/leaner/glue/cola_test.jsonl",
-                          "data/leaner/glue/cola_train.jsonl", "data/leaner/glue/cola_validation.jsonl"]
+    downloaded = sorted(
+        p.relative_to(fake_hub.cache_dir / FAKE_SHA).as_posix()
+        for p in (fake_hub.cache_dir / FAKE_SHA).rglob("*")
+        if p.is_file()
+    )
+    assert downloaded == [
+        "data/leaner/10M/train/wiki0000.jsonl",
+        "data/leaner/glue/cola_test.jsonl",
+        "data/leaner/glue/cola_train.jsonl",
+        "data/leaner/glue/cola_validation.jsonl",
+    ]
     assert result.metrics["corpus"]["leaner"]["train"]["wiki"]["documents"] == 2
 
 
@@ -114,8 +129,9 @@ def _cache_stand_in(release: Path, cache_dir: Path, ref: str | None = None) -> P
 
 
 @pytest.mark.parametrize("revision", [FAKE_SHA, "main"])
-def test_offline_reads_the_cached_snapshot_without_asking_the_hub(tiny_release, tmp_path, monkeypatch, params,
-                                                                  revision):
+def test_offline_reads_the_cached_snapshot_without_asking_the_hub(
+    tiny_release, tmp_path, monkeypatch, params, revision
+):
     snapshot = _cache_stand_in(tiny_release, tmp_path / "hub-cache", ref="main")
     assert (snapshot / "data/leaner/10M/train/wiki0000.jsonl").resolve().is_file()
 
@@ -124,8 +140,16 @@ def test_offline_reads_the_cached_snapshot_without_asking_the_hub(tiny_release, 
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(hub.HfApi, "dataset_info", no_network)
-    data = with_changes(params.data, source=f"hf:EmpathYang/TinyHelen@{revision}", variants=["leaner"],
-                        genres=["wiki"], splits=["train"], glue_tasks=["cola"], eval_sets=[], instructions=False)
+    data = with_changes(
+        params.data,
+        source=f"hf:EmpathYang/TinyHelen@{revision}",
+        variants=["leaner"],
+        genres=["wiki"],
+        splits=["train"],
+        glue_tasks=["cola"],
+        eval_sets=[],
+        instructions=False,
+    )
     cfg = with_changes(params.ingest, hub_cache_dir=str(tmp_path / "hub-cache"))
     result = ingest(data, cfg, tmp_path / "raw")
     assert result.source["revision"] == FAKE_SHA

@@ -62,8 +62,15 @@ def test_budget_100m_adds_the_increment_folder(data_cfg, params, tmp_path):
 
 
 def test_selection_of_variants_genres_splits(data_cfg, params, tmp_path):
-    cfg = with_changes(data_cfg, variants=["leaner"], genres=["wiki"], splits=["train"], glue_tasks=[],
-                       eval_sets=[], instructions=False)
+    cfg = with_changes(
+        data_cfg,
+        variants=["leaner"],
+        genres=["wiki"],
+        splits=["train"],
+        glue_tasks=[],
+        eval_sets=[],
+        instructions=False,
+    )
     assert [g.out for g in plan_groups(cfg)] == ["leaner/train/wiki.jsonl"]
     result = ingest(cfg, params.ingest, tmp_path / "raw")
     assert result.metrics["alignment"] == {}

@@ -1,6 +1,6 @@
 """Curriculum arms in the one training loop on a tiny model: growth happens, exports land, resume is exact.
 
-    pytest tests/component/curriculum/test_run.py
+pytest tests/component/curriculum/test_run.py
 """
 
 from __future__ import annotations
@@ -23,16 +23,27 @@ GROWING = {"threshold": 0.3, "max_steps": 16, "save_every": 4, "export_steps": [
 def inputs(tmp_path_factory) -> Path:
     root = write_curriculum_inputs(tmp_path_factory.mktemp("curriculum"))
     params = tiny_params(root)
-    write_difficulty(score_difficulty(params.difficulty, params.sentences, composed_dir=root / "composed"),
-                     root / "difficulty" / "leaner.jsonl", root / "plots")
+    write_difficulty(
+        score_difficulty(params.difficulty, params.sentences, composed_dir=root / "composed"),
+        root / "difficulty" / "leaner.jsonl",
+        root / "plots",
+    )
     return root
 
 
 def run(strategy, inputs, out, on_step=None, **changes):
     params = tiny_params(inputs, **{**changes, "run_dir": str(out / "runs")})
-    return run_curriculum(strategy, 65, params, composed_dir=inputs / "composed", tokenizers_dir=inputs / "tokenizers",
-                          difficulty_path=inputs / "difficulty" / "leaner.jsonl", model_dir=out / "models",
-                          tracker=NullLogger(), on_step=on_step)
+    return run_curriculum(
+        strategy,
+        65,
+        params,
+        composed_dir=inputs / "composed",
+        tokenizers_dir=inputs / "tokenizers",
+        difficulty_path=inputs / "difficulty" / "leaner.jsonl",
+        model_dir=out / "models",
+        tracker=NullLogger(),
+        on_step=on_step,
+    )
 
 
 class Killed(Exception):
@@ -76,7 +87,7 @@ def test_every_arm_trains_and_reports_its_data_share(inputs, tmp_path):
         assert model.config.hidden_size == 16
     assert set(shares["full-repeated"]) == {1.0} and set(shares["full-random"]) == {1.0}
     assert shares["iter-random"][0] == shares["iter-sentlen"][0] == 0.05
-    assert all(b >= a for a, b in zip(shares["iter-sentlen"], shares["iter-sentlen"][1:]))
+    assert all(b >= a for a, b in zip(shares["iter-sentlen"], shares["iter-sentlen"][1:], strict=False))
 
 
 def test_documents_without_a_score_are_named(inputs, tmp_path):
@@ -85,6 +96,13 @@ def test_documents_without_a_score_are_named(inputs, tmp_path):
     bad.write_text("\n".join(lines[1:]) + "\n")
     params = tiny_params(inputs, run_dir=str(tmp_path / "runs"))
     with pytest.raises(DataError, match="1 training document.*no score"):
-        run_curriculum("iter-lmloss", 65, params, composed_dir=inputs / "composed",
-                       tokenizers_dir=inputs / "tokenizers", difficulty_path=bad, model_dir=tmp_path / "m",
-                       tracker=NullLogger())
+        run_curriculum(
+            "iter-lmloss",
+            65,
+            params,
+            composed_dir=inputs / "composed",
+            tokenizers_dir=inputs / "tokenizers",
+            difficulty_path=bad,
+            model_dir=tmp_path / "m",
+            tracker=NullLogger(),
+        )

@@ -62,8 +62,13 @@ def test_final_model_and_checkpoints_answer_their_sets(tmp_path, params, repo_ro
     eval_dir = write_questions(tmp_path / "eval")
     assert [step for step, _ in find_checkpoints(model_dir)] == [10, 20]
     cfg = with_changes(params.generate, max_new_tokens=4, batch_size=4)
-    result = generate_model(model_dir, load_questions(eval_dir, ["all"]), cfg,
-                            load_template(repo_root / cfg.template), load_questions(eval_dir, ["inner_comparison"]))
+    result = generate_model(
+        model_dir,
+        load_questions(eval_dir, ["all"]),
+        cfg,
+        load_template(repo_root / cfg.template),
+        load_questions(eval_dir, ["inner_comparison"]),
+    )
     assert len(result.final) == len(QUESTIONS) and sorted(result.checkpoints) == [10, 20]
     assert all(len(records) == len(INNER) for records in result.checkpoints.values())
     record = result.final[0]

@@ -51,9 +51,19 @@ def test_every_fault_is_reasked_or_a_counted_null(server, params, tmp_path, repo
     cfg = with_changes(params.judge, backend="llm", max_parse_retries=2)
     client, _ = _client(params, cfg, tmp_path)
     templates = load_judge_templates(repo_root / cfg.prompts_dir)
-    groups = [Group("inter", f"q{i}", "Why?", None, (("a", text), ("b", "fine words here")))
-              for i, text in enumerate(["FAULT:judgeshort x", "FAULT:judgegarbage y", "FAULT:judgerange z",
-                                        "FAULT:500 ok", "FAULT:429always no", ""])]
+    groups = [
+        Group("inter", f"q{i}", "Why?", None, (("a", text), ("b", "fine words here")))
+        for i, text in enumerate(
+            [
+                "FAULT:judgeshort x",
+                "FAULT:judgegarbage y",
+                "FAULT:judgerange z",
+                "FAULT:500 ok",
+                "FAULT:429always no",
+                "",
+            ]
+        )
+    ]
     outcome = judge_groups(groups, client, cfg, templates)
     calls = {call["question_id"]: call for call in outcome.calls}
     assert calls["q0"]["attempts"] == 2 and calls["q0"]["failures"] == ["misaligned"] and calls["q0"]["null"] is None
@@ -61,7 +71,7 @@ def test_every_fault_is_reasked_or_a_counted_null(server, params, tmp_path, repo
     assert calls["q2"]["attempts"] == 3 and calls["q2"]["failures"] == ["out_of_range"] * 3
     assert calls["q2"]["null"] == "out_of_range"
     assert calls["q3"]["attempts"] == 1 and calls["q3"]["null"] is None  # 500 retried inside the client
-    assert calls["q4"]["null"] == "http_429"                             # endpoint gave up: re-asked, then null
+    assert calls["q4"]["null"] == "http_429"  # endpoint gave up: re-asked, then null
     by_key = {(r["question_id"], r["model"]): r for r in outcome.scores}
     assert by_key[("q2", "a")]["grammar"] is None and by_key[("q2", "b")]["null"] == "out_of_range"
     assert by_key[("q5", "a")]["by"] == "rule"  # an empty answer is not shown: 0 by rule
@@ -93,8 +103,9 @@ def test_leaner_eval_table_by_hand_and_zero_calls_on_rerun(server, params, tmp_p
         made.append((entry, len(missing)))
         return answer_records({i: "the old man ate some bread" for i in range(len(QUESTIONS)) if i not in INNER})
 
-    result = leaner_eval(answers, cfg, llm, word_list=frozenset({"the", "cat"}), client=client,
-                         answer_source=answer_source)
+    result = leaner_eval(
+        answers, cfg, llm, word_list=frozenset({"the", "cat"}), client=client, answer_source=answer_source
+    )
     # the fake judge's rule (g = words up to 5, c = 5 - repeats, s = distinct 4+ letter words up to 5):
     # "the cat made a cake number i" -> 5 + 5 + 3 (made, cake, number); "yes" -> 1 + 5 + 0;
     # "the old man ate some bread" -> 5 + 5 + 2 (some, bread); "a dog ran" -> 3 + 5 + 0.
@@ -115,8 +126,14 @@ def test_leaner_eval_table_by_hand_and_zero_calls_on_rerun(server, params, tmp_p
     assert result.outcome.requests == len(server.prompts) > 0
     # a re-run (fresh client on the same cache) asks nothing and gives the same tables
     calls_before = len(server.prompts)
-    again = leaner_eval(_answers(), cfg, llm, word_list=frozenset({"the", "cat"}),
-                        client=_client(params, cfg, tmp_path)[0], answer_source=answer_source)
+    again = leaner_eval(
+        _answers(),
+        cfg,
+        llm,
+        word_list=frozenset({"the", "cat"}),
+        client=_client(params, cfg, tmp_path)[0],
+        answer_source=answer_source,
+    )
     assert len(server.prompts) == calls_before and again.outcome.requests == 0
     assert again.summary == result.summary and again.outcome.scores == result.outcome.scores
 

@@ -12,8 +12,7 @@ from tests.fixtures.glue_models import build_lm, train_tokenizer
 from tinyhelen.eval.probe import pair_outcomes
 from tinyhelen.eval.scoring import causal_scores, context_token_id, pseudo_log_likelihoods, score_texts
 
-TEXTS = ["the cat made a cake.", "a dog saw the book", "my friend ate some bread. the old man sold a boat.",
-         "yes."]
+TEXTS = ["the cat made a cake.", "a dog saw the book", "my friend ate some bread. the old man sold a boat.", "yes."]
 
 
 class HandSetLM(torch.nn.Module):
@@ -53,7 +52,7 @@ def test_causal_sum_equals_manual_computation_with_the_first_token_scored(causal
     tok = causal_tokenizer
     model = build_lm("llama", tok).eval()
     batched = causal_scores(model, tok, TEXTS, batch_size=3)
-    for text, score, count in zip(TEXTS, batched.log_probs, batched.tokens):
+    for text, score, count in zip(TEXTS, batched.log_probs, batched.tokens, strict=False):
         ids = [context_token_id(tok)] + tok(text, add_special_tokens=False)["input_ids"]
         with torch.no_grad():
             logp = torch.log_softmax(model(input_ids=torch.tensor([ids])).logits[0], -1)
@@ -76,7 +75,7 @@ def test_bert_pll_equals_a_manual_masked_loop():
     tok = train_tokenizer("bert")
     model = build_lm("bert", tok).eval()
     batched = pseudo_log_likelihoods(model, tok, TEXTS, batch_size=5)
-    for text, score in zip(TEXTS, batched):
+    for text, score in zip(TEXTS, batched, strict=False):
         ids = tok(text)["input_ids"]
         assert ids[0] == tok.cls_token_id and ids[-1] == tok.sep_token_id
         manual = 0.0
@@ -94,7 +93,7 @@ def test_xlnet_pll_equals_a_manual_loop_over_target_positions():
     tok = train_tokenizer("xlnet")
     model = build_lm("xlnet", tok).eval()
     batched = pseudo_log_likelihoods(model, tok, TEXTS, batch_size=7)
-    for text, score in zip(TEXTS, batched):
+    for text, score in zip(TEXTS, batched, strict=False):
         ids = tok(text)["input_ids"]
         assert ids[-2:] == [tok.sep_token_id, tok.cls_token_id]
         manual = 0.0

@@ -22,8 +22,9 @@ from tinyhelen.params import load_params
 def workspace(tmp_path_factory):
     root = tmp_path_factory.mktemp("glue")
     tokenizers = {family: train_tokenizer(family) for family in set(FAMILIES.values())}
-    models = {arch: save_model(root / "models", arch, "leaner", tokenizers[family])
-              for arch, family in FAMILIES.items()}
+    models = {
+        arch: save_model(root / "models", arch, "leaner", tokenizers[family]) for arch, family in FAMILIES.items()
+    }
     return {"models": models, "glue": write_glue(root / "glue")}
 
 
@@ -38,8 +39,9 @@ def one_thread():
 
 @pytest.fixture
 def cfg():
-    return with_changes(load_params(REPO_ROOT / "params.yaml").glue, tasks=["sst2", "rte", "stsb", "mrpc"],
-                        max_steps=4, batch_size=8)
+    return with_changes(
+        load_params(REPO_ROOT / "params.yaml").glue, tasks=["sst2", "rte", "stsb", "mrpc"], max_steps=4, batch_size=8
+    )
 
 
 @pytest.mark.parametrize("arch", list(FAMILIES))
@@ -64,11 +66,16 @@ def test_separator_added_into_an_existing_template():
     tokenizer = train_tokenizer("bert")
     cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
     tokenizer.backend_tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A", pair="[CLS] $A $B:1", special_tokens=[("[CLS]", cls)])
+        single="[CLS] $A", pair="[CLS] $A $B:1", special_tokens=[("[CLS]", cls)]
+    )
     assert not has_pair_separator(tokenizer)
     assert ensure_pair_separator(tokenizer)
-    assert tokenizer("a b", "c")["input_ids"] == [cls, *tokenizer("a b", add_special_tokens=False)["input_ids"], sep,
-                                                  *tokenizer("c", add_special_tokens=False)["input_ids"]]
+    assert tokenizer("a b", "c")["input_ids"] == [
+        cls,
+        *tokenizer("a b", add_special_tokens=False)["input_ids"],
+        sep,
+        *tokenizer("c", add_special_tokens=False)["input_ids"],
+    ]
 
 
 def test_no_separator_token_is_a_clear_error():
@@ -81,8 +88,13 @@ def test_no_separator_token_is_a_clear_error():
 def test_missing_train_file_is_skipped_and_reported(workspace, cfg):
     assert "missing mrpc_train.jsonl" in load_task(workspace["glue"], "mrpc")
     assert "missing cola_train.jsonl" in load_task(workspace["glue"], "cola")
-    metrics = glue_model("bert-leaner", workspace["models"]["bert"], False, workspace["glue"],
-                         with_changes(cfg, tasks=["mrpc", "rte"], max_steps=2)).metrics
+    metrics = glue_model(
+        "bert-leaner",
+        workspace["models"]["bert"],
+        False,
+        workspace["glue"],
+        with_changes(cfg, tasks=["mrpc", "rte"], max_steps=2),
+    ).metrics
     assert metrics["tasks"]["mrpc"]["status"] == "skipped"
     assert "mrpc_train.jsonl" in metrics["tasks"]["mrpc"]["reason"]
     assert metrics["tasks"]["rte"]["status"] == "done"
@@ -137,8 +149,15 @@ def test_tiny_model_learns_above_chance(workspace, cfg):
     model_dir = workspace["models"]["llama"]
     tokenizer = load_tokenizer(model_dir)
     encoded = encode_task(tokenizer, load_task(workspace["glue"], "sst2"), 64)
-    run = finetune_run(load_body_source(model_dir, False), encoded, Batcher(tokenizer, False), 3e-3, 1,
-                       with_changes(cfg, max_steps=0, evals_per_epoch=2), torch.device("cpu"))
+    run = finetune_run(
+        load_body_source(model_dir, False),
+        encoded,
+        Batcher(tokenizer, False),
+        3e-3,
+        1,
+        with_changes(cfg, max_steps=0, evals_per_epoch=2),
+        torch.device("cpu"),
+    )
     assert run.steps == 3 * 6 and run.curve[-1]["step"] == 18  # 3 epochs (params) of 48 / 8 steps
     assert run.test["sst2"]["accuracy"] >= 0.9  # chance is 0.5 on the balanced fixture
 
@@ -147,8 +166,18 @@ def test_same_seed_same_result(workspace, cfg):
     model_dir = workspace["models"]["bert"]
     tokenizer = load_tokenizer(model_dir)
     encoded = encode_task(tokenizer, load_task(workspace["glue"], "stsb"), 64)
-    runs = [finetune_run(load_body_source(model_dir, True), encoded, Batcher(tokenizer, True), 1e-3, 7,
-                         with_changes(cfg, max_steps=2), torch.device("cpu")) for _ in range(2)]
+    runs = [
+        finetune_run(
+            load_body_source(model_dir, True),
+            encoded,
+            Batcher(tokenizer, True),
+            1e-3,
+            7,
+            with_changes(cfg, max_steps=2),
+            torch.device("cpu"),
+        )
+        for _ in range(2)
+    ]
     assert runs[0].curve == runs[1].curve and runs[0].test == runs[1].test
 
 
@@ -156,9 +185,15 @@ def test_early_stopping(workspace, cfg):
     model_dir = workspace["models"]["xlnet"]
     tokenizer = load_tokenizer(model_dir)
     encoded = encode_task(tokenizer, load_task(workspace["glue"], "rte"), 64)
-    run = finetune_run(load_body_source(model_dir, False), encoded, Batcher(tokenizer, False), 1e-9, 1,
-                       with_changes(cfg, max_steps=0, evals_per_epoch=6, early_stopping_patience=2),
-                       torch.device("cpu"))
+    run = finetune_run(
+        load_body_source(model_dir, False),
+        encoded,
+        Batcher(tokenizer, False),
+        1e-9,
+        1,
+        with_changes(cfg, max_steps=0, evals_per_epoch=6, early_stopping_patience=2),
+        torch.device("cpu"),
+    )
     # a vanishing LR never improves on the first evaluation, so the run stops after 1 + 2 evaluations
     assert run.stopped_early and len(run.curve) == 3 and run.best_step == run.curve[0]["step"]
 
@@ -176,6 +211,11 @@ def test_shared_release_tasks_without_train_are_skipped(shared_data):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_finetune_on_cuda_in_bf16(workspace, cfg):
-    result = glue_model("llama-leaner", workspace["models"]["llama"], False, workspace["glue"],
-                        with_changes(cfg, device="cuda", precision="bf16", max_steps=10))
+    result = glue_model(
+        "llama-leaner",
+        workspace["models"]["llama"],
+        False,
+        workspace["glue"],
+        with_changes(cfg, device="cuda", precision="bf16", max_steps=10),
+    )
     assert result.extra["device"] == "cuda" and result.metrics["tasks"]["sst2"]["status"] == "done"

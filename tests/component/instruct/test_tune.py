@@ -1,6 +1,6 @@
 """Instruction tuning on tiny models: labels, packing masks, exact resume, exports, the llm backend.
 
-    pytest tests/component/instruct/test_tune.py
+pytest tests/component/instruct/test_tune.py
 """
 
 from __future__ import annotations
@@ -36,11 +36,25 @@ from tinyhelen.tokens.shards import read_rows
 
 TEMPLATE = load_template(REPO_ROOT / "prompts/instruct/template.yaml")
 RECORDS = [
-    {"id": f"r{i}", "instruction": f"Say what {s} made.", "input": "the cat" if i % 2 else "",
-     "output": f"{s} made {o}."}
-    for i, (s, o) in enumerate([("the cat", "a cake"), ("a dog", "the book"), ("my friend", "a red ball"),
-                                ("the teacher", "some bread"), ("our team", "a boat"), ("her sister", "the game"),
-                                ("a small bird", "a long song"), ("the old man", "the house")])]
+    {
+        "id": f"r{i}",
+        "instruction": f"Say what {s} made.",
+        "input": "the cat" if i % 2 else "",
+        "output": f"{s} made {o}.",
+    }
+    for i, (s, o) in enumerate(
+        [
+            ("the cat", "a cake"),
+            ("a dog", "the book"),
+            ("my friend", "a red ball"),
+            ("the teacher", "some bread"),
+            ("our team", "a boat"),
+            ("her sister", "the game"),
+            ("a small bird", "a long song"),
+            ("the old man", "the house"),
+        ]
+    )
+]
 
 
 class Killed(Exception):
@@ -116,7 +130,7 @@ def test_packed_examples_do_not_attend_to_each_other(tokenizer):
             torch.testing.assert_close(logits[start : start + length], expected[:length], atol=1e-5, rtol=1e-4)
         # with the cache on, transformers ignores the restarting positions and the examples see each other
         leaky = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=True).logits[0]
-        assert not torch.allclose(leaky[starts[1]: starts[1] + 3], logits[starts[1]: starts[1] + 3], atol=1e-4)
+        assert not torch.allclose(leaky[starts[1] : starts[1] + 3], logits[starts[1] : starts[1] + 3], atol=1e-4)
 
 
 def write_start(models_root: Path, tokenizer, corpus="leaner", seed=65) -> Path:
@@ -134,17 +148,37 @@ def write_data(root: Path, variant="leaner") -> Path:
 
 
 def tune_params(params, run_dir: Path, **changes):
-    cfg = with_changes(params.instruct, **{
-        "max_steps": 12, "batch_size": 4, "micro_batch_size": 2, "block_size": 160, "eval_every": 2,
-        "export_every": 4, "save_every": 4, "log_every": 2, "run_dir": str(run_dir), **changes})
+    cfg = with_changes(
+        params.instruct,
+        **{
+            "max_steps": 12,
+            "batch_size": 4,
+            "micro_batch_size": 2,
+            "block_size": 160,
+            "eval_every": 2,
+            "export_every": 4,
+            "save_every": 4,
+            "log_every": 2,
+            "run_dir": str(run_dir),
+            **changes,
+        },
+    )
     pretrain = with_changes(params.pretrain, device="cpu", cpu_threads=1)
     return params.model_copy(update={"instruct": cfg, "pretrain": pretrain})
 
 
 def run(params, tmp_path, name, on_step=None, **changes):
-    return tune("llama", "leaner", "leaner", tune_params(params, tmp_path / name / "runs", **changes),
-                models_root=tmp_path / "models", data_root=tmp_path / "data",
-                out_dir=tmp_path / name / "model", tracker=NullLogger(), on_step=on_step)
+    return tune(
+        "llama",
+        "leaner",
+        "leaner",
+        tune_params(params, tmp_path / name / "runs", **changes),
+        models_root=tmp_path / "models",
+        data_root=tmp_path / "data",
+        out_dir=tmp_path / name / "model",
+        tracker=NullLogger(),
+        on_step=on_step,
+    )
 
 
 def test_kill_and_resume_matches_an_uninterrupted_run(params, tokenizer, tmp_path):
@@ -173,11 +207,13 @@ def test_kill_and_resume_matches_an_uninterrupted_run(params, tokenizer, tmp_pat
         for step in ("step-4", "step-8"):  # exported before the kill, reloaded as they were
             a = AutoModelForCausalLM.from_pretrained(tmp_path / "whole" / "model" / step)
             b = AutoModelForCausalLM.from_pretrained(folder / step)
-            assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+            assert all(
+                torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=False)
+            )
         AutoTokenizer.from_pretrained(folder / "step-4")
     final = AutoModelForCausalLM.from_pretrained(tmp_path / "cut" / "model")
     last = AutoModelForCausalLM.from_pretrained(tmp_path / "cut" / "model" / "step-12")
-    assert all(torch.equal(x, y) for x, y in zip(final.state_dict().values(), last.state_dict().values()))
+    assert all(torch.equal(x, y) for x, y in zip(final.state_dict().values(), last.state_dict().values(), strict=False))
 
 
 def test_start_weights_come_from_the_grid(params, tokenizer, tmp_path):
@@ -188,13 +224,27 @@ def test_start_weights_come_from_the_grid(params, tokenizer, tmp_path):
     with pytest.raises(DataError, match="llama-leaner-s65: no pretrained model"):
         run(params, tmp_path, "none")
     with pytest.raises(ConfigError, match="mamba"):
-        tune("mamba", "leaner", "leaner", params, models_root=tmp_path, data_root=tmp_path / "data",
-             out_dir=tmp_path / "x", tracker=NullLogger())
+        tune(
+            "mamba",
+            "leaner",
+            "leaner",
+            params,
+            models_root=tmp_path,
+            data_root=tmp_path / "data",
+            out_dir=tmp_path / "x",
+            tracker=NullLogger(),
+        )
 
 
 def test_instruct_data_llm_backend_against_the_fake_endpoint(params, tmp_path, monkeypatch):
-    records = [{"instruction": f"Describe picture number {i} for a child.", "input": "",
-                "output": f"Picture {i} shows a big red house on a hill."} for i in range(6)]
+    records = [
+        {
+            "instruction": f"Describe picture number {i} for a child.",
+            "input": "",
+            "output": f"Picture {i} shows a big red house on a hill.",
+        }
+        for i in range(6)
+    ]
     records.append({"instruction": "Repeat the prompt FAULT:echo", "input": "", "output": "No."})
     source = tmp_path / "alpaca.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in records))
@@ -204,14 +254,19 @@ def test_instruct_data_llm_backend_against_the_fake_endpoint(params, tmp_path, m
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
         monkeypatch.setenv("TINYHELEN_LLM_CACHE", str(tmp_path / "cache.sqlite"))
-        cfg = with_changes(params.instruct_data, source=str(source), backend="llm", validation_fraction=0.2,
-                           test_fraction=0.2)
+        cfg = with_changes(
+            params.instruct_data, source=str(source), backend="llm", validation_fraction=0.2, test_fraction=0.2
+        )
         llm = with_changes(params.llm, max_attempts=2, backoff_base_s=0.01, backoff_max_s=0.02)
-        result = build_instruct_data(params.model_copy(update={"instruct_data": cfg, "llm": llm}),
-                                     tmp_path / "out", release_dir=tmp_path / "none", word_list=words)
+        result = build_instruct_data(
+            params.model_copy(update={"instruct_data": cfg, "llm": llm}),
+            tmp_path / "out",
+            release_dir=tmp_path / "none",
+            word_list=words,
+        )
     assert result.metrics["kept"] == 6 and result.metrics["reject_reasons"] == {"echoed_prompt": 1}
     for split in ("train", "validation", "test"):
         ori = [r for _, r in iter_records(tmp_path / "out" / "ori" / f"{split}.jsonl")]
         lean = [r for _, r in iter_records(tmp_path / "out" / "leaner" / f"{split}.jsonl")]
         assert [r["id"] for r in ori] == [r["id"] for r in lean] and ori
-        assert all(a["output"] != b["output"] for a, b in zip(ori, lean))
+        assert all(a["output"] != b["output"] for a, b in zip(ori, lean, strict=False))

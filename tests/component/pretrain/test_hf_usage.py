@@ -56,12 +56,13 @@ def test_xlnet_generates_through_its_documented_call(tmp_path, params):
     enc = tokenizer("The little dog", add_special_tokens=False, return_token_type_ids=False, return_tensors="pt")
     out = model.generate(**enc, max_new_tokens=3, do_sample=False)
     assert out.shape[1] == enc["input_ids"].shape[1] + 3
-    assert torch.equal(out[0, :enc["input_ids"].shape[1]], enc["input_ids"][0])
+    assert torch.equal(out[0, : enc["input_ids"].shape[1]], enc["input_ids"][0])
     with pytest.raises(RuntimeError, match="einsum"):  # the known transformers limitation, documented
         model.generate(**tokenizer("The little dog", return_tensors="pt"), max_new_tokens=3, do_sample=False)
 
     from transformers import pipeline
 
-    (generated,) = pipeline("text-generation", model=str(path))("The little dog", max_new_tokens=3,
-                                                                 min_new_tokens=3, do_sample=False)
+    (generated,) = pipeline("text-generation", model=str(path))(
+        "The little dog", max_new_tokens=3, min_new_tokens=3, do_sample=False
+    )
     assert generated["generated_text"].startswith("The little dog")  # the pipeline passes no segment ids

@@ -1,6 +1,6 @@
 """The training loop on tiny models and tiny packs: every family learns, runs repeat, resume is exact.
 
-    pytest tests/component/pretrain/test_run.py
+pytest tests/component/pretrain/test_run.py
 """
 
 from __future__ import annotations
@@ -26,8 +26,14 @@ from tinyhelen.tokens.shards import open_split, read_pack_index
 
 TINY_MODEL = {
     "llama": {"hidden_size": 16, "intermediate_size": 32, "num_attention_heads": 2, "num_key_value_heads": 2},
-    "mamba": {"hidden_size": 16, "intermediate_size": 32, "mamba_d_state": 8, "mamba_d_head": 8,
-              "mamba_n_heads": 4, "mamba_chunk_size": 16},
+    "mamba": {
+        "hidden_size": 16,
+        "intermediate_size": 32,
+        "mamba_d_state": 8,
+        "mamba_d_head": 8,
+        "mamba_n_heads": 4,
+        "mamba_chunk_size": 16,
+    },
     "bert": {"hidden_size": 16, "intermediate_size": 32, "num_attention_heads": 2},
     "xlnet": {"d_model": 16, "n_head": 2, "d_head": 8, "d_inner": 32},
 }
@@ -43,18 +49,41 @@ def tiny_params(run_dir: Path, **pretrain_changes):
     model_raw = params.model.model_dump()
     for arch, dims in TINY_MODEL.items():
         model_raw[arch].update(dims)
-    changes = {"max_steps": 20, "batch_size": 8, "micro_batch_size": 4, "warmup_steps": 2, "log_every": 5,
-               "eval_every": 10, "eval_batches": 2, "save_every": 0, "run_dir": str(run_dir), "device": "cpu",
-               "cpu_threads": 1, "lr": {"llama": 1e-2, "mamba": 1e-2, "bert": 1e-2, "xlnet": 1e-2},
-               **pretrain_changes}
-    return params.model_copy(update={"model": type(params.model).model_validate(model_raw),
-                                     "pretrain": with_changes(params.pretrain, **changes)})
+    changes = {
+        "max_steps": 20,
+        "batch_size": 8,
+        "micro_batch_size": 4,
+        "warmup_steps": 2,
+        "log_every": 5,
+        "eval_every": 10,
+        "eval_batches": 2,
+        "save_every": 0,
+        "run_dir": str(run_dir),
+        "device": "cpu",
+        "cpu_threads": 1,
+        "lr": {"llama": 1e-2, "mamba": 1e-2, "bert": 1e-2, "xlnet": 1e-2},
+        **pretrain_changes,
+    }
+    return params.model_copy(
+        update={
+            "model": type(params.model).model_validate(model_raw),
+            "pretrain": with_changes(params.pretrain, **changes),
+        }
+    )
 
 
 def run(arch, packs, tmp_path, corpus="leaner", on_step=None, **changes):
     params = tiny_params(tmp_path / "runs", **changes)
-    return pretrain(arch, corpus, params, packed_root=packs / "packed", tokenizers_root=packs / "tokenizers",
-                    model_dir=tmp_path / "models" / f"{arch}-{corpus}", tracker=NullLogger(), on_step=on_step)
+    return pretrain(
+        arch,
+        corpus,
+        params,
+        packed_root=packs / "packed",
+        tokenizers_root=packs / "tokenizers",
+        model_dir=tmp_path / "models" / f"{arch}-{corpus}",
+        tracker=NullLogger(),
+        on_step=on_step,
+    )
 
 
 @pytest.mark.parametrize("arch", ["llama", "mamba", "bert", "xlnet"])
@@ -78,11 +107,25 @@ def test_each_family_learns_and_reloads_with_auto_classes(arch, packs, tmp_path)
     tokenizer = load_tokenizer(model_dir)
     index = read_pack_index(packs / "packed" / f"leaner-{spec.family}")
     cfg = tiny_params(tmp_path).pretrain
-    objective = make_objective(spec.objective, tokenizer, index.special_ids, mlm_probability=cfg.mlm_probability,
-                               plm_probability=cfg.plm_probability, max_span_length=cfg.max_span_length,
-                               block_size=index.block_size)
-    again = evaluate(model, objective, open_split(index, "validation"), batch_size=cfg.eval_batch_size,
-                     max_batches=cfg.eval_batches, seed=65, device=torch.device("cpu"), bf16=False)
+    objective = make_objective(
+        spec.objective,
+        tokenizer,
+        index.special_ids,
+        mlm_probability=cfg.mlm_probability,
+        plm_probability=cfg.plm_probability,
+        max_span_length=cfg.max_span_length,
+        block_size=index.block_size,
+    )
+    again = evaluate(
+        model,
+        objective,
+        open_split(index, "validation"),
+        batch_size=cfg.eval_batch_size,
+        max_batches=cfg.eval_batches,
+        seed=65,
+        device=torch.device("cpu"),
+        bf16=False,
+    )
     assert again["val/loss"] == pytest.approx(metrics["val/loss"], rel=1e-5)
 
 
@@ -125,8 +168,15 @@ def test_resumes_only_the_same_run(packs, tmp_path):
     assert executed == [3, 4]  # same params and data: continues after checkpoint-2
     executed.clear()
     # A different learning rate is a different run: it starts from scratch instead of resuming.
-    run("llama", packs, tmp_path, max_steps=4, save_every=2, on_step=executed.append,
-        lr={"llama": 2e-3, "mamba": 1e-2, "bert": 1e-2, "xlnet": 1e-2})
+    run(
+        "llama",
+        packs,
+        tmp_path,
+        max_steps=4,
+        save_every=2,
+        on_step=executed.append,
+        lr={"llama": 2e-3, "mamba": 1e-2, "bert": 1e-2, "xlnet": 1e-2},
+    )
     assert executed == [1, 2, 3, 4]
 
 
@@ -152,13 +202,28 @@ def test_bad_inputs_are_named(packs, tmp_path):
 
 def test_the_pretraining_seed_drives_init_and_data_order(packs, tmp_path):
     first = run("llama", packs, tmp_path / "a", max_steps=4, seeds=[65, 66])
-    other = pretrain("llama", "leaner", tiny_params(tmp_path / "b" / "runs", max_steps=4, seeds=[65, 66]),
-                     packed_root=packs / "packed", tokenizers_root=packs / "tokenizers",
-                     model_dir=tmp_path / "b" / "models" / "llama-leaner-s66", tracker=NullLogger(), seed=66)
+    other = pretrain(
+        "llama",
+        "leaner",
+        tiny_params(tmp_path / "b" / "runs", max_steps=4, seeds=[65, 66]),
+        packed_root=packs / "packed",
+        tokenizers_root=packs / "tokenizers",
+        model_dir=tmp_path / "b" / "models" / "llama-leaner-s66",
+        tracker=NullLogger(),
+        seed=66,
+    )
     assert first.train_curve != other.train_curve
     with pytest.raises(ConfigError, match=r"pretrain seed 7 is not in pretrain.seeds \[65, 66\]"):
-        pretrain("llama", "leaner", tiny_params(tmp_path / "c", seeds=[65, 66]), packed_root=packs / "packed",
-                 tokenizers_root=packs / "tokenizers", model_dir=tmp_path / "c" / "m", tracker=NullLogger(), seed=7)
+        pretrain(
+            "llama",
+            "leaner",
+            tiny_params(tmp_path / "c", seeds=[65, 66]),
+            packed_root=packs / "packed",
+            tokenizers_root=packs / "tokenizers",
+            model_dir=tmp_path / "c" / "m",
+            tracker=NullLogger(),
+            seed=7,
+        )
 
 
 def test_export_steps_are_loadable_models_of_that_step(packs, tmp_path):
@@ -172,10 +237,25 @@ def test_export_steps_are_loadable_models_of_that_step(packs, tmp_path):
     model = transformers.AutoModelForCausalLM.from_pretrained(export)
     index = read_pack_index(packs / "packed" / "leaner-causal")
     cfg = tiny_params(tmp_path).pretrain
-    objective = make_objective("clm", load_tokenizer(export), index.special_ids, mlm_probability=0.15,
-                               plm_probability=1 / 6, max_span_length=5, block_size=index.block_size)
-    scored = evaluate(model, objective, open_split(index, "validation"), batch_size=cfg.eval_batch_size,
-                      max_batches=cfg.eval_batches, seed=65, device=torch.device("cpu"), bf16=False)
+    objective = make_objective(
+        "clm",
+        load_tokenizer(export),
+        index.special_ids,
+        mlm_probability=0.15,
+        plm_probability=1 / 6,
+        max_span_length=5,
+        block_size=index.block_size,
+    )
+    scored = evaluate(
+        model,
+        objective,
+        open_split(index, "validation"),
+        batch_size=cfg.eval_batch_size,
+        max_batches=cfg.eval_batches,
+        seed=65,
+        device=torch.device("cpu"),
+        bf16=False,
+    )
     at_step_4 = next(row for row in result.val_curve if row["step"] == 4)
     assert scored["val/loss"] == pytest.approx(at_step_4["loss"], rel=1e-5)
     assert scored["val/loss"] != pytest.approx(result.metrics["val/loss"], rel=1e-3)  # not the final model
@@ -197,7 +277,10 @@ def test_export_missing_after_resuming_past_it_is_an_error(packs, tmp_path):
 def test_data_that_cannot_fill_one_step_fails_before_training(packs, tmp_path):
     rows = read_pack_index(packs / "packed" / "leaner-causal").num_blocks["train"]
     steps = []
-    with pytest.raises(DataError, match=rf"{rows} training rows of 32 tokens cannot fill one optimizer step of "
-                                        rf"pretrain.batch_size = {rows + 2} sequences"):
+    with pytest.raises(
+        DataError,
+        match=rf"{rows} training rows of 32 tokens cannot fill one optimizer step of "
+        rf"pretrain.batch_size = {rows + 2} sequences",
+    ):
         run("llama", packs, tmp_path, batch_size=rows + 2, micro_batch_size=1, on_step=steps.append)
     assert steps == []

@@ -1,6 +1,6 @@
 """CUDA paths of the loop: bf16 autocast + torch.compile, and Mamba with the mamba-ssm kernels.
 
-    pytest -m gpu tests/component/pretrain/test_run_gpu.py
+pytest -m gpu tests/component/pretrain/test_run_gpu.py
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ import torch
 
 from tests.component.pretrain.test_run import packs, run  # noqa: F401  (module fixture)
 
-pytestmark = [pytest.mark.gpu,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
 
 @pytest.mark.parametrize("arch", ["llama", "bert"])

@@ -1,6 +1,6 @@
 """The report rendered for a fixture metrics tree: every section, its sources, a self-contained page.
 
-    pytest tests/component/report/test_build.py -q
+pytest tests/component/report/test_build.py -q
 """
 
 from __future__ import annotations
@@ -62,8 +62,12 @@ def test_the_three_questions_are_answered_with_intervals(report, full_tree):
     assert questions == {"1.", "2.", "3."}
     glue_llama = next(h for h in heads if "GLUE" in h.question and h.measure.startswith("Llama"))
     models = json.loads((full_tree / "glue_summary.json").read_text())["models"]
-    diffs = 100 * np.array([models[f"llama-leaner-s{s}"]["average"]["test"] - models[f"llama-ori-s{s}"]["average"]["test"]
-                            for s in (1, 2, 3)])
+    diffs = 100 * np.array(
+        [
+            models[f"llama-leaner-s{s}"]["average"]["test"] - models[f"llama-ori-s{s}"]["average"]["test"]
+            for s in (1, 2, 3)
+        ]
+    )
     half = stats.t.ppf(0.975, 2) * diffs.std(ddof=1) / np.sqrt(3)
     expected = f"{diffs.mean():+.1f} [{diffs.mean() - half:+.1f}, {diffs.mean() + half:+.1f}] (n=3)"
     assert glue_llama.result.startswith(expected)
@@ -101,8 +105,13 @@ def test_html_is_self_contained_and_markdown_matches(report, tmp_path):
 def test_report_is_deterministic(report, full_tree):
     params = load_params(REPO_ROOT / "params.yaml")
     cfg = with_changes(params.report, sections=ALL, dpi=50)
-    again = build_report(cfg, full_tree, params_path=REPO_ROOT / "params.yaml",
-                         params=read_yaml(REPO_ROOT / "params.yaml", "params"), label="metrics")
+    again = build_report(
+        cfg,
+        full_tree,
+        params_path=REPO_ROOT / "params.yaml",
+        params=read_yaml(REPO_ROOT / "params.yaml", "params"),
+        label="metrics",
+    )
     assert again.html == report.html and again.figures == report.figures
 
 
@@ -119,13 +128,29 @@ def test_absent_stages_are_omitted_with_a_note(tmp_path):
 def test_glue_uses_differences_the_summary_gives(tmp_path):
     import json
 
-    summary = {"columns": ["cola"], "models": {
-        "llama-ori": {"arch": "llama", "init": "ori", "average": {"test": {"mean": 0.4, "std": 0.01}},
-                      "test": {"cola": {"mean": 0.1, "std": 0.02}}},
-        "llama-leaner": {"arch": "llama", "init": "leaner", "average": {"test": {"mean": 0.5, "std": 0.01}},
-                         "test": {"cola": {"mean": 0.2, "std": 0.02}}}},
-        "differences": {"llama": {"average": {"mean": 0.1, "ci95": [0.02, 0.18], "n": 3},
-                                  "cola": {"mean": 0.1, "ci_low": -0.1, "ci_high": 0.3}}}}
+    summary = {
+        "columns": ["cola"],
+        "models": {
+            "llama-ori": {
+                "arch": "llama",
+                "init": "ori",
+                "average": {"test": {"mean": 0.4, "std": 0.01}},
+                "test": {"cola": {"mean": 0.1, "std": 0.02}},
+            },
+            "llama-leaner": {
+                "arch": "llama",
+                "init": "leaner",
+                "average": {"test": {"mean": 0.5, "std": 0.01}},
+                "test": {"cola": {"mean": 0.2, "std": 0.02}},
+            },
+        },
+        "differences": {
+            "llama": {
+                "average": {"mean": 0.1, "ci95": [0.02, 0.18], "n": 3},
+                "cola": {"mean": 0.1, "ci_low": -0.1, "ci_high": 0.3},
+            }
+        },
+    }
     (tmp_path / "glue_summary.json").write_text(json.dumps(summary))
     section = glue_section(Context(tmp_path, "metrics", 3, 0.95, "std", 60))
     diff = section.tables[1].rows[0]
@@ -140,8 +165,10 @@ def test_glue_prefers_the_summary_pooled_row_over_its_seed_rows(tmp_path):
     def row(init, mean):
         return {"arch": "llama", "init": init, "average": {"test": mean}, "test": {"cola": mean}}
 
-    models = {"llama-ori": {**row("ori", 0.30), "average": {"test": {"mean": 0.30, "std": 0.05, "ci95": [0.2, 0.4]}}},
-              "llama-leaner": row("leaner", 0.40)}
+    models = {
+        "llama-ori": {**row("ori", 0.30), "average": {"test": {"mean": 0.30, "std": 0.05, "ci95": [0.2, 0.4]}}},
+        "llama-leaner": row("leaner", 0.40),
+    }
     for seed, (a, b) in {1: (0.25, 0.35), 2: (0.35, 0.45)}.items():
         models[f"llama-ori-s{seed}"] = row("ori", a)
         models[f"llama-leaner-s{seed}"] = row("leaner", b)

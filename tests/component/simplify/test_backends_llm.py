@@ -26,10 +26,16 @@ def llm_env(tmp_path, monkeypatch):
 
 
 def llm_params(params, **simplify):
-    llm = with_changes(params.llm, timeout_s=0.5, max_attempts=3, backoff_base_s=0.01, backoff_max_s=0.05,
-                       concurrency=4)
-    simplify = {"backend": "llm", "splits": ["train"], "math": "grade", "genres": ["web", "wiki", "code", "math"],
-                **simplify}
+    llm = with_changes(
+        params.llm, timeout_s=0.5, max_attempts=3, backoff_base_s=0.01, backoff_max_s=0.05, concurrency=4
+    )
+    simplify = {
+        "backend": "llm",
+        "splits": ["train"],
+        "math": "grade",
+        "genres": ["web", "wiki", "code", "math"],
+        **simplify,
+    }
     settings = with_changes(params.simplify, **simplify)
     return params.model_copy(update={"llm": llm, "simplify": settings})
 
@@ -48,9 +54,16 @@ def test_every_fault_ends_in_output_or_reject(params, tmp_path, llm_env, caplog)
     # transient faults are retried and the document is kept
     assert {"Story 0", "Story 1", "Story about FAULT:429", "Story about FAULT:500", "Story about FAULT:slow"} <= kept
     # the rest are rejected with their reason, never dropped silently
-    assert {("web", "http_429"), ("web", "no_end_marker"), ("web", "misaligned"), ("web", "length"),
-            ("web", "echoed_prompt"), ("web", "empty_output"), ("code", "no_end_marker"),
-            ("instruction", "echoed_prompt")} <= rejects
+    assert {
+        ("web", "http_429"),
+        ("web", "no_end_marker"),
+        ("web", "misaligned"),
+        ("web", "length"),
+        ("web", "echoed_prompt"),
+        ("web", "empty_output"),
+        ("code", "no_end_marker"),
+        ("instruction", "echoed_prompt"),
+    } <= rejects
     for genre in ("web", "wiki", "code", "math", "instruction"):
         name = "instruction.jsonl" if genre == "instruction" else f"train/{genre}.jsonl"
         inputs = {r["id"] for r in read(corpus / "ori" / name)}
@@ -75,8 +88,9 @@ def test_every_fault_ends_in_output_or_reject(params, tmp_path, llm_env, caplog)
 
 def test_multi_document_chunk_fails_whole_not_shifted(params, tmp_path, llm_env):
     corpus = write_simplify_corpus(tmp_path / "clean", web_faults=())
-    chunking = with_changes(params.simplify.chunking,
-                            wiki={"docs_per_group": 4, "sentences_per_step": 50, "token_threshold": 10_000})
+    chunking = with_changes(
+        params.simplify.chunking, wiki={"docs_per_group": 4, "sentences_per_step": 50, "token_threshold": 10_000}
+    )
     simplify_corpus(llm_params(params, genres=["wiki"], chunking=chunking.model_dump()), corpus, tmp_path / "out")
     # one request held all four wiki documents; the answer had one passage too many, so none is kept
     assert read(tmp_path / "out" / "train" / "wiki.jsonl") == []
@@ -96,8 +110,9 @@ def test_rerun_makes_no_calls_and_gives_the_same_output(params, tmp_path, llm_en
     assert len(again) == second.metrics["total"]["llm_calls"] > 0
     assert all("FAULT:" in prompt for prompt in again)
     assert len(again) == settings.llm.max_parse_retries * len(set(again))
-    assert second.metrics["total"]["cache_hits"] >= first.metrics["total"]["llm_calls"] - first.metrics["total"][
-        "reasks"]
+    assert (
+        second.metrics["total"]["cache_hits"] >= first.metrics["total"]["llm_calls"] - first.metrics["total"]["reasks"]
+    )
     for path in (tmp_path / "a").rglob("*.jsonl"):
         assert path.read_text() == (tmp_path / "b" / path.relative_to(tmp_path / "a")).read_text()
 
@@ -119,10 +134,14 @@ def test_a_chunk_of_several_documents_is_recovered_by_a_reask(params, tmp_path, 
     from tinyhelen.core.io import write_jsonl
 
     write_jsonl(corpus / "ori" / "train" / "wiki.jsonl", wiki)
-    chunking = with_changes(params.simplify.chunking,
-                            wiki={"docs_per_group": 3, "sentences_per_step": 50, "token_threshold": 10_000})
-    simplify_corpus(llm_params(params, genres=["wiki"], instructions=False, chunking=chunking.model_dump()),
-                    corpus, tmp_path / "out")
+    chunking = with_changes(
+        params.simplify.chunking, wiki={"docs_per_group": 3, "sentences_per_step": 50, "token_threshold": 10_000}
+    )
+    simplify_corpus(
+        llm_params(params, genres=["wiki"], instructions=False, chunking=chunking.model_dump()),
+        corpus,
+        tmp_path / "out",
+    )
     assert len(read(tmp_path / "out" / "train" / "wiki.jsonl")) == 3  # the one chunk failed once, then worked
 
 
@@ -152,8 +171,12 @@ def test_metrics_count_the_calls_and_tokens_behind_the_output(params, tmp_path, 
     llm_env._attempts.clear()  # the same transient faults again
     fresh = simplify_corpus(settings, corpus, tmp_path / "b").metrics["total"]
     assert 0 < resumed["llm_calls"] < fresh["llm_calls"] and resumed["cache_hits"] > 0
-    for key in ("llm_calls_behind_output", "input_tokens_behind_output", "output_tokens_behind_output",
-                "estimated_cost"):
+    for key in (
+        "llm_calls_behind_output",
+        "input_tokens_behind_output",
+        "output_tokens_behind_output",
+        "estimated_cost",
+    ):
         assert resumed[key] == fresh[key] > 0, key
     assert fresh["llm_calls_behind_output"] == fresh["llm_calls"] == 9  # 7 prompts, two of them retried once
 

@@ -29,12 +29,28 @@ def test_killed_run_resumes_without_repeating_cached_calls(tmp_path):
     params_file.write_text(yaml.safe_dump(raw))
     settings = with_changes(load_params(params_file).llm)
     cache = tmp_path / "cache.sqlite"
-    command = [sys.executable, "-m", "stages.simplify", "--clean", str(corpus), "--out", str(tmp_path / "leaner"),
-               "--metrics", str(tmp_path / "metrics.json"), "--params", str(params_file)]
+    command = [
+        sys.executable,
+        "-m",
+        "stages.simplify",
+        "--clean",
+        str(corpus),
+        "--out",
+        str(tmp_path / "leaner"),
+        "--metrics",
+        str(tmp_path / "metrics.json"),
+        "--params",
+        str(params_file),
+    ]
 
     with FakeLLMServer(latency=0.1) as server:
-        env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-test-durability",
-               "TINYHELEN_LLM_CACHE": str(cache), "TINYHELEN_TRACKING": "off"}
+        env = {
+            **os.environ,
+            "OPENAI_BASE_URL": server.base_url,
+            "OPENAI_API_KEY": "sk-test-durability",
+            "TINYHELEN_LLM_CACHE": str(cache),
+            "TINYHELEN_TRACKING": "off",
+        }
         run = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60
         while len(server.requests) < 12 and time.monotonic() < deadline and run.poll() is None:

@@ -13,9 +13,16 @@ from tinyhelen.simplify.leaner_glue import build_leaner_glue
 
 # The fake model labels an item 0 when it contains the word "not", else 1; gold labels below agree except
 # for the items marked wronglabel (their check fails) and noend (their simplification fails).
-COLA = ["The cat is not on the mat.", "The cat sat on the mat.", "A bird did not sing today.",
-        "The children played outside all afternoon.", "My brother does not like green beans.",
-        "We walked to the river together.", "The FAULT:wronglabel example goes here.", "Birds FAULT:noend fly south."]
+COLA = [
+    "The cat is not on the mat.",
+    "The cat sat on the mat.",
+    "A bird did not sing today.",
+    "The children played outside all afternoon.",
+    "My brother does not like green beans.",
+    "We walked to the river together.",
+    "The FAULT:wronglabel example goes here.",
+    "Birds FAULT:noend fly south.",
+]
 
 
 def write_glue(folder: Path) -> None:
@@ -24,16 +31,28 @@ def write_glue(folder: Path) -> None:
 
     write_jsonl(folder / "cola_train.jsonl", cola("train", 0))
     write_jsonl(folder / "cola_validation.jsonl", cola("validation", 100))
-    pairs = [("The shop is open.", "The shop is not closed.", 0), ("A dog barked.", "A dog made a sound.", 1),
-             ("It rained.", "It did not rain.", 0), ("Tom ran home.", "Tom went home fast.", 1)]
+    pairs = [
+        ("The shop is open.", "The shop is not closed.", 0),
+        ("A dog barked.", "A dog made a sound.", 1),
+        ("It rained.", "It did not rain.", 0),
+        ("Tom ran home.", "Tom went home fast.", 1),
+    ]
     for split in ("train", "validation_matched", "validation_mismatched"):
-        write_jsonl(folder / f"mnli_{split}.jsonl", [
-            {"premise": p, "hypothesis": h, "label": label, "idx": i} for i, (p, h, label) in enumerate(pairs)])
-    write_jsonl(folder / "stsb_train.jsonl", [
-        {"sentence1": "A man sings.", "sentence2": "A man is singing.", "label": 1.2, "idx": 0},
-        {"sentence1": "A girl reads.", "sentence2": "A boy swims.", "label": 4.0, "idx": 1}])
-    write_jsonl(folder / "stsb_validation.jsonl", [
-        {"sentence1": "Cats sleep.", "sentence2": "Cats nap.", "label": 0.8, "idx": 0}])
+        write_jsonl(
+            folder / f"mnli_{split}.jsonl",
+            [{"premise": p, "hypothesis": h, "label": label, "idx": i} for i, (p, h, label) in enumerate(pairs)],
+        )
+    write_jsonl(
+        folder / "stsb_train.jsonl",
+        [
+            {"sentence1": "A man sings.", "sentence2": "A man is singing.", "label": 1.2, "idx": 0},
+            {"sentence1": "A girl reads.", "sentence2": "A boy swims.", "label": 4.0, "idx": 1},
+        ],
+    )
+    write_jsonl(
+        folder / "stsb_validation.jsonl",
+        [{"sentence1": "Cats sleep.", "sentence2": "Cats nap.", "label": 0.8, "idx": 0}],
+    )
 
 
 @pytest.fixture
@@ -47,8 +66,9 @@ def glue_env(tmp_path, monkeypatch):
 
 def test_leaner_glue_keeps_items_whose_label_survives(params, tmp_path, glue_env):
     write_glue(tmp_path / "glue")
-    settings = with_changes(params.glue_simplify, enabled=True, source=str(tmp_path / "glue"),
-                            tasks=["cola", "mnli", "stsb"])
+    settings = with_changes(
+        params.glue_simplify, enabled=True, source=str(tmp_path / "glue"), tasks=["cola", "mnli", "stsb"]
+    )
     result = build_leaner_glue(settings, params.llm, tmp_path / "out")
     cola = result.metrics["tasks"]["cola"]
     assert (cola["items_in"], cola["items_kept"]) == (16, 12) and cola["retention"] == 0.75
@@ -62,8 +82,12 @@ def test_leaner_glue_keeps_items_whose_label_survives(params, tmp_path, glue_env
     for label in (0, 1):  # stratified halves: each label split as evenly as it can be
         assert abs(sum(r["label"] == label for r in validation) - sum(r["label"] == label for r in test)) <= 1
     assert sorted(p.name for p in (tmp_path / "out").glob("mnli_*")) == [
-        "mnli_test_matched.jsonl", "mnli_test_mismatched.jsonl", "mnli_train.jsonl",
-        "mnli_validation_matched.jsonl", "mnli_validation_mismatched.jsonl"]
+        "mnli_test_matched.jsonl",
+        "mnli_test_mismatched.jsonl",
+        "mnli_train.jsonl",
+        "mnli_validation_matched.jsonl",
+        "mnli_validation_mismatched.jsonl",
+    ]
     stsb = result.metrics["tasks"]["stsb"]  # the fake answers 0 or 1: within 0.5 of 1.2 and 0.8 only
     assert stsb["items_kept"] == 2 and stsb["failures"] == {"label_changed": 1}
     calls = len(glue_env.requests)

@@ -22,8 +22,17 @@ def prompt(text: str) -> str:
 def _client(params, tmp_path, monkeypatch, base_url: str, **changes) -> CachedLLM:
     monkeypatch.setenv("OPENAI_BASE_URL", base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-faults")
-    settings = with_changes(params.llm, **{"timeout_s": 0.5, "max_attempts": 3, "backoff_base_s": 0.01,
-                                           "backoff_max_s": 0.02, "concurrency": 4, **changes})
+    settings = with_changes(
+        params.llm,
+        **{
+            "timeout_s": 0.5,
+            "max_attempts": 3,
+            "backoff_base_s": 0.01,
+            "backoff_max_s": 0.02,
+            "concurrency": 4,
+            **changes,
+        },
+    )
     return CachedLLM(settings, cache=ResponseCache(tmp_path / "cache.sqlite"))
 
 
@@ -32,8 +41,13 @@ def test_a_malformed_answer_is_a_failure_with_a_reason_not_a_crash(params, tmp_p
     with FakeLLMServer(fault_rate=1.0, fault_modes=(mode,)) as server:
         llm = _client(params, tmp_path, monkeypatch, server.base_url)
         (answer,), stats = llm.complete_many([prompt("Say hello.")])
-    reason = {"badjson": "bad_response", "nofields": "bad_response", "wrongtypes": "bad_response",
-              "reset": "connection", "503": "http_503"}[mode]
+    reason = {
+        "badjson": "bad_response",
+        "nofields": "bad_response",
+        "wrongtypes": "bad_response",
+        "reset": "connection",
+        "503": "http_503",
+    }[mode]
     assert answer.error == reason and stats.failures == {reason: 1}
     assert stats.calls == 3 and len(server.requests) == 3  # retried within max_attempts
     assert len(llm.cache) == 0  # nothing unusable is cached
@@ -57,8 +71,9 @@ def _closed_port() -> int:
 
 def test_a_dead_endpoint_trips_the_breaker_within_seconds(params, tmp_path, monkeypatch):
     url = f"http://127.0.0.1:{_closed_port()}/v1"
-    llm = _client(params, tmp_path, monkeypatch, url, max_attempts=6, backoff_base_s=1.0, backoff_max_s=60.0,
-                  concurrency=2)
+    llm = _client(
+        params, tmp_path, monkeypatch, url, max_attempts=6, backoff_base_s=1.0, backoff_max_s=60.0, concurrency=2
+    )
     _ = llm.client  # the client's set-up is not the endpoint's time
     started = time.monotonic()
     with pytest.raises(EndpointError) as error:
@@ -71,8 +86,16 @@ def test_a_dead_endpoint_trips_the_breaker_within_seconds(params, tmp_path, monk
 
 def test_a_failing_endpoint_trips_the_breaker_on_its_failure_share(params, tmp_path, monkeypatch):
     with FakeLLMServer(fault_rate=1.0, fault_modes=("500",)) as server:
-        llm = _client(params, tmp_path, monkeypatch, server.base_url, max_attempts=2, failure_window=5,
-                      max_failure_share=0.5, concurrency=1)
+        llm = _client(
+            params,
+            tmp_path,
+            monkeypatch,
+            server.base_url,
+            max_attempts=2,
+            failure_window=5,
+            max_failure_share=0.5,
+            concurrency=1,
+        )
         with pytest.raises(EndpointError, match=r"5 of the last 5 prompts failed after 2 attempts each"):
             llm.complete_many([prompt(f"Prompt {i}.") for i in range(40)])
     assert len(server.requests) <= 2 * 6  # it stopped, instead of failing all 40 prompts

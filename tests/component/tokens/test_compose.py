@@ -15,8 +15,10 @@ from tinyhelen.core.io import iter_jsonl
 from tinyhelen.tokens.compose import compose, selection_key
 
 NATURAL = ("web", "book", "wiki", "textbook", "conversation")
-COUNTS = {**{("train", g): 300 if g == "web" else 60 for g in NATURAL},
-          **{(s, g): 30 for s in ("validation", "test") for g in NATURAL}}
+COUNTS = {
+    **{("train", g): 300 if g == "web" else 60 for g in NATURAL},
+    **{(s, g): 30 for s in ("validation", "test") for g in NATURAL},
+}
 
 
 @pytest.fixture(scope="module")

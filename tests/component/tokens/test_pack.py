@@ -32,8 +32,16 @@ def composed(tmp_path_factory) -> Path:
     for corpus, side in (("ori", 0), ("leaner", 1)):
         for split, count in (("train", 40), ("validation", 6), ("test", 6)):
             records = [pair[side] for pair in make_documents("wiki", split, count, seed=1)]
-            records.append({**records[0], "id": "c" * 64, "genre": "code", "prompt": "Add two numbers.",
-                            "response": "def add(a, b):\n    return a + b", "text": "Add two numbers. def add"})
+            records.append(
+                {
+                    **records[0],
+                    "id": "c" * 64,
+                    "genre": "code",
+                    "prompt": "Add two numbers.",
+                    "response": "def add(a, b):\n    return a + b",
+                    "text": "Add two numbers. def add",
+                }
+            )
             write_jsonl(root / corpus / f"{split}.jsonl", records)
     return root
 
@@ -45,8 +53,7 @@ def packed(composed, tokenizers, tmp_path_factory) -> tuple[Path, dict]:
 
     params = load_params(REPO_ROOT / "params.yaml")
     out = tmp_path_factory.mktemp("packed") / "packed"
-    result = pack(with_changes(params.pack, block_size=BLOCK, batch_documents=7, workers=2), composed, tokenizers,
-                  out)
+    result = pack(with_changes(params.pack, block_size=BLOCK, batch_documents=7, workers=2), composed, tokenizers, out)
     return out, result.metrics
 
 
@@ -69,17 +76,18 @@ def test_rows_decode_to_the_documents_plus_their_end_token(packed, composed, tok
         assert rows.dtype == np.uint16 and rows.shape[1] == BLOCK and len(rows) > 3
         content = BLOCK - len(prefix) - len(suffix)
         for row in rows:
-            assert list(row[:len(prefix)]) == prefix and list(row[BLOCK - len(suffix):]) == suffix
-        stream = rows[:, len(prefix):len(prefix) + content].reshape(-1).tolist()
+            assert list(row[: len(prefix)]) == prefix and list(row[BLOCK - len(suffix) :]) == suffix
+        stream = rows[:, len(prefix) : len(prefix) + content].reshape(-1).tolist()
         expected: list[int] = []
         for text in _documents(composed, corpus, "train"):
             expected += tokenizer.encode(text, add_special_tokens=False).ids + [doc_end]
         # every full row is there; only the tail shorter than a row is dropped
-        assert stream == expected[:len(stream)] and len(expected) - len(stream) < content
+        assert stream == expected[: len(stream)] and len(expected) - len(stream) < content
         # and the decoded text is the documents, each followed by its end token
-        pieces = [tokenizer.decode(part, skip_special_tokens=False)
-                  for part in _split_on(expected[:len(stream)], doc_end)]
-        assert pieces[:-1] == _documents(composed, corpus, "train")[:len(pieces) - 1]
+        pieces = [
+            tokenizer.decode(part, skip_special_tokens=False) for part in _split_on(expected[: len(stream)], doc_end)
+        ]
+        assert pieces[:-1] == _documents(composed, corpus, "train")[: len(pieces) - 1]
 
 
 def _split_on(ids: list[int], end: int) -> list[list[int]]:
@@ -109,8 +117,12 @@ def test_index_describes_the_shards(packed, tokenizers):
 
 def test_packing_is_deterministic(params, packed, composed, tokenizers, tmp_path):
     out, _ = packed
-    pack(with_changes(params.pack, block_size=BLOCK, batch_documents=3, workers=1), composed, tokenizers,
-         tmp_path / "again")
+    pack(
+        with_changes(params.pack, block_size=BLOCK, batch_documents=3, workers=1),
+        composed,
+        tokenizers,
+        tmp_path / "again",
+    )
     for name in ("leaner-causal", "ori-bert"):
         for split in ("train", "test"):
             # batch size and worker count change how the work is split, never the bytes
@@ -136,8 +148,12 @@ def test_a_split_too_short_for_one_row_packs_to_zero_rows(params, tokenizers, tm
     composed = tmp_path / "composed"
     for split in ("train", "validation", "test"):
         write_jsonl(composed / "leaner" / f"{split}.jsonl", [{"id": split, "genre": "wiki", "text": "A cat."}])
-    pack(with_changes(params.pack, corpora=["leaner"], families=["causal"], block_size=BLOCK, workers=1),
-         composed, tokenizers, tmp_path / "out")
+    pack(
+        with_changes(params.pack, corpora=["leaner"], families=["causal"], block_size=BLOCK, workers=1),
+        composed,
+        tokenizers,
+        tmp_path / "out",
+    )
     rows = open_blocks(tmp_path / "out" / "leaner-causal", "test")
     assert rows.shape == (0, BLOCK)
     assert read_json(tmp_path / "out" / "leaner-causal" / "index.json")["tokens"]["test"] > 0

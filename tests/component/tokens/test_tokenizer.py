@@ -58,14 +58,18 @@ def test_pair_templates_put_a_separator_between_the_texts(saved):
 
     xlnet = saved["xlnet"]
     ids = xlnet("a cat", "a dog")["input_ids"]
-    assert ids == [*first_ids(xlnet, "a cat"), xlnet.sep_token_id, *first_ids(xlnet, "a dog"),
-                   xlnet.sep_token_id, xlnet.cls_token_id]
+    assert ids == [
+        *first_ids(xlnet, "a cat"),
+        xlnet.sep_token_id,
+        *first_ids(xlnet, "a dog"),
+        xlnet.sep_token_id,
+        xlnet.cls_token_id,
+    ]
     assert xlnet.padding_side == "left"
 
     causal = saved["causal"]
     ids = causal("a cat", "a dog")["input_ids"]
-    assert ids == [*first_ids(causal, "a cat"), causal.eos_token_id, *first_ids(causal, "a dog"),
-                   causal.eos_token_id]
+    assert ids == [*first_ids(causal, "a cat"), causal.eos_token_id, *first_ids(causal, "a dog"), causal.eos_token_id]
     assert {causal.bos_token, causal.eos_token, causal.pad_token} == {"<s>", "</s>", "<pad>"}
 
 
@@ -82,7 +86,7 @@ def test_the_mask_token_absorbs_the_space_before_it(saved, family):
     tokens = tokenizer.convert_ids_to_tokens(first_ids(tokenizer, f"the dog {tokenizer.mask_token} fast"))
     at = tokens.index(tokenizer.mask_token)
     assert tokens[at - 1] != "Ġ" and tokens[:at] == tokenizer.convert_ids_to_tokens(first_ids(tokenizer, "the dog"))
-    assert tokens[at + 1:] == tokenizer.convert_ids_to_tokens(first_ids(tokenizer, " fast"))
+    assert tokens[at + 1 :] == tokenizer.convert_ids_to_tokens(first_ids(tokenizer, " fast"))
 
 
 def first_ids(tokenizer, text):
@@ -126,4 +130,3 @@ def test_chunk_encoder_gives_the_tokenizers_own_ids(saved, family):
     expected = [i for text in TRICKY for i in backend.encode(text, add_special_tokens=False).ids + [0]]
     assert stream == expected
     assert encoder.count(TRICKY) == [len(backend.encode(t, add_special_tokens=False).ids) for t in TRICKY]
-

@@ -150,8 +150,10 @@ def test_sha256_file(tmp_path):
 def _two_frames(path, records):
     """A .jsonl.zst of two zstd frames (as `zstd` writes when files are concatenated); returns frame 1's size."""
     half = len(records) // 2
-    frames = [zstandard.ZstdCompressor().compress("".join(json.dumps(r) + "\n" for r in part).encode())
-              for part in (records[:half], records[half:])]
+    frames = [
+        zstandard.ZstdCompressor().compress("".join(json.dumps(r) + "\n" for r in part).encode())
+        for part in (records[:half], records[half:])
+    ]
     path.write_bytes(frames[0] + frames[1])
     return len(frames[0])
 
@@ -193,8 +195,9 @@ def test_stale_temporaries_of_killed_runs_are_removed(tmp_path):
     import subprocess
     import sys
 
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
-                          check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     dead_pid = int(dead.stdout)  # a process that has exited
     stale = [tmp_path / f".leaner.tmp-{dead_pid}-abc123", tmp_path / ".leaner.tmp-x7yz_q"]  # new and old names
     for folder in stale:

@@ -93,17 +93,20 @@ def test_schema_violations(raw, genre, variant, message):
 
 
 def test_glue_normalisation_and_checks():
-    record = normalise_glue({"sentence1": "a", "sentence2": "b", "label": 3, "idx": 9}, task="stsb",
-                            split="train", origin="f:1")
+    record = normalise_glue(
+        {"sentence1": "a", "sentence2": "b", "label": 3, "idx": 9}, task="stsb", split="train", origin="f:1"
+    )
     assert record["label"] == 3.0 and record["id"] == "stsb/train/9"
     with pytest.raises(ValueError, match="integer in \\[0, 2\\]"):
-        normalise_glue({"premise": "a", "hypothesis": "b", "label": 3, "idx": 1}, task="mnli", split="train",
-                       origin="f:1")
+        normalise_glue(
+            {"premise": "a", "hypothesis": "b", "label": 3, "idx": 1}, task="mnli", split="train", origin="f:1"
+        )
     with pytest.raises(ValueError, match="missing field 'sentence'"):
         normalise_glue({"label": 1, "idx": 1}, task="cola", split="train", origin="f:1")
     with pytest.raises(ValueError, match="stsb 'label'"):
-        normalise_glue({"sentence1": "a", "sentence2": "b", "label": 7, "idx": 1}, task="stsb", split="train",
-                       origin="f:1")
+        normalise_glue(
+            {"sentence1": "a", "sentence2": "b", "label": 7, "idx": 1}, task="stsb", split="train", origin="f:1"
+        )
 
 
 def test_question_id_is_release_hash_or_computed():

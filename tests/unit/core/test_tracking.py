@@ -33,8 +33,9 @@ def test_mlflow_run_is_recorded_with_tags(mlflow_store, params, monkeypatch):
     monkeypatch.setenv("DVC_EXP_NAME", "bushy-lamb")
     monkeypatch.setenv("DVC_EXP_BASELINE_REV", "abc123")
     monkeypatch.setenv("SOME_SERVICE_TOKEN", "tok-abcdefgh-secret")
-    with open_tracker("ingest", {"seed": params.seed, "data": params.data,
-                                 "note": {"leak": "tok-abcdefgh-secret"}}) as tracker:
+    with open_tracker(
+        "ingest", {"seed": params.seed, "data": params.data, "note": {"leak": "tok-abcdefgh-secret"}}
+    ) as tracker:
         tracker.log_metrics({"corpus": {"ori": {"train": {"web": {"documents": 7}}}}})
     client = MlflowClient(mlflow_store)
     (experiment,) = [e for e in client.search_experiments() if e.name == "tinyhelen"]

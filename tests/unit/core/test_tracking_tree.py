@@ -111,8 +111,12 @@ def test_stages_of_one_dvc_invocation_share_an_id(tmp_path, monkeypatch):
     fake.parent.mkdir()
     fake.write_text(_FAKE_DVC)
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    outputs = [subprocess.run([sys.executable, str(fake), "ingest"], env=env, capture_output=True, text=True,
-                              check=True).stdout.split("\n") for _ in range(2)]
+    outputs = [
+        subprocess.run(
+            [sys.executable, str(fake), "ingest"], env=env, capture_output=True, text=True, check=True
+        ).stdout.split("\n")
+        for _ in range(2)
+    ]
     for first, second, pid, _ in outputs:
         assert first == second and first.split(":")[1] == pid.split()[1]
     assert outputs[0][0] != outputs[1][0]

@@ -20,8 +20,13 @@ from tinyhelen.corpus.clean_rules import (
     words_removed,
 )
 
-STAND_INS = StandIns(email="s@university.edu", url="http://www.blogwebsite.com/blog", phone="555-0100",
-                     ip="192.0.2.1", card="0000 0000 0000 0000")
+STAND_INS = StandIns(
+    email="s@university.edu",
+    url="http://www.blogwebsite.com/blog",
+    phone="555-0100",
+    ip="192.0.2.1",
+    card="0000 0000 0000 0000",
+)
 
 
 @pytest.mark.parametrize(
@@ -85,16 +90,28 @@ def test_strip_markup(text, expected):
 
 @pytest.mark.parametrize(
     "line",
-    ["We use cookies to improve your experience. Accept | Decline", "Subscribe to our newsletter!",
-     "Share this: Facebook | Twitter | Email", "Home > Recipes > Soups", "Posted by Ann | 4 comments",
-     "Click here to get 20% off", "© 2024 All rights reserved."],
+    [
+        "We use cookies to improve your experience. Accept | Decline",
+        "Subscribe to our newsletter!",
+        "Share this: Facebook | Twitter | Email",
+        "Home > Recipes > Soups",
+        "Posted by Ann | 4 comments",
+        "Click here to get 20% off",
+        "© 2024 All rights reserved.",
+    ],
 )
 def test_boilerplate_lines(line):
     assert is_boilerplate_line(line, 20)
 
 
-@pytest.mark.parametrize("line", ["The soup needs two cups of stock.", "Share the bread with your neighbours and "
-                                  "friends because everyone deserves a warm meal on a cold winter night like this."])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "The soup needs two cups of stock.",
+        "Share the bread with your neighbours and "
+        "friends because everyone deserves a warm meal on a cold winter night like this.",
+    ],
+)
 def test_not_boilerplate(line):
     assert not is_boilerplate_line(line, 20)
 
@@ -119,10 +136,14 @@ def test_remove_boilerplate_repeats_and_common_lines():
         ("ｊｏ＠ｅｘａｍｐｌｅ．ｃｏｍ", "ｊｏ＠ｅｘａｍｐｌｅ．ｃｏｍ"),  # homoglyphs: only after NFKC (see below)
         # Where the search windows begin and end: the text's ends, punctuation, line breaks, case.
         ("a@b.io", "s@university.edu"),
-        ("Mail:a@b.io,c@d.io.\nWWW.Example.com/x", "Mail:s@university.edu,s@university.edu.\n"
-                                                   "http://www.blogwebsite.com/blog"),
-        ("ftp://files.example.net/a\tand Www.shop.example", "http://www.blogwebsite.com/blog\tand "
-                                                             "http://www.blogwebsite.com/blog"),
+        (
+            "Mail:a@b.io,c@d.io.\nWWW.Example.com/x",
+            "Mail:s@university.edu,s@university.edu.\nhttp://www.blogwebsite.com/blog",
+        ),
+        (
+            "ftp://files.example.net/a\tand Www.shop.example",
+            "http://www.blogwebsite.com/blog\tand http://www.blogwebsite.com/blog",
+        ),
         ("@handle and new.line and a.b@c", "@handle and new.line and a.b@c"),  # triggers without a match
         ("x@y.com@z.org", "s@university.edu@z.org"),  # one token, two "@": scanned once, left to right
     ],
@@ -150,37 +171,51 @@ def test_words_removed_counts_like_split():
 
 def test_map_unprotected_skips_code_and_latex():
     code = "Prose  here\n```python\nx  =  1   # keep\n```\nMore   prose"
-    assert map_unprotected(code, "code", lambda t: repair_whitespace(t, strip_ends=False)) == "Prose here\n```python\nx  =  1   # keep\n```\nMore prose"
+    assert (
+        map_unprotected(code, "code", lambda t: repair_whitespace(t, strip_ends=False))
+        == "Prose here\n```python\nx  =  1   # keep\n```\nMore prose"
+    )
     math = "Solve  $x  +  1 = 2$  now"
     assert map_unprotected(math, "math", lambda t: t.replace("  ", " ")) == "Solve $x  +  1 = 2$ now"
 
 
 def _record(genre: str, **fields) -> dict:
-    record = {"id": "0" * 64, "variant": "ori", "genre": genre, "split": "train", "budget_dir": "10M",
-              "meta": {}, "origin": "f:1", **fields}
+    record = {
+        "id": "0" * 64,
+        "variant": "ori",
+        "genre": genre,
+        "split": "train",
+        "budget_dir": "10M",
+        "meta": {},
+        "origin": "f:1",
+        **fields,
+    }
     if "text" not in record:
         record["text"] = ""
     return record
 
 
 def test_web_document_end_to_end(params):
-    text = ("We use cookies. Accept | Decline\nHome > News > Local\n<p>The council opened a new park on "
-            "Mill Lane.</p>\n<p>Contact the office at parks@council.example.org or (555) 013-2288 for "
-            "bookings.</p>\nShare this: Facebook | Twitter")
+    text = (
+        "We use cookies. Accept | Decline\nHome > News > Local\n<p>The council opened a new park on "
+        "Mill Lane.</p>\n<p>Contact the office at parks@council.example.org or (555) 013-2288 for "
+        "bookings.</p>\nShare this: Facebook | Twitter"
+    )
     outcome = clean_document(_record("web", text=text), params.clean)
-    assert outcome.record["text"] == ("The council opened a new park on Mill Lane.\n\nContact the office at "
-                                      "s@university.edu or 555-0100 for bookings.")
+    assert outcome.record["text"] == (
+        "The council opened a new park on Mill Lane.\n\nContact the office at "
+        "s@university.edu or 555-0100 for bookings."
+    )
     assert outcome.record["id"] == "0" * 64
     assert set(outcome.words_removed) >= {"boilerplate"}
 
 
 def test_code_keeps_code_but_scrubs_email_inside_it(params):
-    response = ("Here  is   the code:\n```python\ndef  notify():\n    send(\"admin@example.org\")  # tab\there\n```"
-                "\nDone.")
+    response = 'Here  is   the code:\n```python\ndef  notify():\n    send("admin@example.org")  # tab\there\n```\nDone.'
     outcome = clean_document(_record("code", prompt="Write  a   notifier.", response=response), params.clean)
     record = outcome.record
     assert record["prompt"] == "Write a notifier."
-    assert "def  notify():\n    send(\"s@university.edu\")  # tab\there" in record["response"]
+    assert 'def  notify():\n    send("s@university.edu")  # tab\there' in record["response"]
     assert record["response"].startswith("Here is the code:\n```python")
     assert record["text"] == record["prompt"] + " " + record["response"]
 
@@ -213,10 +248,14 @@ def test_conversation_keeps_quoted_turns(params):
 
 
 def test_non_english_paragraph_inside_english_document(params):
-    english = ("The library on Harlow Street reopened on Monday after months of repairs, and the children's "
-               "corner now sits on the second floor where the water cannot reach it.")
-    french = ("Le marché de la place centrale ouvre chaque samedi matin avec des producteurs locaux, des "
-              "fromages de la région et du pain frais cuit au feu de bois.")
+    english = (
+        "The library on Harlow Street reopened on Monday after months of repairs, and the children's "
+        "corner now sits on the second floor where the water cannot reach it."
+    )
+    french = (
+        "Le marché de la place centrale ouvre chaque samedi matin avec des producteurs locaux, des "
+        "fromages de la région et du pain frais cuit au feu de bois."
+    )
     outcome = clean_document(_record("web", text=f"{english}\n{french}\n{english} Again."), params.clean)
     assert outcome.record is not None
     assert "marché" not in outcome.record["text"] and outcome.record["text"].count("Harlow") == 2
@@ -224,8 +263,10 @@ def test_non_english_paragraph_inside_english_document(params):
 
 
 def test_mostly_foreign_document_is_rejected(params):
-    spanish = ("El mercado de la plaza central abre cada sábado por la mañana con productores locales, quesos de "
-               "la región y pan recién horneado en horno de leña para todos los vecinos del barrio.")
+    spanish = (
+        "El mercado de la plaza central abre cada sábado por la mañana con productores locales, quesos de "
+        "la región y pan recién horneado en horno de leña para todos los vecinos del barrio."
+    )
     outcome = clean_document(_record("web", text=f"Market news\n{spanish}\n{spanish}"), params.clean)
     assert outcome.record is None and outcome.rule == "language" and "es" in outcome.reason
 
@@ -237,8 +278,10 @@ def test_empty_documents_are_rejected_not_crashed(params, text):
 
 
 def test_ten_megabyte_document(params):
-    paragraph = ("The river rose slowly through the night while the town slept, and by morning the lower "
-                 "streets were under water. <b>Volunteers</b> filled sandbags &amp; carried them to the doors.\n")
+    paragraph = (
+        "The river rose slowly through the night while the town slept, and by morning the lower "
+        "streets were under water. <b>Volunteers</b> filled sandbags &amp; carried them to the doors.\n"
+    )
     text = paragraph * (10_000_000 // len(paragraph) + 1)
     start = time.perf_counter()
     outcome = clean_document(_record("book", text=text), params.clean)
@@ -251,8 +294,10 @@ def test_ten_megabyte_document(params):
 
 
 def test_rules_can_be_switched_off(params):
-    off = {name: getattr(params.clean, name).model_copy(update={"enabled": False})
-           for name in ("unicode", "markup", "boilerplate", "private_data", "language", "length")}
+    off = {
+        name: getattr(params.clean, name).model_copy(update={"enabled": False})
+        for name in ("unicode", "markup", "boilerplate", "private_data", "language", "length")
+    }
     cfg = with_changes(params.clean, **{k: v.model_dump() for k, v in off.items()})
     text = "<p>Mail a@b.org</p>"
     outcome = clean_document(_record("web", text=text), cfg)

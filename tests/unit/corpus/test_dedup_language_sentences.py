@@ -8,9 +8,11 @@ from tinyhelen.core.sentences import make_splitter
 from tinyhelen.corpus.dedup import NearDuplicates, count_words, exact_key, normalized_text, shingle_hashes
 from tinyhelen.corpus.language import foreign_language, function_word_share, keep_english
 
-STORY = ("The lighthouse keeper climbed the spiral stairs every evening at dusk to light the great lamp, and "
-         "the ships that passed the rocky point in the dark relied on its slow white flash to find the harbour "
-         "mouth safely, even in the worst of the autumn storms when the wind tore at the shutters.")
+STORY = (
+    "The lighthouse keeper climbed the spiral stairs every evening at dusk to light the great lamp, and "
+    "the ships that passed the rocky point in the dark relied on its slow white flash to find the harbour "
+    "mouth safely, even in the worst of the autumn storms when the wind tore at the shutters."
+)
 
 
 def test_exact_key_ignores_case_and_spacing():
@@ -109,7 +111,10 @@ def test_keep_english_short_lines_kept():
 def test_splitters_handle_abbreviations_and_lines(name):
     split = make_splitter(name)
     assert split("Dr. Lee came at 5 p.m. today. She left!\nBye") == [
-        "Dr. Lee came at 5 p.m. today.", "She left!", "Bye"]
+        "Dr. Lee came at 5 p.m. today.",
+        "She left!",
+        "Bye",
+    ]
 
 
 def test_punkt_is_trained_on_given_texts():

@@ -1,6 +1,6 @@
 """The curriculum's growth schedule: plateau trigger, exact levels, nested prefixes, self-loss re-scoring order.
 
-    pytest tests/unit/curriculum/test_schedule.py
+pytest tests/unit/curriculum/test_schedule.py
 """
 
 from __future__ import annotations
@@ -25,8 +25,13 @@ def make_pool(lengths, token_of=None) -> TokenPool:
     token_of = token_of or [1 + i % 5 for i in range(len(lengths))]
     pieces = [np.asarray([token_of[i]] * (n - 1) + [EOS], dtype=np.uint16) for i, n in enumerate(lengths)]
     lengths = np.asarray(lengths, dtype=np.int64)
-    return TokenPool([f"doc{i:03d}" for i in range(len(lengths))], np.concatenate(pieces),
-                     np.cumsum(lengths) - lengths, lengths, Framing(EOS, (), ()))
+    return TokenPool(
+        [f"doc{i:03d}" for i in range(len(lengths))],
+        np.concatenate(pieces),
+        np.cumsum(lengths) - lengths,
+        lengths,
+        Framing(EOS, (), ()),
+    )
 
 
 def val(loss: float) -> dict[str, float]:
@@ -37,20 +42,20 @@ def test_growth_only_on_a_plateau_against_the_all_time_best():
     growth = Growth(levels=20, patience=1, threshold=0.0)
     assert [growth.observe(x) for x in (5.0, 4.0, 3.5, 3.0)] == [False] * 4  # improving: no growth
     assert growth.level == 1
-    assert growth.observe(3.0)          # equal is not an improvement (threshold 0, strict)
+    assert growth.observe(3.0)  # equal is not an improvement (threshold 0, strict)
     assert growth.level == 2
-    assert growth.observe(3.2)          # worse than the best (never reset by a growth step)
-    assert not growth.observe(2.9)      # a new best
+    assert growth.observe(3.2)  # worse than the best (never reset by a growth step)
+    assert not growth.observe(2.9)  # a new best
     assert growth.level == 3 and growth.best == 2.9
 
 
 def test_patience_and_threshold():
     growth = Growth(levels=20, patience=2, threshold=0.1)
     assert not growth.observe(3.0)
-    assert not growth.observe(2.95)     # better, but not by more than the threshold: failure 1
-    assert growth.observe(2.95)         # failure 2 in a row: grow, counter restarts
-    assert not growth.observe(2.99)     # failure 1 again
-    assert not growth.observe(2.8)      # improvement resets the counter
+    assert not growth.observe(2.95)  # better, but not by more than the threshold: failure 1
+    assert growth.observe(2.95)  # failure 2 in a row: grow, counter restarts
+    assert not growth.observe(2.99)  # failure 1 again
+    assert not growth.observe(2.8)  # improvement resets the counter
     assert not growth.observe(2.8)
     assert growth.level == 2
 
@@ -73,8 +78,9 @@ def test_twenty_exact_levels_and_nothing_after_full(total):
 def test_iterative_pools_are_nested_easy_first_prefixes():
     pool = make_pool([8] * 40)
     keys = np.asarray([(i * 7) % 13 for i in range(40)], dtype=float)  # many ties: broken by id
-    schedule = CurriculumSchedule("iter-lmloss", pool, seed=1, block_size=4, levels=20, patience=1,
-                                  threshold=0.0, difficulty=keys)
+    schedule = CurriculumSchedule(
+        "iter-lmloss", pool, seed=1, block_size=4, levels=20, patience=1, threshold=0.0, difficulty=keys
+    )
     expected = sorted(range(40), key=lambda i: (keys[i], pool.ids[i]))
     order = BatchOrder(len(schedule.blocks()), 4, schedule.order_seed())
     selections = [schedule.selection().tolist()]
@@ -85,7 +91,7 @@ def test_iterative_pools_are_nested_easy_first_prefixes():
             order = BatchOrder(len(schedule.blocks()), 4, schedule.order_seed())
     assert len(selections) == 20
     for level, selection in enumerate(selections, start=1):
-        assert selection == expected[:level * 40 // 20]
+        assert selection == expected[: level * 40 // 20]
     assert schedule.share() == 1.0
     assert [row["grew"] for row in schedule.history[:3]] == [False, False, True]
     assert schedule.history[-1]["documents"] == 40
@@ -131,8 +137,9 @@ class TokenModel(torch.nn.Module):
 def test_self_loss_rescores_every_document_with_the_current_model_at_each_growth():
     token_of = [1, 2, 3, 4, 1, 2, 3, 4, 1, 2]
     pool = make_pool([6, 9, 4, 7, 5, 8, 6, 6, 3, 10], token_of)
-    schedule = CurriculumSchedule("iter-selfloss", pool, seed=2, block_size=4, levels=5, patience=1,
-                                  threshold=0.0, score_batch_size=3)
+    schedule = CurriculumSchedule(
+        "iter-selfloss", pool, seed=2, block_size=4, levels=5, patience=1, threshold=0.0, score_batch_size=3
+    )
     random_start = schedule.selection().tolist()
     model = TokenModel([0.0, 0.0, 1.0, 3.0, 5.0])  # token 4 is the most likely: its documents are easiest
     order = BatchOrder(len(schedule.blocks()), 2, schedule.order_seed())
@@ -148,7 +155,7 @@ def test_self_loss_rescores_every_document_with_the_current_model_at_each_growth
         blocks = [min(4, n - s) for s in range(0, n, 4)]
         targets = [token_of[i]] * (n - 1) + [EOS]
         starts = [0] + list(np.cumsum(blocks)[:-1])
-        predicted = [t for s, b in zip(starts, blocks) for t in targets[s + 1:s + b]]
+        predicted = [t for s, b in zip(starts, blocks, strict=False) for t in targets[s + 1 : s + b]]
         expected_loss.append(float(sum(-log_probs[t] for t in predicted)) / len(predicted))
     expected = sorted(range(10), key=lambda i: (round(expected_loss[i], 9), pool.ids[i]))
     assert schedule.selection().tolist() == expected[:4]
@@ -178,25 +185,30 @@ def test_state_dict_round_trip_restores_the_same_pool():
 
 def test_tokens_to_target_against_full_random():
     def curve(losses, shares, scoring=0):
-        return [{"step": 10 * (i + 1), "tokens": 100 * (i + 1), "loss": x, "seen_share": s, "scoring_tokens": scoring}
-                for i, (x, s) in enumerate(zip(losses, shares))]
+        return [
+            {"step": 10 * (i + 1), "tokens": 100 * (i + 1), "loss": x, "seen_share": s, "scoring_tokens": scoring}
+            for i, (x, s) in enumerate(zip(losses, shares, strict=False))
+        ]
 
     full = [1.0] * 4
-    runs = {("full-random", 1): curve([5, 4, 3, 2], full),
-            ("iter-lmloss", 1): curve([4, 3, 2, 1.5], [.05, .1, .15, .2]),
-            ("full-random", 2): curve([5, 4, 3, 2.5], full), ("iter-lmloss", 2): curve([5, 5, 5, 5], [.05] * 4)}
+    runs = {
+        ("full-random", 1): curve([5, 4, 3, 2], full),
+        ("iter-lmloss", 1): curve([4, 3, 2, 1.5], [0.05, 0.1, 0.15, 0.2]),
+        ("full-random", 2): curve([5, 4, 3, 2.5], full),
+        ("iter-lmloss", 2): curve([5, 5, 5, 5], [0.05] * 4),
+    }
     assert target_losses(runs[("full-random", 1)], [0.5, 1.0], 40) == [4.0, 2.0]
     rows = per_run(runs, [0.5, 1.0], 40)
     lm1 = [r for r in rows if r["strategy"] == "iter-lmloss" and r["seed"] == 1]
-    assert [r["steps"] for r in lm1] == [10, 30]            # reaches 4.0 at step 10 and 2.0 at step 30
-    assert [r["steps_saved_pct"] for r in lm1] == [50.0, 25.0]   # full-random: steps 20 and 40
+    assert [r["steps"] for r in lm1] == [10, 30]  # reaches 4.0 at step 10 and 2.0 at step 30
+    assert [r["steps_saved_pct"] for r in lm1] == [50.0, 25.0]  # full-random: steps 20 and 40
     assert lm1[1]["data_used_pct"] == 15.0 and lm1[1]["tokens"] == 300
     lm2 = [r for r in rows if r["strategy"] == "iter-lmloss" and r["seed"] == 2]
     assert not any(r["reached"] for r in lm2)
     cell = summarise(rows, 0.95)["iter-lmloss"]["1.0"]
     assert cell["reached"] == 1 and cell["seeds"] == 2 and cell["steps_saved_pct"]["low"] is None
     stats = interval([10.0, 20.0, 30.0], 0.95)
-    assert stats["mean"] == 20.0 and stats["low"] == pytest.approx(20 - 4.303 * 10 / 3 ** 0.5, abs=1e-2)
+    assert stats["mean"] == 20.0 and stats["low"] == pytest.approx(20 - 4.303 * 10 / 3**0.5, abs=1e-2)
 
 
 def test_a_first_level_too_short_for_one_row_is_extended_to_fill_one():

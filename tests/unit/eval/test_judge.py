@@ -22,25 +22,31 @@ from tinyhelen.eval.leaner_eval import (
 )
 
 
-@pytest.mark.parametrize("reply, expected", [
-    ("A: 3 4 2\nB: 5 5 0", [(3, 4, 2), (5, 5, 0)]),
-    ("Here are my scores.\n**B.** 1, 2, 3\nA) 0 0 0\n", [(0, 0, 0), (1, 2, 3)]),
-    ("A. 4\\t3\\t2\nB. 2\\t2\\t2", [(4, 3, 2), (2, 2, 2)]),  # the original's literal \t separators
-])
+@pytest.mark.parametrize(
+    "reply, expected",
+    [
+        ("A: 3 4 2\nB: 5 5 0", [(3, 4, 2), (5, 5, 0)]),
+        ("Here are my scores.\n**B.** 1, 2, 3\nA) 0 0 0\n", [(0, 0, 0), (1, 2, 3)]),
+        ("A. 4\\t3\\t2\nB. 2\\t2\\t2", [(4, 3, 2), (2, 2, 2)]),  # the original's literal \t separators
+    ],
+)
 def test_parse_scores_reads_every_label_in_order(reply, expected):
     assert parse_scores(reply, 2) == expected
 
 
-@pytest.mark.parametrize("reply, reason", [
-    ("", "empty_output"),
-    ("A: 3 4 2", "misaligned"),                      # a line missing
-    ("A: 3 4 2\nB: 1 1 1\nC: 2 2 2", "misaligned"),  # a label too many
-    ("A: 3 4 2\nA: 1 1 1", "duplicate_label"),
-    ("A: 3 4\nB: 1 1 1", "bad_line"),
-    ("A: 3 4 6\nB: 1 1 1", "out_of_range"),
-    ("A: 3 4 2.5\nB: 1 1 1", "out_of_range"),
-    ("I cannot rate these answers.", "misaligned"),
-])
+@pytest.mark.parametrize(
+    "reply, reason",
+    [
+        ("", "empty_output"),
+        ("A: 3 4 2", "misaligned"),  # a line missing
+        ("A: 3 4 2\nB: 1 1 1\nC: 2 2 2", "misaligned"),  # a label too many
+        ("A: 3 4 2\nA: 1 1 1", "duplicate_label"),
+        ("A: 3 4\nB: 1 1 1", "bad_line"),
+        ("A: 3 4 6\nB: 1 1 1", "out_of_range"),
+        ("A: 3 4 2.5\nB: 1 1 1", "out_of_range"),
+        ("I cannot rate these answers.", "misaligned"),
+    ],
+)
 def test_parse_scores_rejects_with_a_reason(reply, reason):
     with pytest.raises(JudgeParseError) as error:
         parse_scores(reply, 2)
@@ -86,8 +92,12 @@ def _record(qid, split, g, c, s, null=None):
 
 
 def test_summary_means_by_hand(params):
-    records = {"q1": _record("q1", "split-0-7", 5, 4, 3), "q2": _record("q2", "split-0-7", 1, 2, 3),
-               "q3": _record("q3", "split-9-10", 4, 4, 4), "q4": _record("q4", "split-9-10", None, None, None, "x")}
+    records = {
+        "q1": _record("q1", "split-0-7", 5, 4, 3),
+        "q2": _record("q2", "split-0-7", 1, 2, 3),
+        "q3": _record("q3", "split-9-10", 4, 4, 4),
+        "q4": _record("q4", "split-9-10", None, None, None, "x"),
+    }
     summary = summarise_model(records, params.judge)
     assert summary["grammar"]["mean"] == round((5 + 1 + 4) / 3, 4)
     assert summary["sum"]["mean"] == round((12 + 6 + 12) / 3, 4) and summary["sum"]["questions"] == 3
@@ -97,8 +107,14 @@ def test_summary_means_by_hand(params):
 
 
 def test_selection_prefers_the_best_sum_then_the_earlier_step():
-    inner = {"r@step-100": {"sum": {"mean": 9.0}}, "r@step-200": {"sum": {"mean": 9.0}}, "r": {"sum": {"mean": 8.0}},
-             "s@step-100": {"sum": {"mean": 7.0}}, "s": {"sum": {"mean": 7.0}}, "t": {"sum": {"mean": None}}}
+    inner = {
+        "r@step-100": {"sum": {"mean": 9.0}},
+        "r@step-200": {"sum": {"mean": 9.0}},
+        "r": {"sum": {"mean": 8.0}},
+        "s@step-100": {"sum": {"mean": 7.0}},
+        "s": {"sum": {"mean": 7.0}},
+        "t": {"sum": {"mean": None}},
+    }
     entries = [Entry("r", 200), Entry("r"), Entry("r", 100), Entry("s"), Entry("s", 100), Entry("t"), Entry("t", 5)]
     chosen = select_checkpoints(inner, entries)
     assert chosen == {"r": Entry("r", 100), "s": Entry("s", 100), "t": Entry("t")}
@@ -109,7 +125,7 @@ def test_judge_free_metrics_by_hand():
     metrics = judge_free_metrics(answers, frozenset({"the", "cat", "dog"}), [(6.0, 3), (0.0, 0), (3.0, 3)])
     assert metrics["answers"] == 3 and metrics["empty_rate"] == round(1 / 3, 4)
     assert metrics["answer_words"] == round(11 / 3, 4)
-    assert metrics["distinct_1"] == round(6 / 11, 4)           # the cat saw a dog ran
+    assert metrics["distinct_1"] == round(6 / 11, 4)  # the cat saw a dog ran
     assert metrics["distinct_2"] == round(5 / 9, 4)  # 7 + 2 bigrams, of which 3 + 2 distinct
     # trigrams of answer 1: the-cat-saw, cat-saw-the, saw-the-cat, the-cat-saw, cat-saw-the, saw-the-cat -> 3 of 6
     assert metrics["repetition_rate"] == round((0.5 + 0.0) / 2, 4)
@@ -117,10 +133,17 @@ def test_judge_free_metrics_by_hand():
     assert metrics["reference_perplexity"] == round(2.718281828 ** (9 / 6), 2)
 
 
-@pytest.mark.parametrize("section, key, value", [
-    ("judge", "group_size", 27), ("judge", "backend", "openai"), ("judge", "nosuch", 1),
-    ("generate", "archs", ["bert"]), ("generate", "sets", ["all", "all"]), ("generate", "max_new_tokens", 0),
-])
+@pytest.mark.parametrize(
+    "section, key, value",
+    [
+        ("judge", "group_size", 27),
+        ("judge", "backend", "openai"),
+        ("judge", "nosuch", 1),
+        ("generate", "archs", ["bert"]),
+        ("generate", "sets", ["all", "all"]),
+        ("generate", "max_new_tokens", 0),
+    ],
+)
 def test_eval_sections_are_strict(repo_root, section, key, value):
     import yaml
 

@@ -19,10 +19,18 @@ ZORRO = {
     "filler-gap-wh_object.txt": ["what did she eat the cake ?", "what did she eat ?"],
 }
 BLIMP = [
-    {"sentence_good": "The cat sleeps.", "sentence_bad": "The cat sleep.", "UID": "sv_agreement",
-     "linguistics_term": "agreement"},
-    {"sentence_good": "She saw herself.", "sentence_bad": "She saw himself.", "UID": "anaphor_gender",
-     "linguistics_term": "anaphor_agreement"},
+    {
+        "sentence_good": "The cat sleeps.",
+        "sentence_bad": "The cat sleep.",
+        "UID": "sv_agreement",
+        "linguistics_term": "agreement",
+    },
+    {
+        "sentence_good": "She saw herself.",
+        "sentence_bad": "She saw himself.",
+        "UID": "anaphor_gender",
+        "linguistics_term": "anaphor_agreement",
+    },
 ]
 
 
@@ -44,7 +52,8 @@ def test_zorro_reader_pairs_odd_bad_with_even_good(tmp_path):
     assert [(p.paradigm, p.phenomenon, p.good, p.bad) for p in pairs] == [
         ("agreement_subject_verb-simple", "agreement_subject_verb", "the cat sits .", "the cat sit ."),
         ("agreement_subject_verb-simple", "agreement_subject_verb", "the cats sit .", "the cats sits ."),
-        ("filler-gap-wh_object", "filler-gap", "what did she eat ?", "what did she eat the cake ?")]
+        ("filler-gap-wh_object", "filler-gap", "what did she eat ?", "what did she eat the cake ?"),
+    ]
     assert pairs[1].origin.endswith("agreement_subject_verb-simple.txt:4")
     assert zorro_phenomenon("island-effects-coordinate_structure_constraint") == "island-effects"
     assert zorro_phenomenon("case") == "case"
@@ -52,17 +61,19 @@ def test_zorro_reader_pairs_odd_bad_with_even_good(tmp_path):
 
 def test_zorro_selection_and_max_pairs(tmp_path):
     folder = _zorro(tmp_path / "z")
-    assert {p.paradigm for p in load_pairs(str(folder), paradigms=["filler-gap-wh_object"])} == {
-        "filler-gap-wh_object"}
+    assert {p.paradigm for p in load_pairs(str(folder), paradigms=["filler-gap-wh_object"])} == {"filler-gap-wh_object"}
     assert len(load_pairs(str(folder), "zorro", max_pairs=1)) == 2
     with pytest.raises(DataError, match="no paradigm"):
         load_pairs(str(folder), paradigms=["nosuch"])
 
 
-@pytest.mark.parametrize(("lines", "where"), [
-    (["a b .", "a c .", "d e ."], "bad.txt:3: odd number of lines"),
-    (["a b .", "", "d e .", "d f ."], "bad.txt:2: empty line"),
-])
+@pytest.mark.parametrize(
+    ("lines", "where"),
+    [
+        (["a b .", "a c .", "d e ."], "bad.txt:3: odd number of lines"),
+        (["a b .", "", "d e .", "d f ."], "bad.txt:2: empty line"),
+    ],
+)
 def test_malformed_zorro_file_names_file_and_line(tmp_path, lines, where):
     folder = _zorro(tmp_path / "z", {"bad.txt": lines})
     with pytest.raises(DataError, match=where):
@@ -73,7 +84,8 @@ def test_blimp_reader_local_folder(tmp_path):
     pairs = load_pairs(str(_blimp(tmp_path / "b")))
     assert [(p.paradigm, p.phenomenon, p.good, p.bad) for p in pairs] == [
         ("sv_agreement", "agreement", "The cat sleeps.", "The cat sleep."),
-        ("anaphor_gender", "anaphor_agreement", "She saw herself.", "She saw himself.")]
+        ("anaphor_gender", "anaphor_agreement", "She saw herself.", "She saw himself."),
+    ]
     assert pairs[1].origin.endswith("mixed.jsonl:2")
     (tmp_path / "b" / "mixed.jsonl").write_text(json.dumps({"sentence_good": "x"}) + "\n")
     with pytest.raises(DataError, match=r"mixed.jsonl:1: missing or empty 'sentence_bad'"):
@@ -107,16 +119,20 @@ def test_hub_source_goes_through_datasets_with_a_local_stand_in(tmp_path, monkey
 
     def load_dataset(repo, name, split, revision=None, cache_dir=None):
         calls.append(("load", repo, name, split, revision))
-        return real_load("json", data_files=str(local / f"{name}.jsonl"), split=split,
-                         cache_dir=str(tmp_path / "cache"))
+        return real_load(
+            "json", data_files=str(local / f"{name}.jsonl"), split=split, cache_dir=str(tmp_path / "cache")
+        )
 
     monkeypatch.setattr(datasets, "get_dataset_config_names", config_names)
     monkeypatch.setattr(datasets, "load_dataset", load_dataset)
     pairs = load_pairs("hf:nyu-mll/blimp@abc123", paradigms=["sv_agreement"])
     assert [(p.paradigm, p.good, p.origin) for p in pairs] == [
-        ("sv_agreement", "The cat sleeps.", "hf:nyu-mll/blimp/sv_agreement#0")]
-    assert calls == [("configs", "nyu-mll/blimp", "abc123"), ("load", "nyu-mll/blimp", "sv_agreement", "train",
-                                                              "abc123")]
+        ("sv_agreement", "The cat sleeps.", "hf:nyu-mll/blimp/sv_agreement#0")
+    ]
+    assert calls == [
+        ("configs", "nyu-mll/blimp", "abc123"),
+        ("load", "nyu-mll/blimp", "sv_agreement", "train", "abc123"),
+    ]
     with pytest.raises(DataError, match="BLiMP format"):
         load_pairs("hf:nyu-mll/blimp", "zorro")
 

@@ -23,15 +23,22 @@ from tinyhelen.glue.metrics import TASK_METRICS
 def _run(task: str, lr: float, seed: int, val: float, test: float, columns=None) -> dict:
     columns = columns or [task]
     metric = "mcc" if task == "cola" else "accuracy"
-    return {"task": task, "learning_rate": lr, "seed": seed,
-            "validation": {c: {metric: val, "score": val} for c in columns},
-            "test": {c: {metric: test, "score": test} for c in columns}}
+    return {
+        "task": task,
+        "learning_rate": lr,
+        "seed": seed,
+        "validation": {c: {metric: val, "score": val} for c in columns},
+        "test": {c: {metric: test, "score": test} for c in columns},
+    }
 
 
 RUNS = [
-    _run("rte", 1e-3, 1, 0.6, 0.5), _run("rte", 1e-3, 2, 0.8, 0.7),   # mean val 0.70: best
-    _run("rte", 1e-4, 1, 0.65, 0.9), _run("rte", 1e-4, 2, 0.65, 0.9),  # mean val 0.65
-    _run("cola", 1e-4, 1, 0.2, 0.3), _run("cola", 1e-4, 2, 0.2, 0.1),
+    _run("rte", 1e-3, 1, 0.6, 0.5),
+    _run("rte", 1e-3, 2, 0.8, 0.7),  # mean val 0.70: best
+    _run("rte", 1e-4, 1, 0.65, 0.9),
+    _run("rte", 1e-4, 2, 0.65, 0.9),  # mean val 0.65
+    _run("cola", 1e-4, 1, 0.2, 0.3),
+    _run("cola", 1e-4, 2, 0.2, 0.1),
     _run("mnli", 1e-3, 1, 0.5, 0.4, ["mnli-m", "mnli-mm"]),
 ]
 
@@ -48,7 +55,10 @@ def test_best_lr_and_test_over_seeds():
     assert rte["best_lr"] == 1e-3 and rte["seeds"] == [1, 2]
     assert rte["lr_validation_score"] == {"0.001": pytest.approx(0.7), "0.0001": pytest.approx(0.65)}
     # the 1e-4 runs score better on test, but selection is on validation only
-    assert metrics["scores"]["rte"]["test"]["score"] == {"mean": pytest.approx(0.6), "std": pytest.approx(0.141421, abs=1e-6)}
+    assert metrics["scores"]["rte"]["test"]["score"] == {
+        "mean": pytest.approx(0.6),
+        "std": pytest.approx(0.141421, abs=1e-6),
+    }
     assert metrics["scores"]["cola"]["test"]["mcc"]["mean"] == pytest.approx(0.2)
     assert metrics["tasks"]["sst2"] == {"status": "skipped", "reason": "missing train"}
     # average over cola 0.2, mnli (0.4 + 0.4) / 2, rte 0.6; sst2 not counted
@@ -62,8 +72,10 @@ def test_lr_ties_go_to_the_first_listed():
 
 
 def test_summary_and_table():
-    models = {name: summarise_model(name, ["cola", "sst2", "mnli", "rte"], RUNS, {"sst2": "missing"})
-              for name in ("llama-leaner", "llama-scratch", "bert-ori")}
+    models = {
+        name: summarise_model(name, ["cola", "sst2", "mnli", "rte"], RUNS, {"sst2": "missing"})
+        for name in ("llama-leaner", "llama-scratch", "bert-ori")
+    }
     summary = summarise_models(models)
     assert list(summary["models"]) == ["llama-scratch", "llama-leaner", "bert-ori"]  # paper order
     assert summary["columns"] == ["cola", "mnli-m", "mnli-mm", "rte"]
@@ -75,10 +87,16 @@ def test_summary_and_table():
 
 
 def _grid_metrics(name: str, cola: float, rte: float) -> dict:
-    runs = [{"task": task, "learning_rate": 1e-3, "seed": 1,
-             "validation": {task: {**{m: value for m in TASK_METRICS[task]}, "score": value}},
-             "test": {task: {**{m: value for m in TASK_METRICS[task]}, "score": value}}}
-            for task, value in (("cola", cola), ("rte", rte))]
+    runs = [
+        {
+            "task": task,
+            "learning_rate": 1e-3,
+            "seed": 1,
+            "validation": {task: {**{m: value for m in TASK_METRICS[task]}, "score": value}},
+            "test": {task: {**{m: value for m in TASK_METRICS[task]}, "score": value}},
+        }
+        for task, value in (("cola", cola), ("rte", rte))
+    ]
     return summarise_model(name, ["cola", "rte"], runs, {})
 
 

@@ -69,12 +69,16 @@ def test_classification_metrics_match_sklearn(task, num_classes):
     from sklearn import metrics as sk
 
     rng = np.random.default_rng(1)
-    for labels, predictions in [(rng.integers(0, num_classes, 300), rng.integers(0, num_classes, 300)),
-                                (np.array([1, 1, 0, 1]), np.array([1, 1, 1, 1])),
-                                (np.array([0, 0, 0]), np.array([0, 0, 0]))]:
+    for labels, predictions in [
+        (rng.integers(0, num_classes, 300), rng.integers(0, num_classes, 300)),
+        (np.array([1, 1, 0, 1]), np.array([1, 1, 1, 1])),
+        (np.array([0, 0, 0]), np.array([0, 0, 0])),
+    ]:
         ours = compute_metrics(task, predictions, labels)
-        expected = {"mcc": lambda: sk.matthews_corrcoef(labels, predictions),
-                    "accuracy": lambda: sk.accuracy_score(labels, predictions),
-                    "f1": lambda: sk.f1_score(labels, predictions, zero_division=0.0)}
+        expected = {
+            "mcc": lambda labels=labels, predictions=predictions: sk.matthews_corrcoef(labels, predictions),
+            "accuracy": lambda labels=labels, predictions=predictions: sk.accuracy_score(labels, predictions),
+            "f1": lambda labels=labels, predictions=predictions: sk.f1_score(labels, predictions, zero_division=0.0),
+        }
         for name in set(ours) - {"score"}:
             assert ours[name] == pytest.approx(expected[name]()), (name, labels, predictions)

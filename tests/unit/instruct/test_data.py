@@ -1,6 +1,6 @@
 """instruct_data: the release hash, dedup, hash-order splits shared by both variants, rejects, sources.
 
-    pytest tests/unit/instruct/test_data.py
+pytest tests/unit/instruct/test_data.py
 """
 
 from __future__ import annotations
@@ -20,24 +20,50 @@ from tinyhelen.core.release import normalise_document
 from tinyhelen.instruct.data import assign_splits, build_instruct_data, dedup, read_source, record_id
 from tinyhelen.params import validate_params
 
-WORDS = ("a", "the", "is", "to", "and", "of", "you", "it", "in", "can", "be", "one", "two", "dog", "cat", "red",
-         "sun", "name", "give", "write", "say", "word")
+WORDS = (
+    "a",
+    "the",
+    "is",
+    "to",
+    "and",
+    "of",
+    "you",
+    "it",
+    "in",
+    "can",
+    "be",
+    "one",
+    "two",
+    "dog",
+    "cat",
+    "red",
+    "sun",
+    "name",
+    "give",
+    "write",
+    "say",
+    "word",
+)
 
 
 def alpaca(number: int, with_input: bool = False) -> dict:
     """A small Alpaca-schema record written for this test."""
-    return {"instruction": f"Name thing number {number} you can see in a park.",
-            "input": f"The park near house {number}." if with_input else "",
-            "output": f"Thing {number} is a red bench by the pond."}
+    return {
+        "instruction": f"Name thing number {number} you can see in a park.",
+        "input": f"The park near house {number}." if with_input else "",
+        "output": f"Thing {number} is a red bench by the pond.",
+    }
 
 
 def leaner(record: dict, output: str | None = None) -> dict:
     """The record's Leaner-Instruct twin as ingest stores it (id = hash of the original)."""
-    raw = {"instruction": "Say one thing in a park.", "input": record["input"] and "A park.",
-           "output": record["output"].replace("bench", "seat") if output is None else output,
-           "hash": record_id(record["instruction"], record["input"], record["output"])}
-    return normalise_document(raw, variant="leaner", genre="instruction", split="all", budget_dir="",
-                              origin="fixture")
+    raw = {
+        "instruction": "Say one thing in a park.",
+        "input": record["input"] and "A park.",
+        "output": record["output"].replace("bench", "seat") if output is None else output,
+        "hash": record_id(record["instruction"], record["input"], record["output"]),
+    }
+    return normalise_document(raw, variant="leaner", genre="instruction", split="all", budget_dir="", origin="fixture")
 
 
 @pytest.fixture
@@ -57,8 +83,9 @@ def corpus(tmp_path: Path) -> dict:
 
 
 def data_params(params, **changes):
-    cfg = with_changes(params.instruct_data, **{"backend": "release", "validation_fraction": 0.1,
-                                                "test_fraction": 0.1, **changes})
+    cfg = with_changes(
+        params.instruct_data, **{"backend": "release", "validation_fraction": 0.1, "test_fraction": 0.1, **changes}
+    )
     return params.model_copy(update={"instruct_data": cfg})
 
 
@@ -97,10 +124,14 @@ def test_splits_are_disjoint_and_in_hash_order():
 
 def test_both_variants_hold_the_same_records_per_split(params, corpus, tmp_path):
     out = tmp_path / "instruct"
-    result = build_instruct_data(data_params(params, source=str(corpus["path"])), out, release_dir=corpus["raw"],
-                                 word_list=corpus["words"])
-    read = {(v, s): [r for _, r in iter_records(out / v / f"{s}.jsonl")] for v in ("ori", "leaner")
-            for s in ("train", "validation", "test")}
+    result = build_instruct_data(
+        data_params(params, source=str(corpus["path"])), out, release_dir=corpus["raw"], word_list=corpus["words"]
+    )
+    read = {
+        (v, s): [r for _, r in iter_records(out / v / f"{s}.jsonl")]
+        for v in ("ori", "leaner")
+        for s in ("train", "validation", "test")
+    }
     for split in ("train", "validation", "test"):
         assert [r["id"] for r in read[("ori", split)]] == [r["id"] for r in read[("leaner", split)]]
     ids = {s: {r["id"] for r in read[("ori", s)]} for s in ("train", "validation", "test")}
@@ -127,8 +158,12 @@ def test_both_variants_hold_the_same_records_per_split(params, corpus, tmp_path)
 
 
 def test_rules_backend_keeps_every_record(params, corpus, tmp_path):
-    result = build_instruct_data(data_params(params, source=str(corpus["path"]), backend="rules"),
-                                 tmp_path / "out", release_dir=corpus["raw"], word_list=corpus["words"])
+    result = build_instruct_data(
+        data_params(params, source=str(corpus["path"]), backend="rules"),
+        tmp_path / "out",
+        release_dir=corpus["raw"],
+        word_list=corpus["words"],
+    )
     assert result.metrics["kept"] == 20 and result.metrics["reject_reasons"] == {"empty_source": 1}
 
 
@@ -164,6 +199,7 @@ def test_hub_source_reads_through_datasets(params, corpus, monkeypatch):
     cfg = with_changes(params.instruct_data, source="hf:yahma/alpaca-cleaned@abc123", max_records=5)
     records, inputs = read_source(cfg, cache_dir=str(corpus["raw"].parent / "hub"))
     assert calls == [("yahma/alpaca-cleaned", "abc123", "train")] and inputs == {}
-    assert [r["id"] for r in records] == [record_id(r["instruction"], r["input"], r["output"])
-                                          for r in corpus["records"][:5]]
+    assert [r["id"] for r in records] == [
+        record_id(r["instruction"], r["input"], r["output"]) for r in corpus["records"][:5]
+    ]
     assert records[0]["origin"] == "hf:yahma/alpaca-cleaned@abc123[train#1]"

@@ -34,10 +34,18 @@ def saved(tmp_path_factory):
 def test_card_metadata_body_and_counts(saved):
     model_dir, counts = saved
     assert parameter_counts(model_dir) == counts
-    path = write_model_card(model_dir, arch="bert", corpus="leaner", data_source="hf:EmpathYang/TinyHelen",
-                            tokens_seen=16384, metrics={"val/loss": 7.123456789, "steps": 16},
-                            params={"pretrain": {"max_steps": 16}}, changed={"pretrain.max_steps": [8, 16]},
-                            exp_name="bushy-lamb", scores={"Zorro probe": {"accuracy": 0.61234}})
+    path = write_model_card(
+        model_dir,
+        arch="bert",
+        corpus="leaner",
+        data_source="hf:EmpathYang/TinyHelen",
+        tokens_seen=16384,
+        metrics={"val/loss": 7.123456789, "steps": 16},
+        params={"pretrain": {"max_steps": 16}},
+        changed={"pretrain.max_steps": [8, 16]},
+        exp_name="bushy-lamb",
+        scores={"Zorro probe": {"accuracy": 0.61234}},
+    )
     card = path.read_text()
     meta = yaml.safe_load(card.split("---\n")[1])
     assert meta["library_name"] == "transformers" and meta["pipeline_tag"] == "fill-mask"
@@ -47,10 +55,18 @@ def test_card_metadata_body_and_counts(saved):
     assert "DVC experiment: `bushy-lamb`" in card and "| `pretrain.max_steps` | 8 | 16 |" in card
     assert "| `val/loss` | 7.1235 |" in card and "| `accuracy` | 0.6123 |" in card
     assert 'pipeline("fill-mask", model=path)' in card
-    again = render_model_card(model_dir, arch="bert", corpus="leaner", data_source="hf:EmpathYang/TinyHelen",
-                              tokens_seen=16384, metrics={"val/loss": 7.123456789, "steps": 16},
-                              params={"pretrain": {"max_steps": 16}}, changed={"pretrain.max_steps": [8, 16]},
-                              exp_name="bushy-lamb", scores={"Zorro probe": {"accuracy": 0.61234}})
+    again = render_model_card(
+        model_dir,
+        arch="bert",
+        corpus="leaner",
+        data_source="hf:EmpathYang/TinyHelen",
+        tokens_seen=16384,
+        metrics={"val/loss": 7.123456789, "steps": 16},
+        params={"pretrain": {"max_steps": 16}},
+        changed={"pretrain.max_steps": [8, 16]},
+        exp_name="bushy-lamb",
+        scores={"Zorro probe": {"accuracy": 0.61234}},
+    )
     assert again == card  # deterministic: nothing in it depends on when or where it was written
 
     from huggingface_hub import ModelCard
@@ -63,25 +79,32 @@ def test_changed_params_against_the_baseline_commit(tmp_path):
         subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
 
     git("init", "-q")
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"seed": 65, "pretrain": {"max_steps": 16, "lr": 1},
-                                                          "glue": {"seeds": [1]}}))
+    (tmp_path / "params.yaml").write_text(
+        yaml.safe_dump({"seed": 65, "pretrain": {"max_steps": 16, "lr": 1}, "glue": {"seeds": [1]}})
+    )
     git("add", "params.yaml")
     git("-c", "user.email=a@b", "-c", "user.name=t", "commit", "-qm", "base")
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"seed": 65, "pretrain": {"max_steps": 32, "lr": 1},
-                                                          "glue": {"seeds": [1, 2]}}))
-    assert changed_params("params.yaml", None, ["seed", "pretrain"], cwd=tmp_path) == {
-        "pretrain.max_steps": [16, 32]}
-    assert changed_params("params.yaml", None, cwd=tmp_path) == {"glue.seeds": [[1], [1, 2]],
-                                                                  "pretrain.max_steps": [16, 32]}
+    (tmp_path / "params.yaml").write_text(
+        yaml.safe_dump({"seed": 65, "pretrain": {"max_steps": 32, "lr": 1}, "glue": {"seeds": [1, 2]}})
+    )
+    assert changed_params("params.yaml", None, ["seed", "pretrain"], cwd=tmp_path) == {"pretrain.max_steps": [16, 32]}
+    assert changed_params("params.yaml", None, cwd=tmp_path) == {
+        "glue.seeds": [[1], [1, 2]],
+        "pretrain.max_steps": [16, 32],
+    }
     assert changed_params("params.yaml", "no-such-rev", cwd=tmp_path) == {}
 
 
 def test_a_later_stage_adds_its_scores(saved, tmp_path):
     model_dir, _ = saved
-    (model_dir / "meta.json").write_text(json.dumps({"stage": "pretrain", "arch": "bert", "corpus": "leaner",
-                                                     "metrics": {"val/loss": 7.5, "tokens_seen": 10}}))
-    out = card_with_scores(model_dir, {"Leaner-GLUE": {"average": {"test": 0.4321}}}, data_source="sample",
-                           out_path=tmp_path / "README.md")
+    (model_dir / "meta.json").write_text(
+        json.dumps(
+            {"stage": "pretrain", "arch": "bert", "corpus": "leaner", "metrics": {"val/loss": 7.5, "tokens_seen": 10}}
+        )
+    )
+    out = card_with_scores(
+        model_dir, {"Leaner-GLUE": {"average": {"test": 0.4321}}}, data_source="sample", out_path=tmp_path / "README.md"
+    )
     card = out.read_text()
     assert "### Leaner-GLUE" in card and "| `average.test` | 0.4321 |" in card and "| `val/loss` | 7.5 |" in card
     assert card_with_scores(tmp_path, {}, data_source="sample", out_path=tmp_path / "x.md") is None

@@ -11,10 +11,20 @@ from tinyhelen.params import load_params
 from tinyhelen.pretrain.loop import get_lr, resolve_runtime
 
 
-@pytest.mark.parametrize("schedule, step, expected", [
-    ("linear", 0, 0.0), ("linear", 5, 0.5), ("linear", 10, 1.0), ("linear", 60, 0.5), ("linear", 110, 0.0),
-    ("cosine", 10, 1.0), ("cosine", 60, 0.5), ("cosine", 110, 0.0), ("constant", 80, 1.0),
-])
+@pytest.mark.parametrize(
+    "schedule, step, expected",
+    [
+        ("linear", 0, 0.0),
+        ("linear", 5, 0.5),
+        ("linear", 10, 1.0),
+        ("linear", 60, 0.5),
+        ("linear", 110, 0.0),
+        ("cosine", 10, 1.0),
+        ("cosine", 60, 0.5),
+        ("cosine", 110, 0.0),
+        ("constant", 80, 1.0),
+    ],
+)
 def test_warmup_then_decay(schedule, step, expected):
     assert get_lr(step, peak=1.0, warmup_steps=10, max_steps=110, schedule=schedule) == pytest.approx(expected)
 

@@ -59,6 +59,8 @@ def test_bad_dims_are_named():
     raw["mamba"]["mamba_n_heads"] = 3
     with pytest.raises(ValidationError, match=re.escape("mamba_n_heads * mamba_d_head (3 * 16)")):
         ModelConfig.model_validate(raw)
+
+
 def _mamba(seed: int = 65, **dims):
     raw = model_config().model_dump()
     raw["mamba"].update(hidden_size=128, intermediate_size=256, mamba_n_heads=64, mamba_d_head=4, **dims)
@@ -84,8 +86,13 @@ def test_mamba_init_is_mamba_ssms():
     assert stats.kstest(((a - 1) / 15).numpy(), "uniform").pvalue > 0.01
     assert all(bool((layer.mamba.D == 1).all()) for layer in layers)
     n_layer = len(layers)
-    for name, scale in (("mamba.out_proj", math.sqrt(2 * n_layer)), ("feed_forward.down_proj", math.sqrt(2 * n_layer)),
-                        ("mamba.in_proj", 1.0), ("feed_forward.gate_proj", 1.0), ("lm_head", 1.0)):
+    for name, scale in (
+        ("mamba.out_proj", math.sqrt(2 * n_layer)),
+        ("feed_forward.down_proj", math.sqrt(2 * n_layer)),
+        ("mamba.in_proj", 1.0),
+        ("feed_forward.gate_proj", 1.0),
+        ("lm_head", 1.0),
+    ):
         weights = [model.get_submodule(name)] if name == "lm_head" else [layer.get_submodule(name) for layer in layers]
         values = torch.cat([w.weight.detach().flatten() for w in weights])
         bound = 1 / math.sqrt(weights[0].weight.shape[1]) / scale  # kaiming-uniform(a=sqrt(5)) = U(-b, b)

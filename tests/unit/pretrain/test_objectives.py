@@ -1,6 +1,6 @@
 """XLNet's permutation-LM masking: the share of masked tokens is the paper's 1/6 (spec §5.3).
 
-    pytest tests/unit/test_objectives.py
+pytest tests/unit/test_objectives.py
 """
 
 from __future__ import annotations
@@ -22,8 +22,15 @@ def xlnet_tokenizer():
 
 def masked_share(tokenizer, plm_probability: float, rows: int = 64, block_size: int = 512) -> float:
     specials = {"pad": tokenizer.pad_token_id, "sep": tokenizer.sep_token_id, "cls": tokenizer.cls_token_id}
-    objective = make_objective("plm", tokenizer, specials, mlm_probability=0.15, plm_probability=plm_probability,
-                               max_span_length=5, block_size=block_size)
+    objective = make_objective(
+        "plm",
+        tokenizer,
+        specials,
+        mlm_probability=0.15,
+        plm_probability=plm_probability,
+        max_span_length=5,
+        block_size=block_size,
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         ids = torch.randint(20, 390, (rows, block_size))  # ordinary (non-special) tokens only

@@ -1,6 +1,6 @@
 """Unit tests of the report's small parts: estimates, model names, provenance, the section registry.
 
-    pytest tests/unit/report/test_stats.py -q
+pytest tests/unit/report/test_stats.py -q
 """
 
 from __future__ import annotations
@@ -35,15 +35,18 @@ def test_summarise_single_and_empty():
     assert summarise([], 0.95) is None
 
 
-@pytest.mark.parametrize("value, expected", [
-    (0.7, Estimate(0.7, None, None, None, 1)),
-    ({"mean": 0.7, "std": 0.1}, Estimate(0.7, 0.1, None, None, None)),
-    ({"mean": 0.7, "std": 0.1, "ci95": [0.6, 0.8], "n": 3}, Estimate(0.7, 0.1, 0.6, 0.8, 3)),
-    ({"mean": 0.7, "ci_low": 0.5, "ci_high": 0.9, "seeds": [1, 2]}, Estimate(0.7, None, 0.5, 0.9, 2)),
-    ({"std": 0.1}, None),
-    ("0.7", None),
-    (True, None),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (0.7, Estimate(0.7, None, None, None, 1)),
+        ({"mean": 0.7, "std": 0.1}, Estimate(0.7, 0.1, None, None, None)),
+        ({"mean": 0.7, "std": 0.1, "ci95": [0.6, 0.8], "n": 3}, Estimate(0.7, 0.1, 0.6, 0.8, 3)),
+        ({"mean": 0.7, "ci_low": 0.5, "ci_high": 0.9, "seeds": [1, 2]}, Estimate(0.7, None, 0.5, 0.9, 2)),
+        ({"std": 0.1}, None),
+        ("0.7", None),
+        (True, None),
+    ],
+)
 def test_read_estimate_shapes(value, expected):
     assert read_estimate(value) == expected
 
@@ -57,12 +60,15 @@ def test_estimate_text_and_scale():
     assert Estimate(1.0, 0.2, -0.5, 1.5, 3).excludes_zero is False
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("llama-leaner-s65", ("llama", "leaner", 65)),
-    ("xlnet-ori", ("xlnet", "ori", None)),
-    ("bert-scratch-s1", ("bert", "scratch", 1)),
-    ("README", None),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("llama-leaner-s65", ("llama", "leaner", 65)),
+        ("xlnet-ori", ("xlnet", "ori", None)),
+        ("bert-scratch-s1", ("bert", "scratch", 1)),
+        ("README", None),
+    ],
+)
 def test_parse_model_name(name, expected):
     parsed = parse_model_name(name)
     assert (None if parsed is None else (parsed.arch, parsed.corpus, parsed.seed)) == expected
@@ -85,9 +91,20 @@ def test_report_stage_tracks_every_params_section():
 
 
 def _git(cwd, *args):
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                   env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
-                        "GIT_COMMITTER_EMAIL": "t@example.com", "HOME": str(cwd), "PATH": "/usr/bin:/bin"})
+    subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        env={
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.com",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.com",
+            "HOME": str(cwd),
+            "PATH": "/usr/bin:/bin",
+        },
+    )
 
 
 def test_provenance_changed_params_vs_git_head(tmp_path, monkeypatch):
@@ -101,8 +118,10 @@ def test_provenance_changed_params_vs_git_head(tmp_path, monkeypatch):
     prov = collect_provenance(path, changed)
     assert prov.experiment == "cpu-study" and prov.compared
     assert [(c.key, c.baseline, c.value) for c in prov.changed] == [
-        ("pretrain.archs", '["llama", "bert"]', '["llama"]'), ("pretrain.max_steps", "16", "300"),
-        ("report.dpi", "(absent)", "100")]
+        ("pretrain.archs", '["llama", "bert"]', '["llama"]'),
+        ("pretrain.max_steps", "16", "300"),
+        ("report.dpi", "(absent)", "100"),
+    ]
 
 
 def test_provenance_without_git_lists_everything(tmp_path, monkeypatch):

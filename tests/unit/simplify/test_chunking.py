@@ -42,8 +42,9 @@ def test_tokenizer_folder_counter(tmp_path):
 def test_token_counter_param_is_validated():
     settings = {"docs_per_group": 1, "sentences_per_step": 1, "token_threshold": 5}
     with pytest.raises(ValueError, match="gpt2_pieces, words, or a folder"):
-        ChunkingConfig(token_counter="gpt2", **{g: settings for g in ("web", "book", "wiki", "textbook",
-                                                                       "conversation")})
+        ChunkingConfig(
+            token_counter="gpt2", **{g: settings for g in ("web", "book", "wiki", "textbook", "conversation")}
+        )
 
 
 def test_sentence_spans_keep_layout():
@@ -54,8 +55,7 @@ def test_sentence_spans_keep_layout():
 
 def test_chunks_emit_past_threshold_and_keep_remainder():
     doc = "One two three. Four five six. Seven eight. Nine."
-    chunks = make_chunks([doc], ChunkingGenre(docs_per_group=1, sentences_per_step=1, token_threshold=4),
-                         split, words)
+    chunks = make_chunks([doc], ChunkingGenre(docs_per_group=1, sentences_per_step=1, token_threshold=4), split, words)
     assert [c.text for c in chunks] == ["One two three. Four five six. <end>", "Seven eight. Nine. <end>"]
 
 
@@ -65,13 +65,18 @@ def test_chunks_span_documents_with_explicit_boundaries():
     chunks = make_chunks(docs, settings, split, words)
     # group 1 = docs 0 and 1 (four sentences, two per step); group 2 = doc 2 alone
     assert [[(p.doc, p.text) for p in c.pieces] for c in chunks] == [
-        [(0, "A a. B b."), (1, "C c. D d.")], [(2, "E e.")]]
+        [(0, "A a. B b."), (1, "C c. D d.")],
+        [(2, "E e.")],
+    ]
     assert chunks[0].text == "A a. B b. <end>\nC c. D d. <end>"
 
 
 def test_assemble_rebuilds_documents_and_fails_whole_documents():
-    chunks = [Chunk((Piece(0, "", "a."), Piece(1, "", "b."))), Chunk((Piece(1, "\n", "c."),)),
-              Chunk((Piece(2, "", "d."),))]
+    chunks = [
+        Chunk((Piece(0, "", "a."), Piece(1, "", "b."))),
+        Chunk((Piece(1, "\n", "c."),)),
+        Chunk((Piece(2, "", "d."),)),
+    ]
     assert assemble(3, chunks, [["A.", "B."], ["C."], ["D."]]) == ["A.", "B.\nC.", "D."]
     # a failed chunk fails every document it touches, and only those
     assert assemble(3, chunks, [["A.", "B."], None, ["D."]]) == ["A.", None, "D."]
@@ -81,6 +86,10 @@ def test_sample_chunking_uses_params(params):
     from tinyhelen.core.sentences import make_splitter
 
     text = (REPO_ROOT / "README.md").read_text()[:3000]
-    chunks = make_chunks([text], params.simplify.chunking.web, make_splitter(params.sentences),
-                         make_token_counter(params.simplify.chunking.token_counter))
+    chunks = make_chunks(
+        [text],
+        params.simplify.chunking.web,
+        make_splitter(params.sentences),
+        make_token_counter(params.simplify.chunking.token_counter),
+    )
     assert len(chunks) >= 2 and all(len(c.pieces) == 1 for c in chunks)

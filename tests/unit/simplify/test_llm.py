@@ -23,8 +23,15 @@ def test_request_key_covers_model_prompt_and_decoding(params):
     assert base == request_key(params.llm, "hello")
     changed = [request_key(params.llm, "hello!")] + [
         request_key(with_changes(params.llm, **change), "hello")
-        for change in ({"model": "other"}, {"temperature": 0.7}, {"top_p": 0.5}, {"max_tokens": 7}, {"seed": 1},
-                       {"system_prompt": "Be brief."})]
+        for change in (
+            {"model": "other"},
+            {"temperature": 0.7},
+            {"top_p": 0.5},
+            {"max_tokens": 7},
+            {"seed": 1},
+            {"system_prompt": "Be brief."},
+        )
+    ]
     assert len({base, *changed}) == 1 + len(changed)
     # transport settings do not change what the model answers, so they do not change the key
     assert request_key(with_changes(params.llm, concurrency=3, timeout_s=1.0), "hello") == base
@@ -63,8 +70,15 @@ def test_reask_number_is_part_of_the_key_and_the_first_ask_keeps_its_key(params)
     import json
 
     llm = params.llm
-    payload = {"model": llm.model, "system": llm.system_prompt, "prompt": "hello", "temperature": llm.temperature,
-               "top_p": llm.top_p, "max_tokens": llm.max_tokens, "seed": llm.seed}
+    payload = {
+        "model": llm.model,
+        "system": llm.system_prompt,
+        "prompt": "hello",
+        "temperature": llm.temperature,
+        "top_p": llm.top_p,
+        "max_tokens": llm.max_tokens,
+        "seed": llm.seed,
+    }
     old_key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
     assert request_key(llm, "hello") == request_key(llm, "hello", attempt=0) == old_key  # caches stay valid
     assert len({request_key(llm, "hello", attempt=n) for n in range(4)}) == 4
@@ -75,12 +89,15 @@ def test_cache_keeps_the_requests_behind_each_answer_and_reads_old_caches(tmp_pa
 
     path = tmp_path / "old.sqlite"
     with sqlite3.connect(path) as db:  # the schema before request counts were kept
-        db.execute("CREATE TABLE responses (key TEXT PRIMARY KEY, model TEXT, text TEXT, finish_reason TEXT,"
-                   " input_tokens INTEGER, output_tokens INTEGER, created REAL)")
+        db.execute(
+            "CREATE TABLE responses (key TEXT PRIMARY KEY, model TEXT, text TEXT, finish_reason TEXT,"
+            " input_tokens INTEGER, output_tokens INTEGER, created REAL)"
+        )
         db.execute("INSERT INTO responses VALUES ('old', 'm', 'hi', 'stop', 5, 2, 0)")
     cache = ResponseCache(path)
-    assert cache.get("old") == Answer(text="hi", finish_reason="stop", input_tokens=5, output_tokens=2, cached=True,
-                                      requests=1)
+    assert cache.get("old") == Answer(
+        text="hi", finish_reason="stop", input_tokens=5, output_tokens=2, cached=True, requests=1
+    )
     cache.put("new", "m", Answer(text="yo", finish_reason="stop", input_tokens=7, output_tokens=3, requests=4))
     assert cache.get("new").requests == 4
 
@@ -93,14 +110,17 @@ def _completion(**fields):
     return SimpleNamespace(choices=fields.get("choices", [choice]), usage=fields.get("usage"))
 
 
-@pytest.mark.parametrize("response, problem", [
-    ("<html>502</html>", "no choices"),
-    (_completion(choices=None), "no choices"),
-    (_completion(choices=[]), "no choices"),
-    (_completion(choices="oops"), "no choices"),
-    (_completion(content=42), "content is a int"),
-    (_completion(finish_reason=["stop"]), "finish_reason is a list"),
-])
+@pytest.mark.parametrize(
+    "response, problem",
+    [
+        ("<html>502</html>", "no choices"),
+        (_completion(choices=None), "no choices"),
+        (_completion(choices=[]), "no choices"),
+        (_completion(choices="oops"), "no choices"),
+        (_completion(content=42), "content is a int"),
+        (_completion(finish_reason=["stop"]), "finish_reason is a list"),
+    ],
+)
 def test_answer_from_refuses_malformed_completions(response, problem):
     with pytest.raises(BadResponse, match=problem):
         answer_from(response)

@@ -40,7 +40,7 @@ def test_text_prompt_renders_with_rules(templates, genre):
 
 
 def test_code_prompt_keeps_braces_in_code(templates):
-    code = "fn main() { let x = {response}; println!(\"{}\", x); }"
+    code = 'fn main() { let x = {response}; println!("{}", x); }'
     prompt = templates["code"].render(task="Write {task} code", response=code)
     assert code in prompt and "Write {task} code" in prompt
 
@@ -61,21 +61,27 @@ def test_missing_template_or_placeholder_is_a_config_error(tmp_path):
     assert set(PLACEHOLDERS) >= {"web", "code", "instruction", "math_grade", "simplify", "answer"}
 
 
-@pytest.mark.parametrize("answer", [
-    "Notes: Bob -> Benjamin.\nEDITED:\nOne. <end>\nTwo. <end>",
-    "  EDITED:  \n  One.   <END>\n\nTwo.<end>  \n",
-    "Notes.\r\nEDITED:\r\nOne. < end >\r\nTwo. <end>",
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Notes: Bob -> Benjamin.\nEDITED:\nOne. <end>\nTwo. <end>",
+        "  EDITED:  \n  One.   <END>\n\nTwo.<end>  \n",
+        "Notes.\r\nEDITED:\r\nOne. < end >\r\nTwo. <end>",
+    ],
+)
 def test_parse_passages_good(templates, answer):
     assert parse_passages(answer, templates["web"], 2) == ["One.", "Two."]
 
 
-@pytest.mark.parametrize("answer", [
-    "edited :\nOne. <end>\nTwo. <end>",       # not the marker: case and colon matter
-    "**EDITED:** One. <end>\nTwo. <end>",      # the marker must be a line of its own
-    "EDITED: One. <end>\nTwo. <end>",
-    "Notes.\nEditedition:\nOne. <end>\nTwo. <end>",
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "edited :\nOne. <end>\nTwo. <end>",  # not the marker: case and colon matter
+        "**EDITED:** One. <end>\nTwo. <end>",  # the marker must be a line of its own
+        "EDITED: One. <end>\nTwo. <end>",
+        "Notes.\nEditedition:\nOne. <end>\nTwo. <end>",
+    ],
+)
 def test_only_a_line_that_is_exactly_the_marker_counts(templates, answer):
     with pytest.raises(ParseError) as info:
         parse_passages(answer, templates["web"], 2)
@@ -85,11 +91,14 @@ def test_only_a_line_that_is_exactly_the_marker_counts(templates, answer):
 def test_passage_lines_starting_with_the_word_are_kept(templates):
     # The old parser took "Edited by ..." for the marker (any case, colon optional, last match) and kept only
     # what followed it; 4 of the 8,040 ori 10M documents have such a line.
-    answer = ("Notes: none.\nEDITED:\nTom and Lily made a book.\nEdited by Emma and Ben.\nIt has many pictures. "
-              "<end>\nedited: the end.\nThe book is done. <end>")
+    answer = (
+        "Notes: none.\nEDITED:\nTom and Lily made a book.\nEdited by Emma and Ben.\nIt has many pictures. "
+        "<end>\nedited: the end.\nThe book is done. <end>"
+    )
     assert parse_passages(answer, templates["web"], 2) == [
         "Tom and Lily made a book.\nEdited by Emma and Ben.\nIt has many pictures.",
-        "edited: the end.\nThe book is done."]
+        "edited: the end.\nThe book is done.",
+    ]
 
 
 def test_the_first_marker_line_wins(templates):
@@ -97,15 +106,18 @@ def test_the_first_marker_line_wins(templates):
     assert parse_passages(answer, templates["web"], 1) == ["A story line.\nEDITED:\nmore words"]
 
 
-@pytest.mark.parametrize("answer, reason", [
-    ("", "empty_output"),
-    ("I cannot help.", "no_answer_marker"),
-    ("EDITED:\nOne. <end>\nTwo.", "no_end_marker"),
-    ("EDITED:\nOne. <end> Two. <end> Three. <end>", "misaligned"),
-    ("EDITED:\nOne and two together. <end>", "misaligned"),
-    ("EDITED:\n <end> Two. <end>", "empty_output"),
-    ("ORIGINAL WEB CONTENT:\nOne. <end>\nEDITED:\nOne. <end>\nTwo. <end>", "echoed_prompt"),
-])
+@pytest.mark.parametrize(
+    "answer, reason",
+    [
+        ("", "empty_output"),
+        ("I cannot help.", "no_answer_marker"),
+        ("EDITED:\nOne. <end>\nTwo.", "no_end_marker"),
+        ("EDITED:\nOne. <end> Two. <end> Three. <end>", "misaligned"),
+        ("EDITED:\nOne and two together. <end>", "misaligned"),
+        ("EDITED:\n <end> Two. <end>", "empty_output"),
+        ("ORIGINAL WEB CONTENT:\nOne. <end>\nEDITED:\nOne. <end>\nTwo. <end>", "echoed_prompt"),
+    ],
+)
 def test_parse_passages_bad(templates, answer, reason):
     with pytest.raises(ParseError) as info:
         parse_passages(answer, templates["web"], 2)
@@ -119,12 +131,16 @@ def test_echo_of_whole_prompt_is_rejected(templates):
 
 
 def test_parse_code(templates):
-    answer = ("EDITED TASK DESCRIPTION:\nMake a toy box. <end>\nEDITED SOLUTION AND CODE:\n"
-              "NOTE: keep this line\n```py\nbox = []\n```\n<end>")
+    answer = (
+        "EDITED TASK DESCRIPTION:\nMake a toy box. <end>\nEDITED SOLUTION AND CODE:\n"
+        "NOTE: keep this line\n```py\nbox = []\n```\n<end>"
+    )
     assert parse_code(answer, templates["code"]) == ("Make a toy box.", "NOTE: keep this line\n```py\nbox = []\n```")
-    for bad, reason in [("EDITED TASK DESCRIPTION:\nx <end>", "no_answer_marker"),
-                        ("EDITED TASK DESCRIPTION:\nx <end>\nEDITED SOLUTION AND CODE:\ny", "no_end_marker"),
-                        ("EDITED TASK DESCRIPTION:\nx\nEDITED SOLUTION AND CODE:\ny <end>", "no_end_marker")]:
+    for bad, reason in [
+        ("EDITED TASK DESCRIPTION:\nx <end>", "no_answer_marker"),
+        ("EDITED TASK DESCRIPTION:\nx <end>\nEDITED SOLUTION AND CODE:\ny", "no_end_marker"),
+        ("EDITED TASK DESCRIPTION:\nx\nEDITED SOLUTION AND CODE:\ny <end>", "no_end_marker"),
+    ]:
         with pytest.raises(ParseError) as info:
             parse_code(bad, templates["code"])
         assert info.value.reason == reason
@@ -134,10 +150,13 @@ def test_parse_instruction(templates):
     good = "EDITED:\nSay hi. <split> None <split> Hi! <end>"
     assert parse_instruction(good, templates["instruction"]) == ("Say hi.", "", "Hi!")
     assert parse_instruction("EDITED:\nA <SPLIT> b <split> c <end>", templates["instruction"]) == ("A", "b", "c")
-    for bad, reason in [("EDITED:\nA <split> c <end>", "misaligned"),
-                        ("Edited by Ben: A <split> b <split> c <end>", "no_answer_marker"), ("EDITED:\nA <split> b <split> c", "no_end_marker"),
-                        ("EDITED:\n <split> b <split> c <end>", "empty_output"),
-                        ("[TASK]\nA\nEDITED:\nA <split> b <split> c <end>", "echoed_prompt")]:
+    for bad, reason in [
+        ("EDITED:\nA <split> c <end>", "misaligned"),
+        ("Edited by Ben: A <split> b <split> c <end>", "no_answer_marker"),
+        ("EDITED:\nA <split> b <split> c", "no_end_marker"),
+        ("EDITED:\n <split> b <split> c <end>", "empty_output"),
+        ("[TASK]\nA\nEDITED:\nA <split> b <split> c <end>", "echoed_prompt"),
+    ]:
         with pytest.raises(ParseError) as info:
             parse_instruction(bad, templates["instruction"])
         assert info.value.reason == reason
@@ -153,7 +172,9 @@ def test_parse_glue_fields_and_label():
     glue = load_templates(REPO_ROOT / "prompts" / "glue", ["simplify", "answer"])
     answer = "EDITED:\nsentence1: A dog runs.\nSentence2: A dog\n is running.\n<end>"
     assert parse_fields(answer, glue["simplify"], ("sentence1", "sentence2")) == {
-        "sentence1": "A dog runs.", "sentence2": "A dog is running."}
+        "sentence1": "A dog runs.",
+        "sentence2": "A dog is running.",
+    }
     with pytest.raises(ParseError, match="missing_field"):
         parse_fields("EDITED:\nsentence1: A dog runs.\n<end>", glue["simplify"], ("sentence1", "sentence2"))
     assert parse_label("Hmm.\nLABEL: 2 <end>", glue["answer"], regression=False) == 2

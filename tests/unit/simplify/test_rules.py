@@ -36,8 +36,10 @@ def test_times_become_vague():
 
 
 def test_people_places_and_organisations_are_anonymised(rules):
-    text = ("Dr. Priya Natarajan moved to Lisbon after she left Harlow Street. Natarajan now works at "
-            "Acme Corporation. Yesterday Thomas Whitfield said he would visit the Tate Museum.")
+    text = (
+        "Dr. Priya Natarajan moved to Lisbon after she left Harlow Street. Natarajan now works at "
+        "Acme Corporation. Yesterday Thomas Whitfield said he would visit the Tate Museum."
+    )
     out = rules.anonymise(text)
     for name in ("Priya", "Natarajan", "Lisbon", "Harlow", "Acme", "Whitfield", "Tate"):
         assert name not in out, (name, out)
@@ -48,8 +50,10 @@ def test_people_places_and_organisations_are_anonymised(rules):
 
 
 def test_vocabulary_filter_keeps_simple_sentences(rules):
-    text = ("The dog ran to the park. Photosynthetic chloroplasts synthesise carbohydrates enzymatically. "
-            "Mom gave me a red ball.")
+    text = (
+        "The dog ran to the park. Photosynthetic chloroplasts synthesise carbohydrates enzymatically. "
+        "Mom gave me a red ball."
+    )
     assert rules.simplify(text) == "The dog ran to the park. Mom gave me a red ball."
 
 

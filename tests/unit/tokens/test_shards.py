@@ -14,8 +14,16 @@ from tinyhelen.tokens.shards import BatchOrder, open_split, read_pack_index, rea
 def write_pack(tmp_path, rows=5, block=4, **index_changes):
     data = np.arange(rows * block, dtype=np.uint16).reshape(rows, block)
     data.tofile(tmp_path / "train.bin")
-    index = {"block_size": block, "num_blocks": {"train": rows}, "dtype": "uint16", "vocab_size": 100,
-             "family": "causal", "special_ids": {"eos": 0}, "tokenizer": "data/tokenizers/causal", **index_changes}
+    index = {
+        "block_size": block,
+        "num_blocks": {"train": rows},
+        "dtype": "uint16",
+        "vocab_size": 100,
+        "family": "causal",
+        "special_ids": {"eos": 0},
+        "tokenizer": "data/tokenizers/causal",
+        **index_changes,
+    }
     (tmp_path / "index.json").write_text(json.dumps(index))
     return data
 
@@ -28,12 +36,15 @@ def test_reads_rows_as_int64(tmp_path):
     assert rows.tolist() == data[[3, 1]].tolist()
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"dtype": "int32"}, "dtype must be 'uint16'"),
-    ({"block_size": 0}, "'block_size' must be a positive integer"),
-    ({"num_blocks": [5]}, "'num_blocks' must map split"),
-    ({"vocab_size": 70000}, "does not fit uint16"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"dtype": "int32"}, "dtype must be 'uint16'"),
+        ({"block_size": 0}, "'block_size' must be a positive integer"),
+        ({"num_blocks": [5]}, "'num_blocks' must map split"),
+        ({"vocab_size": 70000}, "does not fit uint16"),
+    ],
+)
 def test_bad_index_values_are_named(tmp_path, changes, message):
     write_pack(tmp_path, **changes)
     with pytest.raises(DataError, match=message):

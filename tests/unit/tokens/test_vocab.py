@@ -22,8 +22,7 @@ def _split_on_periods(text: str) -> list[str]:
 
 
 def test_words_lowercases_and_keeps_inner_apostrophes():
-    assert words("Don't STOP, it's 5 o’clock! Café-time_2") == ["don't", "stop", "it's", "o'clock", "café",
-                                                                "time"]
+    assert words("Don't STOP, it's 5 o’clock! Café-time_2") == ["don't", "stop", "it's", "o'clock", "café", "time"]
 
 
 def test_unigram_entropy_by_hand():
@@ -42,8 +41,8 @@ def test_readability_matches_the_flesch_formulas():
 
 def test_text_stats_by_hand():
     stats = TextStats(_split_on_periods)
-    stats.add("The cat sat. The cat ran.")   # 6 words, 2 sentences
-    stats.add("A dog sat")                    # 3 words, 1 sentence
+    stats.add("The cat sat. The cat ran.")  # 6 words, 2 sentences
+    stats.add("A dog sat")  # 3 words, 1 sentence
     m = stats.metrics(frozenset({"the", "cat", "dog"}))
     assert m["documents"] == 2 and m["words"] == 9 and m["sentences"] == 3
     assert m["vocabulary"] == 6  # the cat sat ran a dog
@@ -83,7 +82,15 @@ def test_word_list_from_wordfreq_holds_common_words():
 
 
 def test_format_table_shows_ori_then_leaner():
-    row = {"vocabulary": 10, "oov_rate": 0.5, "type_token_ratio": 0.3, "unigram_entropy": 3.0,
-           "mean_sentence_length": 12.0, "flesch_reading_ease": 60.0, "distinct_2": 0.9, "distinct_3": 0.95}
+    row = {
+        "vocabulary": 10,
+        "oov_rate": 0.5,
+        "type_token_ratio": 0.3,
+        "unigram_entropy": 3.0,
+        "mean_sentence_length": 12.0,
+        "flesch_reading_ease": 60.0,
+        "distinct_2": 0.9,
+        "distinct_3": 0.95,
+    }
     table = format_table({"ori": {"wiki": row}, "leaner": {"wiki": {**row, "vocabulary": 4}}})
     assert "wiki" in table.splitlines()[1] and "10 -> 4" in table

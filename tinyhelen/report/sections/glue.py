@@ -24,8 +24,18 @@ from tinyhelen.report.page import Cell, Context, Figure, Headline, Section, Tabl
 from tinyhelen.report.stats import Estimate, read_estimate, summarise
 from tinyhelen.report.stats import verdict as verdict_text
 
-COLUMN_LABELS = {"cola": "CoLA", "sst2": "SST-2", "mrpc": "MRPC", "qqp": "QQP", "stsb": "STS-B",
-                 "mnli-m": "MNLI-m", "mnli-mm": "MNLI-mm", "qnli": "QNLI", "rte": "RTE", "wnli": "WNLI"}
+COLUMN_LABELS = {
+    "cola": "CoLA",
+    "sst2": "SST-2",
+    "mrpc": "MRPC",
+    "qqp": "QQP",
+    "stsb": "STS-B",
+    "mnli-m": "MNLI-m",
+    "mnli-mm": "MNLI-mm",
+    "qnli": "QNLI",
+    "rte": "RTE",
+    "wnli": "WNLI",
+}
 DIFFERENCE_KEYS = ("differences", "paired_differences", "leaner_minus_ori")
 AVERAGE = "average"
 
@@ -88,9 +98,13 @@ def glue_section(ctx: Context) -> Section | None:
     source = ctx.name("glue_summary.json")
     models = summary.get("models") or {}
     columns = list(summary.get("columns") or [])
-    section = Section("glue", "Leaner-GLUE: does leaner pretraining help fine-tuning?",
-                      "Every model is fine-tuned and tested on the same Leaner-GLUE data; test scores x 100 at "
-                      "each task's best learning rate (glue_summary's rules).", inputs=[source])
+    section = Section(
+        "glue",
+        "Leaner-GLUE: does leaner pretraining help fine-tuning?",
+        "Every model is fine-tuned and tested on the same Leaner-GLUE data; test scores x 100 at "
+        "each task's best learning rate (glue_summary's rules).",
+        inputs=[source],
+    )
     if not models:
         section.notes.append(f"`{source}` lists no models.")
         return section
@@ -101,36 +115,52 @@ def glue_section(ctx: Context) -> Section | None:
     for arch, init in ordered:
         group = groups[(arch, init)]
         names = [name for name, _ in group.values()]
-        pattern = (group[None][0] if None in group else
-                   names[0] if len(names) == 1 else f"{arch}-{init}-s<seed>")
+        pattern = group[None][0] if None in group else names[0] if len(names) == 1 else f"{arch}-{init}-s<seed>"
         seeds = sorted(s for s in group if s is not None)
-        cells = [label(f"{arch_label(arch)} ({corpus_label(init)})"),
-                 Cell(", ".join(map(str, seeds)) if seeds else "–")]
+        cells = [
+            label(f"{arch_label(arch)} ({corpus_label(init)})"),
+            Cell(", ".join(map(str, seeds)) if seeds else "–"),
+        ]
         for column in [*columns, AVERAGE]:
             est = _pooled(group, column, ctx.interval)
             key = "average.test" if column == AVERAGE else f"test.{column}"
-            cells.append(Cell("–") if est is None else
-                         Cell(est.scaled(100).text(1, interval=False), f"{source}: models.{pattern}.{key}"))
+            cells.append(
+                Cell("–")
+                if est is None
+                else Cell(est.scaled(100).text(1, interval=False), f"{source}: models.{pattern}.{key}")
+            )
         rows.append(cells)
-    spread = ("std over pretraining seeds (the summary's per-seed rows pooled)" if pooled_seeds else
-              "std as the summary gives it (over fine-tuning seeds at the best LR, for one pretraining seed)")
-    skipped = sorted({t for _, row in ((n, r) for g in groups.values() for n, r in g.values())
-                      for t in (row.get("skipped") or [])})
-    notes = [(f"Cells: mean ± {spread}. CoLA: MCC; MRPC, QQP: mean of accuracy and F1; STS-B: mean of Pearson "
-             "and Spearman; others: accuracy. Avg: mean task score over the tasks that ran.")]
+    spread = (
+        "std over pretraining seeds (the summary's per-seed rows pooled)"
+        if pooled_seeds
+        else "std as the summary gives it (over fine-tuning seeds at the best LR, for one pretraining seed)"
+    )
+    skipped = sorted(
+        {t for _, row in ((n, r) for g in groups.values() for n, r in g.values()) for t in (row.get("skipped") or [])}
+    )
+    notes = [
+        (
+            f"Cells: mean ± {spread}. CoLA: MCC; MRPC, QQP: mean of accuracy and F1; STS-B: mean of Pearson "
+            "and Spearman; others: accuracy. Avg: mean task score over the tasks that ran."
+        )
+    ]
     if skipped:
         notes.append(f"Skipped (no train or validation file): {', '.join(skipped)} (`{source}: models.*.skipped`).")
-    section.tables.append(Table("Leaner-GLUE test scores x 100 (the paper's layout)",
-                                ["model", "pretraining seeds", *[COLUMN_LABELS.get(c, c) for c in columns], "Avg"],
-                                rows, [f"{source}: models.<model>.test.<task>", f"{source}: models.<model>.average.test"],
-                                notes))
+    section.tables.append(
+        Table(
+            "Leaner-GLUE test scores x 100 (the paper's layout)",
+            ["model", "pretraining seeds", *[COLUMN_LABELS.get(c, c) for c in columns], "Avg"],
+            rows,
+            [f"{source}: models.<model>.test.<task>", f"{source}: models.<model>.average.test"],
+            notes,
+        )
+    )
     _differences(ctx, section, summary, groups, columns, source)
     _figure(ctx, section, groups, ordered, source)
     return section
 
 
-def _differences(ctx: Context, section: Section, summary: dict, groups: dict, columns: list[str],
-                 source: str) -> None:
+def _differences(ctx: Context, section: Section, summary: dict, groups: dict, columns: list[str], source: str) -> None:
     level = f"{round(100 * ctx.interval)}%"
     archs = sorted({a for a, i in groups if (a, "leaner") in groups and (a, "ori") in groups}, key=order_key)
     rows = []
@@ -141,26 +171,42 @@ def _differences(ctx: Context, section: Section, summary: dict, groups: dict, co
             est, how = _difference(summary, groups, arch, column, ctx.interval)
             if column == AVERAGE:
                 how_avg = how
-            where = (f"{source}: {how}" if how.startswith(DIFFERENCE_KEYS) else
-                     f"{source}: models.{arch}-leaner*.{'average.test' if column == AVERAGE else 'test.' + column}"
-                     f" − models.{arch}-ori*.(same) ({how})")
+            where = (
+                f"{source}: {how}"
+                if how.startswith(DIFFERENCE_KEYS)
+                else f"{source}: models.{arch}-leaner*.{'average.test' if column == AVERAGE else 'test.' + column}"
+                f" − models.{arch}-ori*.(same) ({how})"
+            )
             cells.append(Cell("–") if est is None else Cell(_signed(est.scaled(100)), where))
         rows.append(cells)
         est, how = _difference(summary, groups, arch, AVERAGE, ctx.interval)
         if est is not None:
             verdict = verdict_text(est)
-            section.headlines.append(Headline(
-                "1. Does leaner pretraining help? (Leaner-GLUE)",
-                f"{arch_label(arch)}: GLUE average, leaner − ori (x 100)",
-                f"{_signed(est.scaled(100))}{verdict}", f"{source} ({how_avg})"))
+            section.headlines.append(
+                Headline(
+                    "1. Does leaner pretraining help? (Leaner-GLUE)",
+                    f"{arch_label(arch)}: GLUE average, leaner − ori (x 100)",
+                    f"{_signed(est.scaled(100))}{verdict}",
+                    f"{source} ({how_avg})",
+                )
+            )
     if rows:
-        section.tables.append(Table(
-            f"Leaner − ori, test score x 100: mean [{level} interval]",
-            ["arch", *[COLUMN_LABELS.get(c, c) for c in columns], "Avg"], rows,
-            [f"{source}: models.<arch>-<corpus>[-s<seed>].test.<task>"]
-            + [f"{source}: {k}.<arch>.<task>" for k in DIFFERENCE_KEYS if k in summary],
-            [("Positive: leaner pretraining scored higher. Intervals: Student t over pretraining seeds, paired by "
-             "seed, or as the summary gives them; none for a single seed.")]))
+        section.tables.append(
+            Table(
+                f"Leaner − ori, test score x 100: mean [{level} interval]",
+                ["arch", *[COLUMN_LABELS.get(c, c) for c in columns], "Avg"],
+                rows,
+                [f"{source}: models.<arch>-<corpus>[-s<seed>].test.<task>"]
+                + [f"{source}: {k}.<arch>.<task>" for k in DIFFERENCE_KEYS if k in summary],
+                [
+                    (
+                        "Positive: leaner pretraining scored higher. Intervals: Student t over pretraining seeds, "
+                        "paired by "
+                        "seed, or as the summary gives them; none for a single seed."
+                    )
+                ],
+            )
+        )
 
 
 def _signed(est: Estimate) -> str:
@@ -178,11 +224,15 @@ def _figure(ctx: Context, section: Section, groups: dict, ordered: list, source:
     fig, (ax,) = grid(1, columns=1, width=max(4.5, 1.6 * len(archs) + 2), height=3.2)
     series = []
     for index, init in enumerate(inits):
-        estimates = [_pooled(groups[(a, init)], AVERAGE, ctx.interval) if (a, init) in groups else None
-                     for a in archs]
-        series.append((corpus_label(init), corpus_colour(init, index),
-                       [None if e is None else 100 * e.mean for e in estimates],
-                       [None if e is None or e.std is None else 100 * e.std for e in estimates]))
+        estimates = [_pooled(groups[(a, init)], AVERAGE, ctx.interval) if (a, init) in groups else None for a in archs]
+        series.append(
+            (
+                corpus_label(init),
+                corpus_colour(init, index),
+                [None if e is None else 100 * e.mean for e in estimates],
+                [None if e is None or e.std is None else 100 * e.std for e in estimates],
+            )
+        )
     if not any(is_number(v) for _, _, values, _ in series for v in values):
         import matplotlib.pyplot as plt
 
@@ -193,6 +243,11 @@ def _figure(ctx: Context, section: Section, groups: dict, ordered: list, source:
     ax.set_xlabel("architecture")
     ax.set_ylabel("GLUE average (score x 100)")
     ax.legend(title="pretraining")
-    section.figures.append(Figure("glue_average", "Leaner-GLUE average per arch and pretraining corpus "
-                                  "(error bars: std as in the table).", to_png(fig, ctx.dpi),
-                                  [f"{source}: models.<model>.average.test"]))
+    section.figures.append(
+        Figure(
+            "glue_average",
+            "Leaner-GLUE average per arch and pretraining corpus (error bars: std as in the table).",
+            to_png(fig, ctx.dpi),
+            [f"{source}: models.<model>.average.test"],
+        )
+    )

@@ -48,9 +48,12 @@ def leaner_eval_section(ctx: Context) -> Section | None:
     source = ctx.name("leaner_eval.json")
     mode = data.get("mode", "?") if isinstance(data, dict) else "?"
     judge = f", judge `{data['judge']}`" if isinstance(data, dict) and data.get("judge") else ""
-    section = Section("leaner_eval", "Leaner-Eval: do leaner-trained models follow instructions better?",
-                      f"Scores of the generated answers per Leaner-Eval split (mode `{mode}`{judge}).",
-                      inputs=[source])
+    section = Section(
+        "leaner_eval",
+        "Leaner-Eval: do leaner-trained models follow instructions better?",
+        f"Scores of the generated answers per Leaner-Eval split (mode `{mode}`{judge}).",
+        inputs=[source],
+    )
     models = data.get("models") if isinstance(data, dict) else None
     if not isinstance(models, dict) or not models:
         section.notes.append(f"`{source}` has no `models` mapping in the expected schema; nothing shown.")
@@ -72,19 +75,29 @@ def leaner_eval_section(ctx: Context) -> Section | None:
             cells = [label(name)]
             for split in splits:
                 est = read_estimate(_splits(models[name]).get(split, {}).get(metric))
-                cells.append(Cell("–") if est is None else
-                             Cell(est.text(ctx.digits), f"{source}: models.{name}.splits.{split}.{metric}"))
+                cells.append(
+                    Cell("–")
+                    if est is None
+                    else Cell(est.text(ctx.digits), f"{source}: models.{name}.splits.{split}.{metric}")
+                )
             rows.append(cells)
-        section.tables.append(Table(f"Leaner-Eval `{metric}` per split: mean ± std [interval]",
-                                    ["model", *splits], rows, [f"{source}: models.<model>.splits.<split>.{metric}"],
-                                    [f"Intervals as the stage reports them (expected: {level})."]))
+        section.tables.append(
+            Table(
+                f"Leaner-Eval `{metric}` per split: mean ± std [interval]",
+                ["model", *splits],
+                rows,
+                [f"{source}: models.<model>.splits.<split>.{metric}"],
+                [f"Intervals as the stage reports them (expected: {level})."],
+            )
+        )
     if metrics and splits:
         _headline_and_figure(ctx, section, models, splits, metrics[0], source)
     return section
 
 
-def _headline_and_figure(ctx: Context, section: Section, models: dict, splits: list[str], metric: str,
-                         source: str) -> None:
+def _headline_and_figure(
+    ctx: Context, section: Section, models: dict, splits: list[str], metric: str, source: str
+) -> None:
     split = splits[0]
     by_corpus: dict[str, list[str]] = {}
     for name in sorted(models):
@@ -93,10 +106,14 @@ def _headline_and_figure(ctx: Context, section: Section, models: dict, splits: l
         for name in by_corpus.get(corpus, []):
             est = read_estimate(_splits(models[name]).get(split, {}).get(metric))
             if est is not None:
-                section.headlines.append(Headline(
-                    "2. Do leaner-trained models follow instructions better? (Leaner-Eval)",
-                    f"{name}: `{metric}` on `{split}`", est.text(ctx.digits),
-                    f"{source}: models.{name}.splits.{split}.{metric}"))
+                section.headlines.append(
+                    Headline(
+                        "2. Do leaner-trained models follow instructions better? (Leaner-Eval)",
+                        f"{name}: `{metric}` on `{split}`",
+                        est.text(ctx.digits),
+                        f"{source}: models.{name}.splits.{split}.{metric}",
+                    )
+                )
     import numpy as np
 
     names = sorted(models)
@@ -108,16 +125,32 @@ def _headline_and_figure(ctx: Context, section: Section, models: dict, splits: l
         corpus = corpora[name]
         ests = [read_estimate(_splits(models[name]).get(s, {}).get(metric)) for s in splits]
         means = [np.nan if e is None else e.mean for e in ests]
-        err = [[0 if e is None or e.low is None else e.mean - e.low for e in ests],
-               [0 if e is None or e.high is None else e.high - e.mean for e in ests]]
+        err = [
+            [0 if e is None or e.low is None else e.mean - e.low for e in ests],
+            [0 if e is None or e.high is None else e.high - e.mean for e in ests],
+        ]
         earlier = sum(1 for n in names[:i] if corpora[n] == corpus)
-        ax.bar(x + (i - (len(names) - 1) / 2) * width, means, width, yerr=err, capsize=2, label=name,
-               color=corpus_colour(corpus, i), hatch=HATCHES[earlier % len(HATCHES)], edgecolor="white")
+        ax.bar(
+            x + (i - (len(names) - 1) / 2) * width,
+            means,
+            width,
+            yerr=err,
+            capsize=2,
+            label=name,
+            color=corpus_colour(corpus, i),
+            hatch=HATCHES[earlier % len(HATCHES)],
+            edgecolor="white",
+        )
     ax.set_xticks(x, splits)
     ax.set_xlabel("Leaner-Eval split")
     ax.set_ylabel(f"{metric} (mean score)")
     ax.set_title(f"Leaner-Eval: {metric} per split")
     ax.legend(title="model", fontsize="small")
-    section.figures.append(Figure("leaner_eval", f"Leaner-Eval `{metric}` per split (error bars: the reported "
-                                  "interval).", to_png(fig, ctx.dpi),
-                                  [f"{source}: models.<model>.splits.<split>.{metric}"]))
+    section.figures.append(
+        Figure(
+            "leaner_eval",
+            f"Leaner-Eval `{metric}` per split (error bars: the reported interval).",
+            to_png(fig, ctx.dpi),
+            [f"{source}: models.<model>.splits.<split>.{metric}"],
+        )
+    )

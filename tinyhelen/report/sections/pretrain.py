@@ -18,8 +18,12 @@ from tinyhelen.report.names import arch_label, corpus_label, order_key, parse_mo
 from tinyhelen.report.page import Cell, Context, Figure, Section, Table, fmt, is_number, label
 from tinyhelen.report.stats import Estimate, summarise
 
-FINAL_COLUMNS = (("val/loss", "val loss (nats/token)"), ("val/perplexity", "val perplexity"),
-                 ("val/accuracy", "val token accuracy"), ("train/loss", "train loss"))
+FINAL_COLUMNS = (
+    ("val/loss", "val loss (nats/token)"),
+    ("val/perplexity", "val perplexity"),
+    ("val/accuracy", "val token accuracy"),
+    ("train/loss", "train loss"),
+)
 
 
 def read_curve(path: Path) -> list[tuple[float, float]]:
@@ -64,10 +68,13 @@ def pretrain_section(ctx: Context) -> Section | None:
             models[path.stem] = (name, read_json(path))
     if not models:
         return None
-    section = Section("pretrain", "Pre-training: leaner vs ori",
-                      "Each model is validated on its own corpus's validation split, so a lower leaner loss says "
-                      "the leaner text is easier to predict as much as that the model learned more; the "
-                      "downstream sections compare the models on the same data.")
+    section = Section(
+        "pretrain",
+        "Pre-training: leaner vs ori",
+        "Each model is validated on its own corpus's validation split, so a lower leaner loss says "
+        "the leaner text is easier to predict as much as that the model learned more; the "
+        "downstream sections compare the models on the same data.",
+    )
     section.inputs += [ctx.name(f"pretrain/{stem}.json") for stem in models]
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     for stem, (name, _) in models.items():
@@ -78,21 +85,30 @@ def pretrain_section(ctx: Context) -> Section | None:
         stems = groups[(arch, corpus)]
         seeds = sorted(models[s][0].seed for s in stems if models[s][0].seed is not None)
         pattern = ctx.name(f"pretrain/{arch}-{corpus}{'-s<seed>' if seeds else ''}.json")
-        cells = [label(arch_label(arch)), label(corpus_label(corpus)),
-                 Cell(", ".join(map(str, seeds)) if seeds else "one run")]
+        cells = [
+            label(arch_label(arch)),
+            label(corpus_label(corpus)),
+            Cell(", ".join(map(str, seeds)) if seeds else "one run"),
+        ]
         for key, _ in FINAL_COLUMNS:
             est = summarise([models[s][1].get(key) for s in stems], ctx.interval)
             cells.append(_estimate_cell(est, ctx.digits, f"{pattern}: {key}"))
         first = models[stems[0]][1]
-        cells += [Cell(fmt(first.get("tokens_seen"), 0), f"{pattern}: tokens_seen"),
-                  Cell(fmt(first.get("params/non_embedding"), 0), f"{pattern}: params/non_embedding")]
+        cells += [
+            Cell(fmt(first.get("tokens_seen"), 0), f"{pattern}: tokens_seen"),
+            Cell(fmt(first.get("params/non_embedding"), 0), f"{pattern}: params/non_embedding"),
+        ]
         rows.append(cells)
     level = f"{round(100 * ctx.interval)}%"
-    section.tables.append(Table(
-        "Final losses per arch and corpus",
-        ["arch", "corpus", "seeds", *[h for _, h in FINAL_COLUMNS], "tokens seen", "non-embedding params"], rows,
-        [ctx.name("pretrain/<model>.json") + ": <key>"],
-        [f"Over several seeds: mean ± std [{level} Student-t interval]; one run: its value."]))
+    section.tables.append(
+        Table(
+            "Final losses per arch and corpus",
+            ["arch", "corpus", "seeds", *[h for _, h in FINAL_COLUMNS], "tokens seen", "non-embedding params"],
+            rows,
+            [ctx.name("pretrain/<model>.json") + ": <key>"],
+            [f"Over several seeds: mean ± std [{level} Student-t interval]; one run: its value."],
+        )
+    )
     section.tables.extend(_differences(ctx, models, groups, level))
     _curves(ctx, section, models, groups, ordered)
     return section
@@ -106,8 +122,7 @@ def _differences(ctx: Context, models, groups, level: str) -> list[Table]:
             continue
         leaner = {models[s][0].seed: models[s][1].get("val/loss") for s in groups[(arch, "leaner")]}
         ori = {models[s][0].seed: models[s][1].get("val/loss") for s in groups[(arch, "ori")]}
-        paired = sorted(s for s in set(leaner) & set(ori) - {None}
-                        if is_number(leaner[s]) and is_number(ori[s]))
+        paired = sorted(s for s in set(leaner) & set(ori) - {None} if is_number(leaner[s]) and is_number(ori[s]))
         if paired:
             est = summarise([leaner[s] - ori[s] for s in paired], ctx.interval)
             how = f"paired by seed ({len(paired)})"
@@ -115,21 +130,28 @@ def _differences(ctx: Context, models, groups, level: str) -> list[Table]:
             a, b = summarise(list(leaner.values()), ctx.interval), summarise(list(ori.values()), ctx.interval)
             est = None if a is None or b is None else Estimate(a.mean - b.mean, None, None, None, 1)
             how = "one run each" if len(leaner) == len(ori) == 1 else "difference of means (no common seeds)"
-        source = (f"{ctx.name(f'pretrain/{arch}-leaner*.json')}: val/loss − "
-                  f"{ctx.name(f'pretrain/{arch}-ori*.json')}: val/loss")
+        source = (
+            f"{ctx.name(f'pretrain/{arch}-leaner*.json')}: val/loss − "
+            f"{ctx.name(f'pretrain/{arch}-ori*.json')}: val/loss"
+        )
         rows.append([label(arch_label(arch)), _estimate_cell(est, ctx.digits, source), Cell(how)])
     if not rows:
         return []
-    return [Table("Leaner − ori final validation loss (each on its own corpus)",
-                  ["arch", f"leaner − ori (mean ± std [{level}])", "pairing"], rows,
-                  [ctx.name("pretrain/<arch>-<corpus>[-s<seed>].json") + ": val/loss"])]
+    return [
+        Table(
+            "Leaner − ori final validation loss (each on its own corpus)",
+            ["arch", f"leaner − ori (mean ± std [{level}])", "pairing"],
+            rows,
+            [ctx.name("pretrain/<arch>-<corpus>[-s<seed>].json") + ": val/loss"],
+        )
+    ]
 
 
 def _curves(ctx: Context, section: Section, models, groups, ordered) -> None:
     archs = list(dict.fromkeys(a for a, _ in ordered))
     fig, axes = grid(len(archs), columns=2)
     drawn = False
-    for ax, arch in zip(axes, archs):
+    for ax, arch in zip(axes, archs, strict=False):
         for index, corpus in enumerate(c for a, c in ordered if a == arch):
             curves = []
             for stem in sorted(groups[(arch, corpus)]):
@@ -144,7 +166,7 @@ def _curves(ctx: Context, section: Section, models, groups, ordered) -> None:
             drawn = True
             colour = corpus_colour(corpus, index)
             if len(curves) == 1:
-                tokens, losses = zip(*curves[0])
+                tokens, losses = zip(*curves[0], strict=False)
                 ax.plot(tokens, losses, marker="o", markersize=3, color=colour, label=corpus_label(corpus))
                 continue
             tokens, mean, low, high = _band(curves, ctx.seed_band)
@@ -161,7 +183,13 @@ def _curves(ctx: Context, section: Section, models, groups, ordered) -> None:
         plt.close(fig)
         section.notes.append("No validation curves found (`pretrain/curves/<model>/val.csv`).")
         return
-    section.figures.append(Figure(
-        "pretrain_val_loss", "Validation loss by training tokens, leaner vs ori per arch"
-        + (" (band: seeds)" if any(len(v) > 1 for v in groups.values()) else "") + ".",
-        to_png(fig, ctx.dpi), [ctx.name("pretrain/curves/<model>/val.csv") + ": tokens, loss"]))
+    section.figures.append(
+        Figure(
+            "pretrain_val_loss",
+            "Validation loss by training tokens, leaner vs ori per arch"
+            + (" (band: seeds)" if any(len(v) > 1 for v in groups.values()) else "")
+            + ".",
+            to_png(fig, ctx.dpi),
+            [ctx.name("pretrain/curves/<model>/val.csv") + ": tokens, loss"],
+        )
+    )

@@ -52,9 +52,12 @@ def probe_section(ctx: Context) -> Section | None:
     files = sorted(p for p in folder.glob("*.json") if p.stem != "summary") if folder.is_dir() else []
     if not files:
         return None
-    section = Section("probe", "Grammar probes: minimal pairs, zero-shot",
-                      "Share of minimal pairs where the model prefers the grammatical sentence (chance = 0.5), per "
-                      "phenomenon; no fine-tuning.")
+    section = Section(
+        "probe",
+        "Grammar probes: minimal pairs, zero-shot",
+        "Share of minimal pairs where the model prefers the grammatical sentence (chance = 0.5), per "
+        "phenomenon; no fine-tuning.",
+    )
     for extra in ("probe/summary.json", "probe_summary.json"):
         if ctx.path(extra).is_file():
             section.inputs.append(ctx.name(extra))
@@ -78,32 +81,56 @@ def probe_section(ctx: Context) -> Section | None:
     archs = list(dict.fromkeys(a for a, _ in ordered))
     paired_archs = [a for a in archs if (a, "leaner") in groups and (a, "ori") in groups]
     level = f"{round(100 * ctx.interval)}%"
-    header = ["phenomenon", *[f"{arch_label(a)} ({corpus_label(c)})" for a, c in ordered],
-              *[f"{arch_label(a)}: leaner − ori [{level}]" for a in paired_archs]]
+    header = [
+        "phenomenon",
+        *[f"{arch_label(a)} ({corpus_label(c)})" for a, c in ordered],
+        *[f"{arch_label(a)}: leaner − ori [{level}]" for a in paired_archs],
+    ]
     rows = []
     for phenomenon in phenomena:
         cells = [label(phenomenon)]
         for group in ordered:
             est = summarise([s.get(phenomenon) for _, s in groups[group].values()], ctx.interval)
             stems = [stem for stem, _ in groups[group].values()]
-            cells.append(Cell("–") if est is None else Cell(est.text(ctx.digits, interval=False),
-                                                             f"{ctx.name('probe/' + stems[0] + '.json')}"
-                                                             f"{' (+ seeds)' if len(stems) > 1 else ''}: "
-                                                             f"phenomena.{phenomenon}"))
+            cells.append(
+                Cell("–")
+                if est is None
+                else Cell(
+                    est.text(ctx.digits, interval=False),
+                    f"{ctx.name('probe/' + stems[0] + '.json')}"
+                    f"{' (+ seeds)' if len(stems) > 1 else ''}: "
+                    f"phenomena.{phenomenon}",
+                )
+            )
         for arch in paired_archs:
             est, how = _difference(groups, arch, phenomenon, ctx.interval)
-            cells.append(Cell("–") if est is None else Cell(_text(est, ctx.digits),
-                                                             f"{ctx.name('probe/')}{arch}-leaner*.json − "
-                                                             f"{arch}-ori*.json: {phenomenon} ({how})"))
+            cells.append(
+                Cell("–")
+                if est is None
+                else Cell(
+                    _text(est, ctx.digits),
+                    f"{ctx.name('probe/')}{arch}-leaner*.json − {arch}-ori*.json: {phenomenon} ({how})",
+                )
+            )
             if phenomenon == OVERALL and est is not None:
-                section.headlines.append(Headline("1. Does leaner pretraining help? (grammar probes)",
-                                                  f"{arch_label(arch)}: minimal-pair accuracy, leaner − ori",
-                                                  _text(est, ctx.digits) + verdict(est),
-                                                  f"{ctx.name('probe/<model>.json')} ({how})"))
+                section.headlines.append(
+                    Headline(
+                        "1. Does leaner pretraining help? (grammar probes)",
+                        f"{arch_label(arch)}: minimal-pair accuracy, leaner − ori",
+                        _text(est, ctx.digits) + verdict(est),
+                        f"{ctx.name('probe/<model>.json')} ({how})",
+                    )
+                )
         rows.append(cells)
-    section.tables.append(Table("Minimal-pair accuracy per phenomenon", header, rows,
-                                [ctx.name("probe/<model>.json") + ": phenomena.<phenomenon>.accuracy, accuracy"],
-                                ["Cells: mean ± std over pretraining seeds (one seed: its value)."]))
+    section.tables.append(
+        Table(
+            "Minimal-pair accuracy per phenomenon",
+            header,
+            rows,
+            [ctx.name("probe/<model>.json") + ": phenomena.<phenomenon>.accuracy, accuracy"],
+            ["Cells: mean ± std over pretraining seeds (one seed: its value)."],
+        )
+    )
     _figure(ctx, section, groups, archs, phenomena)
     return section
 
@@ -112,8 +139,11 @@ def _difference(groups, arch: str, phenomenon: str, level: float) -> tuple[Estim
     leaner, ori = groups[(arch, "leaner")], groups[(arch, "ori")]
     common = sorted(s for s in set(leaner) & set(ori) if s is not None)
     if common:
-        values = [leaner[s][1].get(phenomenon) - ori[s][1].get(phenomenon) for s in common
-                  if is_number(leaner[s][1].get(phenomenon)) and is_number(ori[s][1].get(phenomenon))]
+        values = [
+            leaner[s][1].get(phenomenon) - ori[s][1].get(phenomenon)
+            for s in common
+            if is_number(leaner[s][1].get(phenomenon)) and is_number(ori[s][1].get(phenomenon))
+        ]
         return summarise(values, level), f"paired over {len(common)} seeds"
     a = summarise([s.get(phenomenon) for _, s in leaner.values()], level)
     b = summarise([s.get(phenomenon) for _, s in ori.values()], level)
@@ -135,15 +165,19 @@ def _figure(ctx: Context, section: Section, groups, archs: list[str], phenomena:
     import numpy as np
 
     fig, axes = grid(len(archs), columns=2, width=5.0, height=0.28 * len(phenomena) + 1.6)
-    for ax, arch in zip(axes, archs):
+    for ax, arch in zip(axes, archs, strict=False):
         corpora = [c for a, c in sorted(groups, key=lambda g: order_key(*g)) if a == arch]
         height = 0.8 / max(len(corpora), 1)
         y = np.arange(len(phenomena))
         for i, corpus in enumerate(corpora):
-            ests = [summarise([s.get(p) for _, s in groups[(arch, corpus)].values()], ctx.interval)
-                    for p in phenomena]
-            ax.barh(y + (i - (len(corpora) - 1) / 2) * height, [np.nan if e is None else e.mean for e in ests],
-                    height, color=corpus_colour(corpus, i), label=corpus_label(corpus))
+            ests = [summarise([s.get(p) for _, s in groups[(arch, corpus)].values()], ctx.interval) for p in phenomena]
+            ax.barh(
+                y + (i - (len(corpora) - 1) / 2) * height,
+                [np.nan if e is None else e.mean for e in ests],
+                height,
+                color=corpus_colour(corpus, i),
+                label=corpus_label(corpus),
+            )
         ax.axvline(0.5, color="black", linewidth=0.8, linestyle="--", label="chance")
         ax.set_yticks(y, phenomena)
         ax.invert_yaxis()
@@ -151,6 +185,11 @@ def _figure(ctx: Context, section: Section, groups, archs: list[str], phenomena:
         ax.set_xlabel("minimal-pair accuracy (share of pairs)")
         ax.set_title(f"{arch_label(arch)}: grammar probes by phenomenon")
         ax.legend(loc="lower right")
-    section.figures.append(Figure("probe_phenomena", "Minimal-pair accuracy per phenomenon, leaner vs ori "
-                                  "(mean over seeds; dashed: chance).", to_png(fig, ctx.dpi),
-                                  [ctx.name("probe/<model>.json") + ": phenomena.<phenomenon>"]))
+    section.figures.append(
+        Figure(
+            "probe_phenomena",
+            "Minimal-pair accuracy per phenomenon, leaner vs ori (mean over seeds; dashed: chance).",
+            to_png(fig, ctx.dpi),
+            [ctx.name("probe/<model>.json") + ": phenomena.<phenomenon>"],
+        )
+    )
