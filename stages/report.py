@@ -25,6 +25,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--metrics", default="metrics", help="metrics folder of the pipeline")
     parser.add_argument("--out", default="results/report", help="folder for index.html, README.md, plots")
+    parser.add_argument(
+        "--root", default=".", help="repo root: the stages' full accounting (stats.json) beside outputs"
+    )
     parser.add_argument("--params", default="params.yaml", help="params file")
     args = parser.parse_args(argv)
 
@@ -34,7 +37,11 @@ def main(argv: list[str] | None = None) -> None:
     config = {"seed": params.seed, "report": params.report}
     with open_tracker("report", config) as tracker:
         result = build_report(
-            params.report, args.metrics, params_path=args.params, params=read_yaml(args.params, "params file")
+            params.report,
+            args.metrics,
+            params_path=args.params,
+            params=read_yaml(args.params, "params file"),
+            root=args.root,
         )
         out = write_report(result, args.out)
         write_meta(out, stage="report", config=config, seed=params.seed, inputs=result.inputs)

@@ -41,7 +41,11 @@ def _run(tmp_path: Path, monkeypatch, **data) -> tuple[dict, Path]:
             str(params),
         ]
     )
-    return json.loads((tmp_path / "clean.json").read_text()), tmp_path / "clean"
+    headline = json.loads((tmp_path / "clean.json").read_text())
+    assert set(headline) == {"totals", "bad_records"}  # DVC metrics: headlines; the accounting is stats.json
+    full = json.loads((tmp_path / "clean" / "stats.json").read_text())
+    assert full["totals"] == headline["totals"]
+    return full, tmp_path / "clean"
 
 
 def test_clean_sample(tmp_path, monkeypatch):

@@ -20,7 +20,10 @@ def _run(tmp_path: Path, monkeypatch, **data_overrides) -> tuple[dict, Path]:
     monkeypatch.chdir(REPO_ROOT)  # `data.source: sample` is relative to the repo root, as under DVC
     out, metrics = tmp_path / "raw", tmp_path / "ingest.json"
     stage.main(["--out", str(out), "--metrics", str(metrics), "--params", str(params_path)])
-    return json.loads(metrics.read_text()), out
+    headline = json.loads(metrics.read_text())  # DVC metrics: headlines; the full accounting is stats.json
+    full = json.loads((out / "stats.json").read_text())
+    assert headline["source"] == full["source"]
+    return full, out
 
 
 def test_ingest_sample(tmp_path, monkeypatch):

@@ -55,7 +55,7 @@ def test_release_backend_on_sample(sample_clean, tmp_path):
             str(REPO_ROOT / "params.yaml"),
         ]
     )
-    metrics = read_json(tmp_path / "simplify.json")
+    metrics = read_json(tmp_path / "leaner" / "stats.json")
     assert metrics["backend"] == "release"
     rejects = records(tmp_path / "leaner" / "rejects.jsonl")
     assert rejects and {r["reason"] for r in rejects} == {"not in release"}
@@ -97,7 +97,7 @@ def test_rules_backend_on_sample(sample_clean, tmp_path):
             str(params),
         ]
     )
-    metrics = read_json(tmp_path / "simplify.json")
+    metrics = read_json(tmp_path / "leaner" / "stats.json")
     assert metrics["ner"] == "heuristic" and metrics["genres"]["web"]["documents_out"] > 0
     assert metrics["genres"]["math"]["documents_out"] == metrics["genres"]["math"]["documents_in"]
     for record in records(tmp_path / "leaner" / "train" / "web.jsonl"):
@@ -130,7 +130,7 @@ def test_llm_backend_through_the_stage_keeps_the_key_out_of_mlflow(tmp_path, mon
                 str(params),
             ]
         )
-    metrics = read_json(tmp_path / "simplify.json")
+    metrics = read_json(tmp_path / "leaner" / "stats.json")
     # two web stories, one instruction kept; the instruction with FAULT:echo rejected
     assert metrics["total"]["documents_out"] == 3 and metrics["total"]["llm_calls"] == 4
     client = MlflowClient(mlflow_store)
@@ -172,6 +172,6 @@ def test_release_on_shared_data_matches_179_of_180(shared_data, tmp_path):
             str(params),
         ]
     )
-    web = read_json(tmp_path / "simplify.json")["genres"]["web"]
+    web = read_json(tmp_path / "leaner" / "stats.json")["genres"]["web"]
     assert (web["documents_in"], web["documents_out"]) == (180, 179)
     assert web["failures"] == {"not in release": 1}

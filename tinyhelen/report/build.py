@@ -42,8 +42,28 @@ class ReportResult:
         }
 
 
+#: Each headline metrics file's full accounting, written beside the stage's output (paths from the repo root).
+DETAILS = {
+    "ingest.json": "data/raw/stats.json",
+    "clean.json": "data/clean/stats.json",
+    "simplify.json": "data/leaner/stats.json",
+    "vocab.json": "data/vocab/stats.json",
+    "tokenizer.json": "data/tokenizers/stats.json",
+    "compose.json": "data/composed/stats.json",
+    "pack.json": "data/packed/stats.json",
+    "glue_summary.json": "results/glue_summary/summary.json",
+    "pretrain_summary.json": "results/pretrain_summary/summary.json",
+}
+
+
 def build_report(
-    cfg: ReportConfig, metrics_dir: str | Path, *, params_path: str | Path, params: dict, label: str | None = None
+    cfg: ReportConfig,
+    metrics_dir: str | Path,
+    *,
+    params_path: str | Path,
+    params: dict,
+    label: str | None = None,
+    root: str | Path | None = None,
 ) -> ReportResult:
     """Read every requested section's metrics under `metrics_dir` and render the page.
 
@@ -53,6 +73,7 @@ def build_report(
         params_path: the params file of this run (compared with its git HEAD copy).
         params: that file's parsed mapping.
         label: how the page names the metrics folder (default: its path as given).
+        root: the repo root the stages' full accounting files (`DETAILS`) are read from; None reads headlines only.
 
     Returns:
         The page, its HTML and Markdown, the figures by file stem and the inputs read.
@@ -65,6 +86,7 @@ def build_report(
         cfg.interval,
         cfg.seed_band,
         cfg.dpi,
+        {name: Path(root) / path for name, path in DETAILS.items()} if root is not None else {},
     )
     sections: list[Section] = []
     omitted: list[tuple[str, str]] = []

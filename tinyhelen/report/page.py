@@ -79,11 +79,18 @@ class Context:
     interval: float
     seed_band: str
     dpi: int
+    details: Mapping[str, Path] = field(default_factory=dict)
+    """Metrics file -> the stage's full accounting beside its output (`stats.json`, `summary.json`): DVC metrics
+    hold headlines only, so a section reads the full file when it exists."""
 
     def path(self, relative: str) -> Path:
-        return self.metrics_dir / relative
+        detail = self.details.get(relative)
+        return detail if detail is not None and detail.is_file() else self.metrics_dir / relative
 
     def name(self, relative: str) -> str:
+        detail = self.details.get(relative)
+        if detail is not None and detail.is_file():
+            return detail.as_posix()
         return f"{self.label}/{relative}" if self.label else relative
 
 
