@@ -73,8 +73,13 @@ def test_the_three_questions_are_answered_with_intervals(report, full_tree):
     assert glue_llama.result.startswith(expected)
     probe_llama = next(h for h in heads if "probes" in h.question)
     assert probe_llama.result.startswith("+0.050")
+    cell = json.loads((full_tree / "curriculum.json").read_text())["targets"]["iter-lmloss"]["1.0"]["steps_saved_pct"]
     curriculum = next(h for h in heads if h.measure.startswith("iter-lmloss"))
-    assert curriculum.result.startswith("+20% tokens saved")
+    assert curriculum.result.startswith(f"{cell['mean']:+.1f}% steps saved [{cell['low']:+.1f}, {cell['high']:+.1f}]")
+    assert "(3/3 seeds reached it)" in curriculum.result and "interval excludes 0" in curriculum.result
+    assert any(h.measure.startswith("iter-random") for h in heads)
+    leaner = next(h for h in heads if h.question.startswith("2."))
+    assert "only judge-free metrics exist" in leaner.result
 
 
 def test_pretrain_pools_seeds(report):
@@ -178,3 +183,81 @@ def test_glue_prefers_the_summary_pooled_row_over_its_seed_rows(tmp_path):
     assert ori[1].text == "1, 2" and ori[3].text == "30.0 ± 5.0" and "models.llama-ori.average" in ori[3].source
     diff = section.tables[1].rows[0]
     assert diff[2].text == "+10.0 [+10.0, +10.0] (n=2)"  # paired over the seed rows
+
+
+def _context(metrics):
+    return Context(metrics, "metrics", 2, 0.95, "std", 50)
+
+
+def test_leaner_eval_judge_free_shows_the_judge_free_table(tmp_path):
+    import json
+
+    from tests.fixtures.report_metrics import leaner_eval_metrics
+    from tinyhelen.report.sections.leaner_eval import leaner_eval_section
+
+    (tmp_path / "leaner_eval.json").write_text(json.dumps(leaner_eval_metrics()))
+    section = leaner_eval_section(_context(tmp_path))
+    assert [t.caption for t in section.tables] == ["Judge-free metrics of the final models' answers"]
+    rows = {r[0].text: r for r in section.tables[0].rows}
+    assert sorted(rows) == ["llama-leaner-s1-leaner", "llama-leaner-s1-ori", "llama-ori-s1-leaner", "llama-ori-s1-ori"]
+    assert rows["llama-ori-s1-ori"][-1].text == "23.00"
+    assert (
+        rows["llama-ori-s1-ori"][-1].source
+        == "metrics/leaner_eval.json: judge_free.llama-ori-s1-ori.reference_perplexity"
+    )
+    assert any("judge did not run" in n for n in section.notes)
+    assert len(section.figures) == 1 and len(section.headlines) == 1
+
+
+def test_leaner_eval_judged_compares_leaner_and_ori_per_variant(tmp_path):
+    import json
+
+    from tests.fixtures.report_metrics import leaner_eval_metrics
+    from tinyhelen.report.sections.leaner_eval import leaner_eval_section
+
+    (tmp_path / "leaner_eval.json").write_text(json.dumps(leaner_eval_metrics(judged=True)))
+    section = leaner_eval_section(_context(tmp_path))
+    inter, free = section.tables
+    assert inter.header[4] == "sum (0-15)" and len(free.rows) == 4
+    rows = {r[0].text: r for r in inter.rows}
+    assert rows["llama-leaner-s1-leaner@step-300"][4].text == "9.00 [8.40, 9.60]"
+    heads = {h.measure: h.result for h in section.headlines}
+    assert heads == {
+        "llama s1, instruction variant `leaner`: judged sum (0-15), leaner- vs ori-pretrained": (
+            "leaner 9.00 [8.40, 9.60] vs ori 7.00 [6.40, 7.60] — intervals do not overlap"
+        ),
+        "llama s1, instruction variant `ori`: judged sum (0-15), leaner- vs ori-pretrained": (
+            "leaner 8.50 [7.90, 9.10] vs ori 6.50 [5.90, 7.10] — intervals do not overlap"
+        ),
+    }
+    assert any("Selected checkpoints" in n for n in section.notes)
+    assert not any("judge did not run" in n for n in section.notes)
+    assert len(section.figures) == 1
+
+
+def test_curriculum_table_and_no_iterative_arm_reaching_the_target(tmp_path):
+    import json
+
+    from tests.fixtures.report_metrics import curriculum_metrics
+    from tinyhelen.report.sections.curriculum import curriculum_section
+
+    data = curriculum_metrics()
+    (tmp_path / "curriculum.json").write_text(json.dumps(data))
+    section = curriculum_section(_context(tmp_path))
+    steps = section.tables[0]
+    assert steps.header[:3] == ["strategy", "target", "seeds reached"]
+    by_key = {(r[0].text, r[1].text): r for r in steps.rows}
+    assert len(by_key) == 8
+    assert by_key[("iter-sentlen", "final (1.0)")][2].text == "0/3"
+    assert by_key[("iter-sentlen", "final (1.0)")][4].text == "–"
+    assert (
+        by_key[("iter-lmloss", "@0.5")][4].source == "metrics/curriculum.json: targets.iter-lmloss.0.5.steps_saved_pct"
+    )
+    assert [r[0].text for r in section.tables[1].rows] == list(data["final_loss"])
+
+    for cells in data["targets"].values():
+        cells["1.0"].update(reached=0, steps={"mean": None, "low": None, "high": None, "n": 0})
+        cells["1.0"]["steps_saved_pct"] = {"mean": None, "low": None, "high": None, "n": 0}
+    (tmp_path / "curriculum.json").write_text(json.dumps(data))
+    results = [h.result for h in curriculum_section(_context(tmp_path)).headlines]
+    assert results == ["did not reach the target (0/3 seeds)"] * 2 + ["no iterative arm reached the target"]

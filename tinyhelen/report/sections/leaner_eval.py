@@ -1,43 +1,76 @@
-"""Section `leaner_eval`: instruction following on Leaner-Eval, per split, with intervals.
+"""Section `leaner_eval`: instruction following on Leaner-Eval: judged scores with intervals, judge-free metrics.
 
-Written before the generate/judge stages merged, so it reads defensively. Expected schema of
-`leaner_eval.json`:
+Reads `leaner_eval.json`, the headline file of the judge stage (`tinyhelen.eval.leaner_eval.headline`; every
+number with its accounting is in results/leaner_eval/summary.json):
 
-    {"mode": "judge" | "judge_free",              # optional; shown in the caption
-     "judge": "<model id>",                       # optional
-     "models": {"<model>": {"splits": {"<split>": {"<metric>": <estimate>, ...}, ...}}, ...}}
+    {"judge": {"backend": "none" | "llm", "model"?, "nulls"?, "input_tokens"?, "output_tokens"?,
+               "cost_estimate"?, "position_bias_sum"?},
+     "selected": {"<recipe>": "<entry>", ...},                  # judged only: the checkpoint kept per recipe
+     "inter": {"<entry>": {"grammar": m, "coherence": m, "specificity": m, "sum": m, "sum_ci95": [low, high],
+                           "0-7": m, "7-8": m, "8-9": m, "9-10": m}, ...},   # judged only: mean scores
+     "judge_free": {"<model>": {"answers", "answer_words", "empty_rate", "distinct_1", "distinct_2",
+                                "repetition_rate", "word_list_share", "reference_perplexity"}, ...}}
 
-`<model>` is any name (e.g. `llama-leaner-s65` or `<pretrain>-<instruct>` recipes); `<split>` is a Leaner-Eval
-file (`all`, `split-0-7`, ...); an `<estimate>` is a number or `{mean, std?, n?, ci95: [low, high]}` (or
-`ci_low`/`ci_high`), see `tinyhelen.report.stats`. A model mapping without `splits` is read as the splits
-themselves. One table per metric (models x splits); the headline compares the leaner- and ori-pretrained
-models on the `all` split (or the first split) for the first metric.
+Model names are `<arch>-<corpus>-s<seed>-<variant>` (pretraining corpus, instruction variant), a selected
+checkpoint `...@step-<N>`. Scores are 0-5 per axis, the sum 0-15; `sum_ci95` is a 95% bootstrap interval over
+questions; the split columns are the mean sum per similarity split. With `judge.backend: none` (the sample
+default) `inter` is empty or absent: the section then shows the judge-free table only and says the judge did not
+run. Tables: the inter comparison (when judged) and the judge-free metrics per model. Figure: the judged sum per
+model with its interval, else four judge-free metrics per model. The headline (question 2): per instruction
+variant, the leaner- vs ori-pretrained model's judged sum with its interval; without a judge, that only
+judge-free metrics exist.
 """
 
 from __future__ import annotations
 
+import re
+
 from tinyhelen.core.io import read_json
 from tinyhelen.report.figures import corpus_colour, grid, to_png
-from tinyhelen.report.page import Cell, Context, Figure, Headline, Section, Table, label
-from tinyhelen.report.stats import read_estimate
+from tinyhelen.report.page import Cell, Context, Figure, Headline, Section, Table, fmt, is_number, label, number_cell
+from tinyhelen.report.stats import Estimate, read_estimate
 
+QUESTION = "2. Do leaner-trained models follow instructions better? (Leaner-Eval)"
 HATCHES = ("", "//", "..", "xx")
-"""Several models of one corpus share its colour and differ by hatching."""
-PREFERRED = ("sum", "total", "score", "overall")
-"""The headline metric: the first of these present (the paper's is the 0-15 sum), else the first seen."""
+"""Models of one pretraining corpus share its colour and differ by hatching (one per instruction variant)."""
+AXES = ("grammar", "coherence", "specificity")
+SPLITS = ("0-7", "7-8", "8-9", "9-10")
+JUDGE_FREE = (
+    ("answers", "answers"),
+    ("answer_words", "words / answer"),
+    ("empty_rate", "empty rate"),
+    ("distinct_1", "distinct-1"),
+    ("distinct_2", "distinct-2"),
+    ("repetition_rate", "repetition rate"),
+    ("word_list_share", "word-list share"),
+    ("reference_perplexity", "ref. perplexity"),
+)
+PLOTTED = ("word_list_share", "distinct_2", "repetition_rate", "empty_rate")
+_NAME = re.compile(
+    r"^(?P<arch>[a-z0-9]+)-(?P<corpus>[a-z0-9_]+?)-s(?P<seed>\d+)-(?P<variant>[^@]+?)(?:@step-(?P<step>\d+))?$"
+)
+
+
+def parse_entry(name: str) -> tuple[str, str, str, str] | None:
+    """`llama-leaner-s65-ori@step-300` -> (llama, leaner, 65, ori); None for another shape."""
+    match = _NAME.match(name)
+    return None if match is None else (match["arch"], match["corpus"], match["seed"], match["variant"])
 
 
 def _corpus(name: str) -> str:
-    """The pretraining corpus of a model name (`llama-leaner-s65` and `llama-leaner-ori` recipes: leaner)."""
-    parts = name.split("-")
-    return parts[1] if len(parts) > 1 else ""
+    parsed = parse_entry(name)
+    return parsed[1] if parsed else (name.split("-")[1] if "-" in name else "")
 
 
-def _splits(entry) -> dict:
-    if not isinstance(entry, dict):
-        return {}
-    splits = entry.get("splits", entry)
-    return {k: v for k, v in splits.items() if isinstance(v, dict)} if isinstance(splits, dict) else {}
+def _variant(name: str) -> str:
+    parsed = parse_entry(name)
+    return parsed[3] if parsed else ""
+
+
+def _sum_estimate(row) -> Estimate | None:
+    if not isinstance(row, dict) or not is_number(row.get("sum")):
+        return None
+    return read_estimate({"mean": row["sum"], "ci95": row.get("sum_ci95")})
 
 
 def leaner_eval_section(ctx: Context) -> Section | None:
@@ -45,112 +78,199 @@ def leaner_eval_section(ctx: Context) -> Section | None:
     if not path.is_file():
         return None
     data = read_json(path)
+    data = data if isinstance(data, dict) else {}
     source = ctx.name("leaner_eval.json")
-    mode = data.get("mode", "?") if isinstance(data, dict) else "?"
-    judge = f", judge `{data['judge']}`" if isinstance(data, dict) and data.get("judge") else ""
+    judge = data.get("judge") if isinstance(data.get("judge"), dict) else {}
+    backend = judge.get("backend", "?")
+    inter = {k: v for k, v in (data.get("inter") or {}).items() if isinstance(v, dict)}
+    free = {k: v for k, v in (data.get("judge_free") or {}).items() if isinstance(v, dict)}
     section = Section(
         "leaner_eval",
         "Leaner-Eval: do leaner-trained models follow instructions better?",
-        f"Scores of the generated answers per Leaner-Eval split (mode `{mode}`{judge}).",
+        f"The tuned models' answers to the Leaner-Eval questions (judge backend `{backend}`"
+        + (f", judge `{judge['model']}`" if judge.get("model") else "")
+        + "): judged scores (0-5 per axis, sum 0-15) when a judge ran, and judge-free metrics of the answers.",
         inputs=[source],
     )
-    models = data.get("models") if isinstance(data, dict) else None
-    if not isinstance(models, dict) or not models:
-        section.notes.append(f"`{source}` has no `models` mapping in the expected schema; nothing shown.")
+    if not inter and not free:
+        section.notes.append(f"`{source}` has neither `inter` nor `judge_free` entries; nothing shown.")
         return section
-    splits: list[str] = []
-    metrics: list[str] = []
-    for entry in models.values():
-        for split, values in _splits(entry).items():
-            splits += [split] if split not in splits else []
-            metrics += [m for m in values if m not in metrics and read_estimate(values[m]) is not None]
-    metrics.sort(key=lambda m: PREFERRED.index(m) if m in PREFERRED else len(PREFERRED))  # stable otherwise
-    if "all" in splits:
-        splits.remove("all")
-        splits.insert(0, "all")
-    level = f"{round(100 * ctx.interval)}%"
-    for metric in metrics:
-        rows = []
-        for name in sorted(models):
-            cells = [label(name)]
-            for split in splits:
-                est = read_estimate(_splits(models[name]).get(split, {}).get(metric))
-                cells.append(
-                    Cell("–")
-                    if est is None
-                    else Cell(est.text(ctx.digits), f"{source}: models.{name}.splits.{split}.{metric}")
-                )
-            rows.append(cells)
-        section.tables.append(
-            Table(
-                f"Leaner-Eval `{metric}` per split: mean ± std [interval]",
-                ["model", *splits],
-                rows,
-                [f"{source}: models.<model>.splits.<split>.{metric}"],
-                [f"Intervals as the stage reports them (expected: {level})."],
-            )
+    if inter:
+        _inter_table(ctx, section, inter, source)
+        _judge_notes(section, judge, data.get("selected"), source)
+    else:
+        section.notes.append(
+            f"The judge did not run (`judge.backend: {backend}`, `{source}: judge.backend`): "
+            "judge-free metrics only, no judged scores."
         )
-    if metrics and splits:
-        _headline_and_figure(ctx, section, models, splits, metrics[0], source)
+    if free:
+        _judge_free_table(ctx, section, free, source)
+    _headlines(ctx, section, inter, backend, source)
+    if inter:
+        _inter_figure(ctx, section, inter, source)
+    elif free:
+        _judge_free_figure(ctx, section, free, source)
     return section
 
 
-def _headline_and_figure(
-    ctx: Context, section: Section, models: dict, splits: list[str], metric: str, source: str
-) -> None:
-    split = splits[0]
-    by_corpus: dict[str, list[str]] = {}
-    for name in sorted(models):
-        by_corpus.setdefault(_corpus(name), []).append(name)
-    for corpus in ("leaner", "ori"):
-        for name in by_corpus.get(corpus, []):
-            est = read_estimate(_splits(models[name]).get(split, {}).get(metric))
-            if est is not None:
-                section.headlines.append(
-                    Headline(
-                        "2. Do leaner-trained models follow instructions better? (Leaner-Eval)",
-                        f"{name}: `{metric}` on `{split}`",
-                        est.text(ctx.digits),
-                        f"{source}: models.{name}.splits.{split}.{metric}",
-                    )
-                )
-    import numpy as np
-
-    names = sorted(models)
-    fig, (ax,) = grid(1, columns=1, width=max(5.0, 0.9 * len(splits) * max(len(names), 1) / 2 + 3), height=3.2)
-    width = 0.8 / max(len(names), 1)
-    x = np.arange(len(splits))
-    corpora = {name: _corpus(name) for name in names}
-    for i, name in enumerate(names):
-        corpus = corpora[name]
-        ests = [read_estimate(_splits(models[name]).get(s, {}).get(metric)) for s in splits]
-        means = [np.nan if e is None else e.mean for e in ests]
-        err = [
-            [0 if e is None or e.low is None else e.mean - e.low for e in ests],
-            [0 if e is None or e.high is None else e.high - e.mean for e in ests],
-        ]
-        earlier = sum(1 for n in names[:i] if corpora[n] == corpus)
-        ax.bar(
-            x + (i - (len(names) - 1) / 2) * width,
-            means,
-            width,
-            yerr=err,
-            capsize=2,
-            label=name,
-            color=corpus_colour(corpus, i),
-            hatch=HATCHES[earlier % len(HATCHES)],
-            edgecolor="white",
+def _inter_table(ctx: Context, section: Section, inter: dict, source: str) -> None:
+    rows = []
+    for name in sorted(inter):
+        row = inter[name]
+        cells = [label(name)]
+        cells += [number_cell(row.get(axis), ctx.digits, f"{source}: inter.{name}.{axis}") for axis in AXES]
+        est = _sum_estimate(row)
+        cells.append(Cell("–") if est is None else Cell(est.text(ctx.digits), f"{source}: inter.{name}.sum, sum_ci95"))
+        cells += [number_cell(row.get(split), ctx.digits, f"{source}: inter.{name}.{split}") for split in SPLITS]
+        rows.append(cells)
+    section.tables.append(
+        Table(
+            "Judged inter comparison (selected checkpoint per recipe): mean scores, sum [95% bootstrap interval]",
+            ["model", *AXES, "sum (0-15)", *[f"sum {s}" for s in SPLITS]],
+            rows,
+            [f"{source}: inter.<model>.<score>", f"{source}: inter.<model>.sum_ci95"],
+            [
+                "Interval: percentile bootstrap over questions, as the judge stage reports it. Split columns: "
+                "mean sum per similarity split (no interval in the metrics file; see results/leaner_eval)."
+            ],
         )
-    ax.set_xticks(x, splits)
-    ax.set_xlabel("Leaner-Eval split")
-    ax.set_ylabel(f"{metric} (mean score)")
-    ax.set_title(f"Leaner-Eval: {metric} per split")
-    ax.legend(title="model", fontsize="small")
+    )
+
+
+def _judge_notes(section: Section, judge: dict, selected, source: str) -> None:
+    parts = [
+        f"{key.replace('_', ' ')} {fmt(judge[key], 4)}"
+        for key in ("nulls", "input_tokens", "output_tokens", "cost_estimate", "position_bias_sum")
+        if is_number(judge.get(key))
+    ]
+    if parts:
+        section.notes.append(f"Judge accounting (`{source}: judge`): " + ", ".join(parts) + ".")
+    if isinstance(selected, dict) and selected:
+        chosen = ", ".join(f"{recipe} → {entry}" for recipe, entry in sorted(selected.items()))
+        section.notes.append(f"Selected checkpoints (`{source}: selected`): {chosen}.")
+
+
+def _judge_free_table(ctx: Context, section: Section, free: dict, source: str) -> None:
+    rows = [
+        [label(name)]
+        + [number_cell(free[name].get(key), ctx.digits, f"{source}: judge_free.{name}.{key}") for key, _ in JUDGE_FREE]
+        for name in sorted(free)
+    ]
+    section.tables.append(
+        Table(
+            "Judge-free metrics of the final models' answers",
+            ["model", *[title for _, title in JUDGE_FREE]],
+            rows,
+            [f"{source}: judge_free.<model>.<metric>"],
+            [
+                "One generation per question, no interval. Distinct-n: distinct n-grams over all n-grams; repetition "
+                "rate: share of an answer's word trigrams repeating an earlier one; word-list share: answer words in "
+                "the 2K word list; ref. perplexity: of the answers under the reference model. – = not measured."
+            ],
+        )
+    )
+
+
+def _headlines(ctx: Context, section: Section, inter: dict, backend: str, source: str) -> None:
+    if not inter:
+        section.headlines.append(
+            Headline(
+                QUESTION,
+                "judged sum (0-15), leaner- vs ori-pretrained",
+                f"not judged (judge backend `{backend}`): only judge-free metrics exist, no judged comparison",
+                f"{source}: judge.backend",
+            )
+        )
+        return
+    groups: dict[tuple, dict[str, str]] = {}
+    for name in sorted(inter):
+        parsed = parse_entry(name)
+        if parsed:
+            arch, corpus, seed, variant = parsed
+            groups.setdefault((arch, seed, variant), {}).setdefault(corpus, name)
+    found = False
+    for (arch, seed, variant), by_corpus in sorted(groups.items()):
+        leaner, ori = by_corpus.get("leaner"), by_corpus.get("ori")
+        lest, oest = _sum_estimate(inter.get(leaner)), _sum_estimate(inter.get(ori))
+        if lest is None or oest is None:
+            continue
+        found = True
+        if None in (lest.low, lest.high, oest.low, oest.high):
+            reading = " — no interval, no conclusion"
+        elif lest.low > oest.high or oest.low > lest.high:
+            reading = " — intervals do not overlap"
+        else:
+            reading = " — intervals overlap: no clear difference"
+        section.headlines.append(
+            Headline(
+                QUESTION,
+                f"{arch} s{seed}, instruction variant `{variant}`: judged sum (0-15), leaner- vs ori-pretrained",
+                f"leaner {lest.text(ctx.digits)} vs ori {oest.text(ctx.digits)}{reading}",
+                f"{source}: inter.{{{leaner},{ori}}}.sum, sum_ci95",
+            )
+        )
+    if not found:
+        section.headlines.append(
+            Headline(
+                QUESTION,
+                "judged sum (0-15), leaner- vs ori-pretrained",
+                "no leaner/ori pair with the same instruction variant was judged",
+                f"{source}: inter",
+            )
+        )
+
+
+def _bar_style(names: list[str]) -> list[tuple[str, str]]:
+    variants = sorted({_variant(n) for n in names})
+    return [
+        (corpus_colour(_corpus(n), i), HATCHES[variants.index(_variant(n)) % len(HATCHES)]) for i, n in enumerate(names)
+    ]
+
+
+def _inter_figure(ctx: Context, section: Section, inter: dict, source: str) -> None:
+    names = sorted(n for n in inter if _sum_estimate(inter[n]) is not None)
+    if not names:
+        return
+    ests = [_sum_estimate(inter[n]) for n in names]
+    fig, (ax,) = grid(1, columns=1, width=max(5.0, 1.1 * len(names) + 2), height=3.4)
+    err = [
+        [0 if e.low is None else e.mean - e.low for e in ests],
+        [0 if e.high is None else e.high - e.mean for e in ests],
+    ]
+    for i, ((colour, hatch), est) in enumerate(zip(_bar_style(names), ests, strict=True)):
+        ax.bar(
+            i, est.mean, 0.7, yerr=[[err[0][i]], [err[1][i]]], capsize=3, color=colour, hatch=hatch, edgecolor="white"
+        )
+    ax.set_xticks(range(len(names)), names, rotation=20, ha="right", fontsize=7)
+    ax.set_ylim(0, 15)
+    ax.set_ylabel("judged sum (0-15)")
+    ax.set_title("Leaner-Eval inter comparison: judged sum per model")
     section.figures.append(
         Figure(
             "leaner_eval",
-            f"Leaner-Eval `{metric}` per split (error bars: the reported interval).",
+            "Leaner-Eval judged sum per model (colour: pretraining corpus; hatching: instruction variant; "
+            "error bars: 95% bootstrap interval over questions).",
             to_png(fig, ctx.dpi),
-            [f"{source}: models.<model>.splits.<split>.{metric}"],
+            [f"{source}: inter.<model>.sum, sum_ci95"],
+        )
+    )
+
+
+def _judge_free_figure(ctx: Context, section: Section, free: dict, source: str) -> None:
+    names = sorted(free)
+    fig, axes = grid(len(PLOTTED), columns=len(PLOTTED), width=2.6, height=3.0)
+    for ax, key in zip(axes, PLOTTED, strict=True):
+        values = [free[n].get(key) if is_number(free[n].get(key)) else float("nan") for n in names]
+        for i, ((colour, hatch), value) in enumerate(zip(_bar_style(names), values, strict=True)):
+            ax.bar(i, value, 0.7, color=colour, hatch=hatch, edgecolor="white")
+        ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=6)
+        ax.set_title(dict(JUDGE_FREE)[key])
+    section.figures.append(
+        Figure(
+            "leaner_eval",
+            "Leaner-Eval judge-free metrics per model (no judge ran; colour: pretraining corpus; hatching: "
+            "instruction variant).",
+            to_png(fig, ctx.dpi),
+            [f"{source}: judge_free.<model>.{{{','.join(PLOTTED)}}}"],
         )
     )
