@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
                 config=config,
                 seed=params.seed,
                 extra={"arch": args.arch, "corpus": args.corpus, "variant": args.variant, "start": str(start)},
+                data_source=params.data.source,
             )
             tracker.log_metrics(
                 {k: v for k, v in result.metrics.items() if isinstance(v, (int, float))}, step=cfg.max_steps

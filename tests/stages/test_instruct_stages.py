@@ -131,6 +131,8 @@ def test_the_two_by_two_on_the_sample(built, tmp_path):
             for model_dir in (folder, folder / f"step-{steps[0]}"):
                 AutoModelForCausalLM.from_pretrained(model_dir)
                 AutoTokenizer.from_pretrained(model_dir)
+                card = (model_dir / "README.md").read_text()  # a Hugging Face model card, ready for push_to_hub
+                assert "library_name: transformers" in card and "instruction-tuned" in card
             meta = json.loads((folder / "meta.json").read_text())
             assert meta["variant"] == variant and meta["start"].endswith(f"llama-{corpus}-s65")
             with open(metrics_dir / "curves" / name / "val.csv") as handle:

@@ -385,9 +385,12 @@ def write_outputs(
     config: dict[str, Any],
     seed: int,
     extra: dict[str, Any],
+    data_source: str = "sample",
 ) -> None:
-    """The run's metrics JSON, its curves (CSV for `dvc plots`) and the model folder's meta.json."""
+    """The run's metrics JSON, its curves (CSV for `dvc plots`), the model folder's meta.json and a Hugging Face
+    model card for the final model and each exported step."""
     from tinyhelen.core.repro import write_meta
+    from tinyhelen.pretrain.cards import write_model_card
     from tinyhelen.pretrain.run import write_curves
 
     curves = Path(metrics_dir) / "curves" / name
@@ -402,3 +405,27 @@ def write_outputs(
         inputs=result.inputs,
         extra={**extra, "metrics": result.metrics},
     )
+    notes = (
+        f"Instruction-tuned from `{extra['start']}` on the **{extra['variant']}** instruction data "
+        "(`instruct_data`); prompt it as `### TASK INPUT:\n<instruction>\n\n### RESPONSE:\n`."
+    )
+    card = {
+        "arch": extra["arch"],
+        "corpus": extra["corpus"],
+        "data_source": data_source,
+        "params": config,
+        "base_model": extra["start"],
+        "tags": ["instruction-tuned", f"instruct-{extra['variant']}"],
+        "notes": notes,
+    }
+    final = {
+        k: result.metrics[k]
+        for k in ("val/loss", "val/perplexity", "val/accuracy", "train/loss", "steps")
+        if k in result.metrics
+    }
+    write_model_card(model_dir, **card, tokens_seen=result.metrics.get("tokens_seen"), metrics=final, title=name)
+    for folder in sorted(Path(model_dir).glob("step-*")):
+        step = int(folder.name.removeprefix("step-"))
+        scores = result.metrics.get("checkpoints", {}).get(str(step), {})
+        metrics = {"steps": step, **({"val/loss": scores["val/loss"]} if "val/loss" in scores else {})}
+        write_model_card(folder, **card, tokens_seen=None, metrics=metrics, title=f"{name} at step {step}")
