@@ -46,7 +46,8 @@ def test_ingest_sample(tmp_path, monkeypatch):
     meta = json.loads((out / "meta.json").read_text())
     assert meta["stage"] == "ingest" and meta["seed"] == 65
     assert meta["config"]["data"]["source"] == "sample"
-    assert {"rev", "dirty"} <= set(meta["git"]) and "torch" in meta["packages"]
+    assert "torch" in meta["packages"]
+    assert not {"git", "created"} & set(meta)  # nothing in an output depends on when or where it ran
     assert "leaner/glue/cola_train.jsonl" in meta["inputs"]
 
 
