@@ -18,24 +18,13 @@ from collections import defaultdict
 from typing import Any
 
 from tinyhelen.core.io import read_json
+from tinyhelen.glue.aggregate import COLUMN_LABELS
 from tinyhelen.report.figures import corpus_colour, grid, grouped_bars, to_png
 from tinyhelen.report.names import arch_label, corpus_label, order_key, parse_model_name
 from tinyhelen.report.page import Cell, Context, Figure, Headline, Section, Table, get, is_number, label
 from tinyhelen.report.stats import Estimate, read_estimate, summarise
 from tinyhelen.report.stats import verdict as verdict_text
 
-COLUMN_LABELS = {
-    "cola": "CoLA",
-    "sst2": "SST-2",
-    "mrpc": "MRPC",
-    "qqp": "QQP",
-    "stsb": "STS-B",
-    "mnli-m": "MNLI-m",
-    "mnli-mm": "MNLI-mm",
-    "qnli": "QNLI",
-    "rte": "RTE",
-    "wnli": "WNLI",
-}
 DIFFERENCE_KEYS = ("differences", "paired_differences", "leaner_minus_ori")
 AVERAGE = "average"
 
