@@ -110,8 +110,11 @@ def build_report(
     inputs = {}
     for section in sections:
         for name in section.inputs:
-            relative = name.removeprefix(ctx.label + "/") if ctx.label else name
-            inputs[name] = sha256_file(metrics_dir / relative)
+            if ctx.label and name.startswith(ctx.label + "/"):
+                path = metrics_dir / name.removeprefix(ctx.label + "/")
+            else:  # a stage's full accounting beside its output (`DETAILS`), named by its own path
+                path = next((p for p in ctx.details.values() if p.as_posix() == name), metrics_dir / name)
+            inputs[name] = sha256_file(path)
     return ReportResult(page, render_html(page), render_markdown(page), figures, dict(sorted(inputs.items())))
 
 
