@@ -57,6 +57,8 @@ def test_fresh_clone_repro_reproduces_the_lock(clone):
 
 
 def test_forced_ingest_reruns_nothing_else(clone):
+    """Not in CI yet: on this tree the `dvc repro` after a forced ingest re-runs later stages (instruct_data,
+    instruct, curriculum, ...) although dvc.lock comes out unchanged; see issue 11."""
     if not (clone / "data" / "raw").is_dir():
         pytest.skip("needs the repro of the test above")
     forced = _ran(_run("dvc", "repro", "--force", "--single-item", "ingest", cwd=clone))
