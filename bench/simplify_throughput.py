@@ -62,7 +62,7 @@ def main() -> None:
         ]
         with tempfile.TemporaryDirectory() as tmp:
             cache = ResponseCache(Path(tmp) / "cache.sqlite")
-            backend = LLMBackend(params, llm=CachedLLM(params.llm, cache=cache))
+            backend = LLMBackend(params.simplify, params.llm, params.sentences, llm=CachedLLM(params.llm, cache=cache))
             _ = backend.llm.client  # import openai and build the client outside the timed part
             backend.split("Load the sentence splitter. Outside the timed part too.")
             request_seconds = []

@@ -41,13 +41,14 @@ def main(argv: list[str] | None = None) -> None:
     cfg = params.curriculum
     seed_everything(args.seed, deterministic=params.pretrain.deterministic)
     name = run_name(args.strategy, args.seed)
-    config = {"seed": args.seed, "curriculum": cfg, "pretrain": pretrain_settings(params)}
+    config = {"seed": args.seed, "curriculum": cfg, "pretrain": pretrain_settings(cfg, params.pretrain)}
     with open_tracker("curriculum", config, run_name=f"curriculum@{name}") as tracker:
         tracker.set_tags({"tinyhelen.strategy": args.strategy, "tinyhelen.seed": args.seed})
         result = run_curriculum(
             args.strategy,
             args.seed,
-            params,
+            cfg,
+            params.pretrain,
             composed_dir=args.composed,
             tokenizers_dir=args.tokenizers,
             difficulty_path=Path(args.difficulty) / f"{cfg.corpus}.jsonl",

@@ -36,7 +36,16 @@ def main(argv: list[str] | None = None) -> None:
     if params.instruct_data.backend != "release":
         config.update(simplify=params.simplify, llm=params.llm)
     with open_tracker("instruct_data", config) as tracker:
-        result = build_instruct_data(params, args.out, release_dir=args.release, word_list=args.word_list)
+        result = build_instruct_data(
+            params.instruct_data,
+            args.out,
+            simplify=params.simplify,
+            llm=params.llm,
+            sentences=params.sentences,
+            hub_cache_dir=params.ingest.hub_cache_dir,
+            release_dir=args.release,
+            word_list=args.word_list,
+        )
         write_json(args.metrics, result.metrics)
         write_meta(
             args.out,

@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> None:
         result = pretrain(
             args.arch,
             args.corpus,
-            params,
+            params.pretrain,
+            params.model,
             packed_root=args.packed,
             tokenizers_root=args.tokenizers,
             model_dir=model_dir,

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     seed_everything(params.seed)
     config = {"seed": params.seed, "sentences": params.sentences, "llm": params.llm, "simplify": params.simplify}
     with open_tracker("simplify", config) as tracker:
-        result = simplify_corpus(params, args.clean, args.out)
+        result = simplify_corpus(params.simplify, params.llm, params.sentences, args.clean, args.out)
         timings = write_metrics(
             args.metrics, result.metrics, headline=HEADLINE_METRICS, details_path=Path(args.out) / "stats.json"
         )

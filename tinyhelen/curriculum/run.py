@@ -27,15 +27,16 @@ import numpy as np
 from tinyhelen.core.config import with_changes
 from tinyhelen.core.errors import DataError
 from tinyhelen.core.io import atomic_dir, iter_jsonl, sha256_file, write_json
+from tinyhelen.core.runtime import load_tokenizer
 from tinyhelen.core.tracking import MetricLogger
+from tinyhelen.curriculum.config import CurriculumConfig
 from tinyhelen.curriculum.pool import TokenPool, read_documents
 from tinyhelen.curriculum.schedule import NEEDS_DIFFICULTY, CurriculumSchedule
-from tinyhelen.params import Params
 from tinyhelen.pretrain.checkpoint import fingerprint
+from tinyhelen.pretrain.config import PretrainConfig
 from tinyhelen.pretrain.loop import resolve_runtime, train_model
 from tinyhelen.pretrain.models import build_model, count_parameters, hf_config_kwargs
 from tinyhelen.pretrain.objectives import make_objective
-from tinyhelen.pretrain.run import load_tokenizer
 from tinyhelen.tokens.tokenizer import load_backend, special_ids
 
 log = logging.getLogger(__name__)
@@ -93,12 +94,11 @@ def read_difficulty(path: str | Path, ids: list[str], key: str) -> np.ndarray:
     return np.asarray([scores[i] for i in ids], dtype=np.float64)
 
 
-def pretrain_settings(params: Params):
+def pretrain_settings(cur: CurriculumConfig, pretrain: PretrainConfig):
     """The `pretrain` section with the curriculum's own training values put in (what `train_model` reads)."""
-    cur = params.curriculum
-    lr = params.pretrain.lr.model_dump() | {"llama": cur.lr}
+    lr = pretrain.lr.model_dump() | {"llama": cur.lr}
     return with_changes(
-        params.pretrain,
+        pretrain,
         archs=["llama"],
         corpora=[cur.corpus],
         max_steps=cur.max_steps,
@@ -119,7 +119,8 @@ def pretrain_settings(params: Params):
 def run_curriculum(
     strategy: str,
     seed: int,
-    params: Params,
+    cur: CurriculumConfig,
+    pretrain: PretrainConfig,
     *,
     composed_dir: str | Path,
     tokenizers_dir: str | Path,
@@ -133,7 +134,8 @@ def run_curriculum(
     Args:
         strategy: one of `tinyhelen.curriculum.config.STRATEGIES`.
         seed: model init, document and batch order.
-        params: validated params (sections `curriculum`, `pretrain`).
+        cur: the `curriculum` section.
+        pretrain: the `pretrain` section (optimizer constants and the runtime).
         composed_dir: the compose stage's folder (`<corpus>/{train,validation}.jsonl`).
         tokenizers_dir: the tokenizer stage's folder (`causal/`).
         difficulty_path: the difficulty stage's file (needed by iter-sentlen and iter-lmloss).
@@ -147,8 +149,7 @@ def run_curriculum(
     """
     import torch
 
-    cur = params.curriculum
-    cfg = pretrain_settings(params)
+    cfg = pretrain_settings(cur, pretrain)
     corpus_dir = Path(composed_dir) / cur.corpus
     tokenizer_dir = Path(tokenizers_dir) / "causal"
     train_docs = read_documents(corpus_dir / "train.jsonl")

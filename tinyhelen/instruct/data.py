@@ -1,7 +1,8 @@
 """Stage `instruct_data`: the instruction set in two variants with the same train / validation / test records.
 
-    result = build_instruct_data(params, out_dir="data/instruct", release_dir="data/raw",
-                                 word_list="data/vocab/word_list.txt")
+    result = build_instruct_data(params.instruct_data, "data/instruct", simplify=params.simplify, llm=params.llm,
+                                 sentences=params.sentences, hub_cache_dir=params.ingest.hub_cache_dir,
+                                 release_dir="data/raw", word_list="data/vocab/word_list.txt")
 
 1. Source (`instruct_data.source`): the bundled `data/sample/ori/instruction*.jsonl`, a local JSON/JSONL file in
    the Alpaca schema (`instruction`, `input`, `output`), or a hub dataset through `datasets`
@@ -31,15 +32,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tinyhelen.core.config import SentencesConfig
 from tinyhelen.core.errors import DataError
 from tinyhelen.core.io import atomic_dir, dumps_line, iter_records, sha256_file, write_json
 from tinyhelen.core.release import normalise_document
 from tinyhelen.core.sentences import make_splitter
 from tinyhelen.corpus.hub import is_hub_source, parse_hub_source
 from tinyhelen.instruct.config import InstructDataConfig
-from tinyhelen.params import Params
 from tinyhelen.simplify.backends import INSTRUCTION, WINDOW, GenreStats, LLMBackend, ReleaseBackend, RulesBackend
 from tinyhelen.simplify.chunking import make_token_counter
+from tinyhelen.simplify.config import LLMConfig, SimplifyConfig
 from tinyhelen.tokens.vocab import TextStats
 
 log = logging.getLogger(__name__)
@@ -182,14 +184,15 @@ def assign_splits(ids: list[str], validation_fraction: float, test_fraction: flo
     return {doc_id: split for split, (start, end) in bounds.items() for doc_id in ordered[start:end]}
 
 
-def make_backend(params: Params, release_dir: str | Path):
+def make_backend(
+    backend: str, simplify: SimplifyConfig, llm: LLMConfig, sentences: SentencesConfig, release_dir: str | Path
+):
     """The `simplify` backend named by `instruct_data.backend`, set up for instructions only."""
-    backend = params.instruct_data.backend
     if backend == "release":
         return ReleaseBackend(Path(release_dir))
     if backend == "rules":
-        return RulesBackend(params)
-    return LLMBackend(params, names=[INSTRUCTION])
+        return RulesBackend(simplify, sentences)
+    return LLMBackend(simplify, llm, sentences, names=[INSTRUCTION])
 
 
 def _plain(record: dict[str, Any]) -> dict[str, str]:
@@ -215,28 +218,38 @@ def leaner_twins(records: list[dict], backend) -> tuple[dict[str, dict], dict[st
 
 
 def build_instruct_data(
-    params: Params, out_dir: str | Path, *, release_dir: str | Path, word_list: str | Path, backend=None
+    cfg: InstructDataConfig,
+    out_dir: str | Path,
+    *,
+    simplify: SimplifyConfig,
+    llm: LLMConfig,
+    sentences: SentencesConfig,
+    hub_cache_dir: str | None = None,
+    release_dir: str | Path,
+    word_list: str | Path,
+    backend=None,
 ) -> InstructDataResult:
     """Read, dedup, simplify, split and measure the instruction set; see the module docstring.
 
     Args:
-        params: the whole params (uses `instruct_data`, and `simplify`, `llm`, `sentences` for the backends,
-            `ingest.hub_cache_dir` for a hub source).
+        cfg: the `instruct_data` section.
+        simplify, llm: the sections the `llm` and `rules` backends use (prompts, rules, the endpoint).
+        sentences: the sentence splitter (the backends and the text measures).
+        hub_cache_dir: `ingest.hub_cache_dir`, for a hub source.
         out_dir: the output folder (replaced whole on success).
         release_dir: the ingest stage's folder, holding `leaner/instruction.jsonl` (backend `release`).
         word_list: the reference word list (one word a line: the vocab stage's `data/vocab/word_list.txt`).
         backend: a ready backend (tests); default from `instruct_data.backend`.
     """
-    cfg = params.instruct_data
     word_list = Path(word_list)
     if not word_list.is_file():
         raise DataError(f"{word_list}: no reference word list (run the vocab stage first)")
     listed = frozenset(w for w in word_list.read_text(encoding="utf-8").split() if w)
     count_tokens = make_token_counter(cfg.token_counter)
-    records, inputs = read_source(cfg, params.ingest.hub_cache_dir)
+    records, inputs = read_source(cfg, hub_cache_dir)
     inputs[str(word_list)] = sha256_file(word_list)
     unique, duplicates = dedup(records)
-    backend = backend or make_backend(params, release_dir)
+    backend = backend or make_backend(cfg.backend, simplify, llm, sentences, release_dir)
     usable = [r for r in unique if r["instruction"].strip() and r["output"].strip()]
     twins, rejected, stats = leaner_twins(usable, backend)
     rejected.update({r["id"]: "empty_source" for r in unique if r not in usable})
@@ -245,7 +258,7 @@ def build_instruct_data(
     splits = assign_splits([record["id"] for record in kept], cfg.validation_fraction, cfg.test_fraction)
     variants = {"ori": {doc["id"]: _plain(doc) for doc in kept}, "leaner": twins}
 
-    split_sentences = make_splitter(params.sentences)
+    split_sentences = make_splitter(sentences)
     accounting: dict[str, Any] = {}
     with atomic_dir(out_dir) as tmp:
         for variant in VARIANTS:

@@ -1,6 +1,7 @@
 """Instruction-tune one pretrained causal model on one instruction variant, with the pretrain loop.
 
-    result = tune("llama", "leaner", "ori", params, models_root="models", data_root="data/instruct",
+    result = tune("llama", "leaner", "ori", params.instruct, params.pretrain, params.seed, models_root="models",
+                  data_root="data/instruct",
                   out_dir="models/instruct/llama-leaner-s65-ori", tracker=tracker)
 
 Start weights: `<models_root>/<arch>-<corpus>-s<instruct.pretrain_seed>/` (or its exported `step-<N>/` with
@@ -34,8 +35,8 @@ from tinyhelen.core.io import atomic_dir, iter_records, read_json, sha256_file, 
 from tinyhelen.core.tracking import MetricLogger
 from tinyhelen.instruct.config import InstructConfig
 from tinyhelen.instruct.template import InstructTemplate, load_template
-from tinyhelen.params import Params
 from tinyhelen.pretrain.checkpoint import fingerprint
+from tinyhelen.pretrain.config import PretrainConfig
 from tinyhelen.pretrain.loop import _NOT_FINGERPRINTED, make_accelerator, resolve_runtime, train_model
 from tinyhelen.pretrain.objectives import IGNORE_INDEX, Objective
 
@@ -222,11 +223,10 @@ class TuneResult:
     is_main_process: bool = True
 
 
-def loop_settings(params: Params):
+def loop_settings(cfg: InstructConfig, pretrain: PretrainConfig):
     """The `pretrain`-shaped settings the loop takes: the `instruct` hyperparameters over `pretrain`'s
     optimizer constants and runtime keys."""
-    cfg = params.instruct
-    return with_changes(params.pretrain, **{key: getattr(cfg, key) for key in LOOP_KEYS})
+    return with_changes(pretrain, **{key: getattr(cfg, key) for key in LOOP_KEYS})
 
 
 def _folder_hashes(folder: Path) -> dict[str, str]:
@@ -237,7 +237,9 @@ def tune(
     arch: str,
     corpus: str,
     variant: str,
-    params: Params,
+    cfg: InstructConfig,
+    pretrain: PretrainConfig,
+    seed: int,
     *,
     models_root: str | Path,
     data_root: str | Path,
@@ -251,7 +253,9 @@ def tune(
         arch: llama | mamba.
         corpus: the pretraining corpus of the start model (leaner | ori).
         variant: the instruction variant (leaner | ori).
-        params: the validated params (sections `seed`, `instruct`, and `pretrain` for the runtime).
+        cfg: the `instruct` section.
+        pretrain: the `pretrain` section (optimizer constants and the runtime: device, precision, threads).
+        seed: the tuning seed (params' top-level `seed`).
         models_root: the folder of pretrained grid models.
         data_root: the instruct_data folder.
         out_dir: the tuned model folder (replaced whole, atomically, at the end).
@@ -261,7 +265,6 @@ def tune(
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    cfg = params.instruct
     if cfg.packing and arch == "mamba":
         raise ConfigError("instruct.packing: mamba carries its state across packed examples; use packing: false")
     source = start_dir(models_root, arch, corpus, cfg)
@@ -284,10 +287,10 @@ def tune(
     counts = {split: stats for split, (_, stats) in splits.items()}
     log.info("%s on %s instructions: train %s, validation %s", source, variant, counts["train"], counts["validation"])
 
-    loop_cfg = loop_settings(params)
+    loop_cfg = loop_settings(cfg, pretrain)
     runtime = resolve_runtime(loop_cfg)
     accelerator = make_accelerator(runtime["cpu"])
-    torch.manual_seed(params.seed)
+    torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_pretrained(str(source), local_files_only=True, dtype=torch.float32)
     use_cache = bool(getattr(model.config, "use_cache", True))
     without_cache(model)
@@ -312,7 +315,7 @@ def tune(
     exports = run_dir / "exports"
     # Identifies the run as the loop's own resume fingerprint does (what the weights depend on).
     loop_fields = {k: v for k, v in loop_cfg.model_dump(mode="json").items() if k not in _NOT_FINGERPRINTED}
-    export_mark = fingerprint({"loop": loop_fields, "lr": cfg.lr, "seed": params.seed, **fingerprint_data})
+    export_mark = fingerprint({"loop": loop_fields, "lr": cfg.lr, "seed": seed, **fingerprint_data})
     exported_now: set[int] = set()
 
     def export(step: int) -> None:
@@ -333,7 +336,7 @@ def tune(
         splits["validation"][0],
         loop_cfg,
         lr=cfg.lr,
-        seed=params.seed,
+        seed=seed,
         run_dir=run_dir,
         tracker=tracker,
         fingerprint_data=fingerprint_data,

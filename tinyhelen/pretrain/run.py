@@ -1,10 +1,10 @@
 """Pre-train one (arch, corpus, seed) instance: packed data + tokenizer in, HF model folder + metrics + curves out.
 
-    result = pretrain("llama", "leaner", params, packed_root="data/packed", tokenizers_root="data/tokenizers",
-                      model_dir="models/llama-leaner-s65", tracker=tracker, seed=65)
+    result = pretrain("llama", "leaner", params.pretrain, params.model, packed_root="data/packed",
+                      tokenizers_root="data/tokenizers", model_dir="models/llama-leaner-s65", tracker=tracker, seed=65)
 
 Reads `data/packed/<corpus>-<family>/{train,validation}.bin` + index.json and the family's tokenizer from
-`data/tokenizers/<family>/`, builds the architecture from `params.model.<arch>` with the pack's vocabulary,
+`data/tokenizers/<family>/`, builds the architecture from `model.<arch>` of params with the pack's vocabulary,
 trains it with `tinyhelen.pretrain.loop.train_model`, and writes `model_dir` (save_pretrained model + tokenizer)
 atomically.
 The pre-training seed (one of `pretrain.seeds`) drives the initialisation, the data order and the masks.
@@ -30,9 +30,9 @@ from tinyhelen.core.repro import write_meta, write_metrics
 from tinyhelen.core.runtime import load_tokenizer
 from tinyhelen.core.tracking import MetricLogger
 from tinyhelen.grid import GridModel
-from tinyhelen.params import Params
 from tinyhelen.pretrain.cards import changed_params, write_model_card
 from tinyhelen.pretrain.checkpoint import fingerprint
+from tinyhelen.pretrain.config import ModelConfig, PretrainConfig
 from tinyhelen.pretrain.loop import _NOT_FINGERPRINTED, make_accelerator, resolve_runtime, train_model
 from tinyhelen.pretrain.models import arch_spec, build_model, count_parameters, hf_config_kwargs
 from tinyhelen.pretrain.objectives import make_objective
@@ -75,7 +75,8 @@ def check_fills_a_step(pack_dir: Path, rows: int, batch_size: int, block_size: i
 def pretrain(
     arch: str,
     corpus: str,
-    params: Params,
+    cfg: PretrainConfig,
+    model_cfg: ModelConfig,
     *,
     packed_root: str | Path,
     tokenizers_root: str | Path,
@@ -89,7 +90,8 @@ def pretrain(
     Args:
         arch: llama | mamba | bert | xlnet.
         corpus: leaner | ori.
-        params: the validated params (sections `seed`, `model`, `pretrain`).
+        cfg: the `pretrain` section.
+        model_cfg: the `model` section (the dims of every arch).
         packed_root: the folder holding `<corpus>-<family>/` pack folders.
         tokenizers_root: the folder holding `<family>/` tokenizer folders.
         model_dir: where the trained model, tokenizer and config go (replaced whole, atomically).
@@ -103,7 +105,6 @@ def pretrain(
     import torch
 
     spec = arch_spec(arch)
-    cfg = params.pretrain
     seed = cfg.seeds[0] if seed is None else seed
     if seed not in cfg.seeds:
         raise ConfigError(f"pretrain seed {seed} is not in pretrain.seeds {cfg.seeds}")
@@ -121,7 +122,7 @@ def pretrain(
         )
     train_blocks, val_blocks = open_split(index, "train"), open_split(index, "validation")
     check_fills_a_step(pack_dir, len(train_blocks), cfg.batch_size, index.block_size)
-    max_positions = getattr(params.model, arch).model_dump().get("max_position_embeddings")
+    max_positions = getattr(model_cfg, arch).model_dump().get("max_position_embeddings")
     if max_positions is not None and index.block_size > max_positions:
         raise DataError(
             f"{pack_dir / 'index.json'}: block_size {index.block_size} exceeds "
@@ -131,7 +132,7 @@ def pretrain(
     runtime = resolve_runtime(cfg)
     accelerator = make_accelerator(runtime["cpu"])
     torch.manual_seed(seed)  # identical init on every process and every rerun
-    model = build_model(arch, params.model, index.vocab_size, index.special_ids)
+    model = build_model(arch, model_cfg, index.vocab_size, index.special_ids)
     counts = count_parameters(model)
     log.info(
         "%s: %s parameters, %s non-embedding (%s on %s, block %d, vocab %d)",
@@ -159,7 +160,7 @@ def pretrain(
     fingerprint_data = {
         "arch": arch,
         "corpus": corpus,
-        "model": hf_config_kwargs(arch, params.model, index.vocab_size, index.special_ids),
+        "model": hf_config_kwargs(arch, model_cfg, index.vocab_size, index.special_ids),
         "inputs": inputs,
     }
     lr = cfg.lr.value(arch, corpus)

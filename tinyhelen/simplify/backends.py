@@ -1,6 +1,6 @@
 """Stage `simplify`: the cleaned original corpus -> the leaner corpus, through one of three backends.
 
-    result = simplify_corpus(params, "data/clean", "data/leaner")
+    result = simplify_corpus(params.simplify, params.llm, params.sentences, "data/clean", "data/leaner")
 
 Reads `<clean>/ori/<split>/<genre>.jsonl` and `<clean>/ori/instruction.jsonl`; writes, atomically as one
 folder, `<out>/<split>/<genre>.jsonl` and `<out>/instruction.jsonl` (same record schema, `variant` "leaner",
@@ -31,13 +31,14 @@ from typing import Any
 
 from tqdm import tqdm
 
+from tinyhelen.core.config import SentencesConfig
 from tinyhelen.core.documents import corpus_file, instruction_file
 from tinyhelen.core.io import atomic_dir, dumps_line, iter_records, sha256_file
 from tinyhelen.core.log import note_kept
 from tinyhelen.core.release import NATURAL_GENRES, instruction_text, strip_tags
 from tinyhelen.core.sentences import make_splitter
-from tinyhelen.params import Params
 from tinyhelen.simplify.chunking import assemble, make_chunks, make_token_counter
+from tinyhelen.simplify.config import LLMConfig, SimplifyConfig
 from tinyhelen.simplify.llm import CachedLLM, CallStats, cache_path
 from tinyhelen.simplify.prompts import (
     GRADES,
@@ -156,9 +157,9 @@ class ReleaseBackend:
 
 
 class RulesBackend:
-    def __init__(self, params: Params) -> None:
-        self.settings = params.simplify
-        self.rules = RuleSimplifier(params.simplify.rules, make_splitter(params.sentences))
+    def __init__(self, cfg: SimplifyConfig, sentences: SentencesConfig) -> None:
+        self.settings = cfg
+        self.rules = RuleSimplifier(cfg.rules, make_splitter(sentences))
         self.inputs: dict[str, str] = {}
 
     def run(self, split: str, genre: str, docs: list[dict], stats: GenreStats) -> list[Outcome]:
@@ -184,9 +185,16 @@ class RulesBackend:
 
 
 class LLMBackend:
-    def __init__(self, params: Params, llm: CachedLLM | None = None, names: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: SimplifyConfig,
+        llm_cfg: LLMConfig,
+        sentences: SentencesConfig,
+        llm: CachedLLM | None = None,
+        names: list[str] | None = None,
+    ) -> None:
         """`names`: the templates to load (default: those the `simplify` params need)."""
-        self.settings = settings = params.simplify
+        self.settings = settings = cfg
         if names is None:
             names = [genre for genre in settings.genres if genre != "math"]
             if settings.instructions:
@@ -196,13 +204,13 @@ class LLMBackend:
         self.templates = load_templates(settings.prompts_dir, names)
         paths = [Path(settings.prompts_dir) / f"{name}.txt" for name in names]
         self.inputs = {str(path): sha256_file(path) for path in paths}
-        self.llm = llm or CachedLLM(params.llm)
+        self.llm = llm or CachedLLM(llm_cfg)
         note_kept(
             f"every LLM answer received so far, in the response cache ({cache_path()}): a re-run asks only for the rest"
         )
-        self.max_parse_retries = params.llm.max_parse_retries
-        self.split = make_splitter(params.sentences)
-        self.count = make_token_counter(params.simplify.chunking.token_counter)
+        self.max_parse_retries = llm_cfg.max_parse_retries
+        self.split = make_splitter(sentences)
+        self.count = make_token_counter(cfg.chunking.token_counter)
 
     def _ask(self, prompts: list[str], parse: Callable[[int, Any], Any], stats: GenreStats, desc: str) -> list:
         """Ask every prompt and parse its answer with `parse(index, answer)`; return per prompt what `parse`
@@ -322,13 +330,13 @@ class LLMBackend:
         return outcomes
 
 
-def make_backend(params: Params, clean_dir: Path):
+def make_backend(cfg: SimplifyConfig, llm_cfg: LLMConfig, sentences: SentencesConfig, clean_dir: Path):
     """The backend named by `simplify.backend`."""
-    if params.simplify.backend == "release":
+    if cfg.backend == "release":
         return ReleaseBackend(clean_dir)
-    if params.simplify.backend == "rules":
-        return RulesBackend(params)
-    return LLMBackend(params)
+    if cfg.backend == "rules":
+        return RulesBackend(cfg, sentences)
+    return LLMBackend(cfg, llm_cfg, sentences)
 
 
 def _windows(path: Path, limit: int, size: int) -> Iterator[list[dict]]:
@@ -344,33 +352,42 @@ def _windows(path: Path, limit: int, size: int) -> Iterator[list[dict]]:
         yield window
 
 
-def _units(params: Params, clean_dir: Path) -> list[tuple[str, str, Path, str]]:
+def _units(cfg: SimplifyConfig, clean_dir: Path) -> list[tuple[str, str, Path, str]]:
     """(split, genre, input path, output name) for every file to simplify."""
     units = [
         (split, genre, corpus_file(clean_dir / "ori", split, genre), corpus_file(Path(), split, genre).as_posix())
-        for split in params.simplify.splits
-        for genre in params.simplify.genres
+        for split in cfg.splits
+        for genre in cfg.genres
     ]
-    if params.simplify.instructions:
+    if cfg.instructions:
         units.append(("all", INSTRUCTION, instruction_file(clean_dir / "ori"), instruction_file(Path()).as_posix()))
     return units
 
 
-def simplify_corpus(params: Params, clean_dir: str | Path, out_dir: str | Path, backend=None) -> SimplifyResult:
+def simplify_corpus(
+    cfg: SimplifyConfig,
+    llm_cfg: LLMConfig,
+    sentences: SentencesConfig,
+    clean_dir: str | Path,
+    out_dir: str | Path,
+    backend=None,
+) -> SimplifyResult:
     """Simplify every configured (split, genre) file and the instructions; see the module docstring.
 
     Args:
-        params: the whole params (uses `simplify`, `llm`, `sentences`).
+        cfg: the `simplify` section.
+        llm_cfg: the `llm` section (the endpoint of backend `llm`; its prices for the cost estimate).
+        sentences: the `sentences` section (the splitter of the `llm` and `rules` backends).
         clean_dir: the clean stage's folder (holding `ori/` and, for `release`, `leaner/`).
         out_dir: the leaner corpus folder, replaced whole on success.
         backend: a ready backend (tests); default from `simplify.backend`.
     """
     clean_dir, out_dir = Path(clean_dir), Path(out_dir)
-    backend = backend or make_backend(params, clean_dir)
+    backend = backend or make_backend(cfg, llm_cfg, sentences, clean_dir)
     stats: dict[str, GenreStats] = {}
     inputs: dict[str, str] = {}
     with atomic_dir(out_dir) as tmp, open(tmp / "rejects.jsonl", "w", encoding="utf-8") as rejects:
-        for split, genre, path, name in tqdm(_units(params, clean_dir), desc="simplify", unit="file"):
+        for split, genre, path, name in tqdm(_units(cfg, clean_dir), desc="simplify", unit="file"):
             if not path.is_file():
                 log.warning("%s: not found; skipping %s/%s", path, split, genre)
                 continue
@@ -378,8 +395,8 @@ def simplify_corpus(params: Params, clean_dir: str | Path, out_dir: str | Path, 
             genre_stats = stats.setdefault(genre, GenreStats())
             (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             with open(tmp / name, "w", encoding="utf-8") as handle:
-                group = getattr(params.simplify.chunking, genre).docs_per_group if genre in NATURAL_GENRES else 1
-                for docs in _windows(path, params.simplify.max_documents, WINDOW * group):
+                group = getattr(cfg.chunking, genre).docs_per_group if genre in NATURAL_GENRES else 1
+                for docs in _windows(path, cfg.max_documents, WINDOW * group):
                     for doc, outcome in zip(docs, backend.run(split, genre, docs, genre_stats), strict=True):
                         genre_stats.documents_in += 1
                         if outcome.record is not None:
@@ -401,13 +418,15 @@ def simplify_corpus(params: Params, clean_dir: str | Path, out_dir: str | Path, 
                                 )
                             )
     inputs.update(backend.inputs)
-    metrics = _metrics(params, stats, getattr(backend, "rules", None))
+    metrics = _metrics(cfg, llm_cfg, stats, getattr(backend, "rules", None))
     _log_summary(metrics)
     return SimplifyResult(metrics=metrics, inputs=inputs)
 
 
-def _metrics(params: Params, stats: dict[str, GenreStats], rules: RuleSimplifier | None) -> dict[str, Any]:
-    price_in, price_out = params.llm.price_input_per_1m, params.llm.price_output_per_1m
+def _metrics(
+    cfg: SimplifyConfig, llm_cfg: LLMConfig, stats: dict[str, GenreStats], rules: RuleSimplifier | None
+) -> dict[str, Any]:
+    price_in, price_out = llm_cfg.price_input_per_1m, llm_cfg.price_output_per_1m
     total = GenreStats()
     for item in stats.values():
         total.documents_in += item.documents_in
@@ -417,7 +436,7 @@ def _metrics(params: Params, stats: dict[str, GenreStats], rules: RuleSimplifier
         total.calls.add(item.calls)
         total.failures.update(item.failures)
         total.reasks += item.reasks
-    metrics: dict[str, Any] = {"backend": params.simplify.backend}
+    metrics: dict[str, Any] = {"backend": cfg.backend}
     if rules is not None:
         metrics["ner"] = rules.ner_used
     metrics["genres"] = {genre: item.as_metrics(price_in, price_out) for genre, item in stats.items()}

@@ -36,7 +36,8 @@ def run(strategy, inputs, out, on_step=None, **changes):
     return run_curriculum(
         strategy,
         65,
-        params,
+        params.curriculum,
+        params.pretrain,
         composed_dir=inputs / "composed",
         tokenizers_dir=inputs / "tokenizers",
         difficulty_path=inputs / "difficulty" / "leaner.jsonl",
@@ -99,7 +100,8 @@ def test_documents_without_a_score_are_named(inputs, tmp_path):
         run_curriculum(
             "iter-lmloss",
             65,
-            params,
+            params.curriculum,
+            params.pretrain,
             composed_dir=inputs / "composed",
             tokenizers_dir=inputs / "tokenizers",
             difficulty_path=bad,

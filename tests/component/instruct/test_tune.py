@@ -15,6 +15,7 @@ import torch
 from tests.conftest import REPO_ROOT
 from tests.fake_llm_server import FakeLLMServer
 from tests.fixtures.glue_models import build_lm, save_model, train_tokenizer
+from tests.fixtures.sections import instruct_data_sections
 from tinyhelen.core.config import with_changes
 from tinyhelen.core.errors import ConfigError, DataError
 from tinyhelen.core.io import iter_records
@@ -167,12 +168,16 @@ def tune_params(params, run_dir: Path, **changes):
     return params.model_copy(update={"instruct": cfg, "pretrain": pretrain})
 
 
+def tune_sections(params):
+    return params.instruct, params.pretrain, params.seed
+
+
 def run(params, tmp_path, name, on_step=None, **changes):
     return tune(
         "llama",
         "leaner",
         "leaner",
-        tune_params(params, tmp_path / name / "runs", **changes),
+        *tune_sections(tune_params(params, tmp_path / name / "runs", **changes)),
         models_root=tmp_path / "models",
         data_root=tmp_path / "data",
         out_dir=tmp_path / name / "model",
@@ -228,7 +233,7 @@ def test_start_weights_come_from_the_grid(params, tokenizer, tmp_path):
             "mamba",
             "leaner",
             "leaner",
-            params,
+            *tune_sections(params),
             models_root=tmp_path,
             data_root=tmp_path / "data",
             out_dir=tmp_path / "x",
@@ -258,9 +263,11 @@ def test_instruct_data_llm_backend_against_the_fake_endpoint(params, tmp_path, m
             params.instruct_data, source=str(source), backend="llm", validation_fraction=0.2, test_fraction=0.2
         )
         llm = with_changes(params.llm, max_attempts=2, backoff_base_s=0.01, backoff_max_s=0.02)
+        settings = params.model_copy(update={"instruct_data": cfg, "llm": llm})
         result = build_instruct_data(
-            params.model_copy(update={"instruct_data": cfg, "llm": llm}),
+            cfg,
             tmp_path / "out",
+            **instruct_data_sections(settings),
             release_dir=tmp_path / "none",
             word_list=words,
         )

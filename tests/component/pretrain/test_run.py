@@ -72,12 +72,17 @@ def tiny_params(run_dir: Path, **pretrain_changes):
     )
 
 
+def _sections(params):
+    return params.pretrain, params.model
+
+
 def run(arch, packs, tmp_path, corpus="leaner", on_step=None, **changes):
     params = tiny_params(tmp_path / "runs", **changes)
     return pretrain(
         arch,
         corpus,
-        params,
+        params.pretrain,
+        params.model,
         packed_root=packs / "packed",
         tokenizers_root=packs / "tokenizers",
         model_dir=tmp_path / "models" / f"{arch}-{corpus}",
@@ -205,7 +210,7 @@ def test_the_pretraining_seed_drives_init_and_data_order(packs, tmp_path):
     other = pretrain(
         "llama",
         "leaner",
-        tiny_params(tmp_path / "b" / "runs", max_steps=4, seeds=[65, 66]),
+        *_sections(tiny_params(tmp_path / "b" / "runs", max_steps=4, seeds=[65, 66])),
         packed_root=packs / "packed",
         tokenizers_root=packs / "tokenizers",
         model_dir=tmp_path / "b" / "models" / "llama-leaner-s66",
@@ -217,7 +222,7 @@ def test_the_pretraining_seed_drives_init_and_data_order(packs, tmp_path):
         pretrain(
             "llama",
             "leaner",
-            tiny_params(tmp_path / "c", seeds=[65, 66]),
+            *_sections(tiny_params(tmp_path / "c", seeds=[65, 66])),
             packed_root=packs / "packed",
             tokenizers_root=packs / "tokenizers",
             model_dir=tmp_path / "c" / "m",

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.fake_llm_server import FakeLLMServer
+from tests.fixtures.sections import simplify_sections
 from tests.fixtures.simplify_corpus import write_simplify_corpus
 from tinyhelen.core.config import with_changes
 from tinyhelen.core.io import iter_records
@@ -47,7 +48,7 @@ def read(path: Path) -> list[dict]:
 def test_every_fault_ends_in_output_or_reject(params, tmp_path, llm_env, caplog):
     caplog.set_level(logging.DEBUG)
     corpus = write_simplify_corpus(tmp_path / "clean")
-    result = simplify_corpus(llm_params(params), corpus, tmp_path / "leaner")
+    result = simplify_corpus(*simplify_sections(llm_params(params)), corpus, tmp_path / "leaner")
 
     rejects = {(r["genre"], r["reason"]) for r in read(tmp_path / "leaner" / "rejects.jsonl")}
     kept = {r["text"].split(".")[0] for r in read(tmp_path / "leaner" / "train" / "web.jsonl")}
@@ -91,7 +92,11 @@ def test_multi_document_chunk_fails_whole_not_shifted(params, tmp_path, llm_env)
     chunking = with_changes(
         params.simplify.chunking, wiki={"docs_per_group": 4, "sentences_per_step": 50, "token_threshold": 10_000}
     )
-    simplify_corpus(llm_params(params, genres=["wiki"], chunking=chunking.model_dump()), corpus, tmp_path / "out")
+    simplify_corpus(
+        *simplify_sections(llm_params(params, genres=["wiki"], chunking=chunking.model_dump())),
+        corpus,
+        tmp_path / "out",
+    )
     # one request held all four wiki documents; the answer had one passage too many, so none is kept
     assert read(tmp_path / "out" / "train" / "wiki.jsonl") == []
     reasons = [r["reason"] for r in read(tmp_path / "out" / "rejects.jsonl") if r["genre"] == "wiki"]
@@ -101,9 +106,9 @@ def test_multi_document_chunk_fails_whole_not_shifted(params, tmp_path, llm_env)
 def test_rerun_makes_no_calls_and_gives_the_same_output(params, tmp_path, llm_env):
     corpus = write_simplify_corpus(tmp_path / "clean", web_faults=("noend",))
     settings = llm_params(params)
-    first = simplify_corpus(settings, corpus, tmp_path / "a")
+    first = simplify_corpus(*simplify_sections(settings), corpus, tmp_path / "a")
     sent = len(llm_env.requests)
-    second = simplify_corpus(settings, corpus, tmp_path / "b")
+    second = simplify_corpus(*simplify_sections(settings), corpus, tmp_path / "b")
     # Only prompts whose answers could not be used are asked again (llm.max_parse_retries fresh re-asks
     # each: a later run may recover them); every usable answer comes from the cache.
     again = llm_env.prompts[sent:]
@@ -119,7 +124,9 @@ def test_rerun_makes_no_calls_and_gives_the_same_output(params, tmp_path, llm_en
 
 def test_one_bad_answer_is_asked_again_and_the_document_kept(params, tmp_path, llm_env):
     corpus = write_simplify_corpus(tmp_path / "clean", web_faults=("noendonce",))
-    result = simplify_corpus(llm_params(params, genres=["web"], instructions=False), corpus, tmp_path / "out")
+    result = simplify_corpus(
+        *simplify_sections(llm_params(params, genres=["web"], instructions=False)), corpus, tmp_path / "out"
+    )
     kept = {r["text"].split(".")[0] for r in read(tmp_path / "out" / "train" / "web.jsonl")}
     assert "Story about FAULT:noendonce" in kept and read(tmp_path / "out" / "rejects.jsonl") == []
     assert result.metrics["genres"]["web"]["reasks"] == 1
@@ -138,7 +145,7 @@ def test_a_chunk_of_several_documents_is_recovered_by_a_reask(params, tmp_path, 
         params.simplify.chunking, wiki={"docs_per_group": 3, "sentences_per_step": 50, "token_threshold": 10_000}
     )
     simplify_corpus(
-        llm_params(params, genres=["wiki"], instructions=False, chunking=chunking.model_dump()),
+        *simplify_sections(llm_params(params, genres=["wiki"], instructions=False, chunking=chunking.model_dump())),
         corpus,
         tmp_path / "out",
     )
@@ -153,9 +160,9 @@ def test_a_rerun_recovers_what_transient_bad_answers_rejected(params, tmp_path, 
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", SECRET)
         monkeypatch.setenv("TINYHELEN_LLM_CACHE", str(tmp_path / "cache.sqlite"))
-        first = simplify_corpus(settings, corpus, tmp_path / "a")
+        first = simplify_corpus(*simplify_sections(settings), corpus, tmp_path / "a")
         assert first.metrics["genres"]["web"]["failures"] == {"no_end_marker": 1}
-        second = simplify_corpus(settings, corpus, tmp_path / "b")  # the endpoint is healthy again
+        second = simplify_corpus(*simplify_sections(settings), corpus, tmp_path / "b")  # the endpoint is healthy again
     assert second.metrics["genres"]["web"]["failures"] == {}
     assert second.metrics["total"]["llm_calls"] == 1  # only the next re-ask; the rest came from the cache
     assert len(read(tmp_path / "b" / "train" / "web.jsonl")) == 3
@@ -165,11 +172,13 @@ def test_metrics_count_the_calls_and_tokens_behind_the_output(params, tmp_path, 
     corpus = write_simplify_corpus(tmp_path / "clean", web_faults=("429", "500"))
     settings = llm_params(params, genres=["web", "math"], instructions=False, math_grade_batch=1)
     partial = llm_params(params, genres=["web", "math"], instructions=False, math_grade_batch=1, max_documents=2)
-    simplify_corpus(partial, corpus, tmp_path / "part")  # an earlier run (or a crashed one) paid for some
-    resumed = simplify_corpus(settings, corpus, tmp_path / "a").metrics["total"]
+    simplify_corpus(
+        *simplify_sections(partial), corpus, tmp_path / "part"
+    )  # an earlier run (or a crashed one) paid for some
+    resumed = simplify_corpus(*simplify_sections(settings), corpus, tmp_path / "a").metrics["total"]
     monkeypatch.setenv("TINYHELEN_LLM_CACHE", str(tmp_path / "fresh.sqlite"))
     llm_env._attempts.clear()  # the same transient faults again
-    fresh = simplify_corpus(settings, corpus, tmp_path / "b").metrics["total"]
+    fresh = simplify_corpus(*simplify_sections(settings), corpus, tmp_path / "b").metrics["total"]
     assert 0 < resumed["llm_calls"] < fresh["llm_calls"] and resumed["cache_hits"] > 0
     for key in (
         "llm_calls_behind_output",
@@ -191,7 +200,7 @@ def test_random_faults_at_30_percent_finish_in_one_run(params, tmp_path, monkeyp
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", SECRET)
         monkeypatch.setenv("TINYHELEN_LLM_CACHE", str(tmp_path / "cache.sqlite"))
-        result = simplify_corpus(settings, corpus, tmp_path / "out")
+        result = simplify_corpus(*simplify_sections(settings), corpus, tmp_path / "out")
     assert len(server.faults) >= 5 and len(set(server.faults)) >= 4
     rejects = read(tmp_path / "out" / "rejects.jsonl")
     assert all(r["reason"] for r in rejects)
@@ -219,7 +228,7 @@ def test_a_dead_endpoint_fails_the_stage_and_writes_nothing(params, tmp_path, mo
     monkeypatch.setenv("TINYHELEN_LLM_CACHE", str(tmp_path / "cache.sqlite"))
     corpus = write_simplify_corpus(tmp_path / "clean")
     with pytest.raises(EndpointError, match=f"127.0.0.1:{port}.*could not|127.0.0.1:{port}.*all failed"):
-        simplify_corpus(llm_params(params), corpus, tmp_path / "out")
+        simplify_corpus(*simplify_sections(llm_params(params)), corpus, tmp_path / "out")
     assert not (tmp_path / "out").exists()  # DVC never records an all-rejected output as done
     assert not list(tmp_path.glob(".out.tmp-*"))
 
@@ -231,5 +240,5 @@ def test_missing_key_is_a_clear_error(params, tmp_path, monkeypatch):
     monkeypatch.setenv("TINYHELEN_LLM_CACHE", str(tmp_path / "c.sqlite"))
     corpus = write_simplify_corpus(tmp_path / "clean", web_faults=())
     with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
-        simplify_corpus(llm_params(params), corpus, tmp_path / "out")
+        simplify_corpus(*simplify_sections(llm_params(params)), corpus, tmp_path / "out")
     assert not (tmp_path / "out").exists()

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT
+from tests.fixtures.sections import instruct_data_sections
 from tinyhelen.core.config import with_changes
 from tinyhelen.core.errors import ConfigError, DataError
 from tinyhelen.core.io import iter_records
@@ -124,8 +125,13 @@ def test_splits_are_disjoint_and_in_hash_order():
 
 def test_both_variants_hold_the_same_records_per_split(params, corpus, tmp_path):
     out = tmp_path / "instruct"
+    settings = data_params(params, source=str(corpus["path"]))
     result = build_instruct_data(
-        data_params(params, source=str(corpus["path"])), out, release_dir=corpus["raw"], word_list=corpus["words"]
+        settings.instruct_data,
+        out,
+        **instruct_data_sections(settings),
+        release_dir=corpus["raw"],
+        word_list=corpus["words"],
     )
     read = {
         (v, s): [r for _, r in iter_records(out / v / f"{s}.jsonl")]
@@ -158,9 +164,11 @@ def test_both_variants_hold_the_same_records_per_split(params, corpus, tmp_path)
 
 
 def test_rules_backend_keeps_every_record(params, corpus, tmp_path):
+    settings = data_params(params, source=str(corpus["path"]), backend="rules")
     result = build_instruct_data(
-        data_params(params, source=str(corpus["path"]), backend="rules"),
+        settings.instruct_data,
         tmp_path / "out",
+        **instruct_data_sections(settings),
         release_dir=corpus["raw"],
         word_list=corpus["words"],
     )
