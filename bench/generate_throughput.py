@@ -10,7 +10,8 @@ the model is `LlamaForCausalLM` with the `model.llama` dims of presets/paper.yam
 Both sides answer the same `--questions` questions with the same settings through
 `tinyhelen.eval.generate.generate_answers` (greedy); only `batch_size` differs. Random weights rarely emit
 end-of-text, so nearly every answer runs to `--max-new-tokens` on both sides. `--all` then times the batched
-run over every question. Target: batched >= 5x the one-at-a-time tokens/s on CPU.
+run over every question. Target: batched >= 5x the one-at-a-time tokens/s on CPU. CPU numerics are the stages'
+(portable); `TINYHELEN_CPU_NUMERICS=native` times the machine's fastest kernels instead.
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ from pathlib import Path
 
 os.environ.setdefault("TINYHELEN_TRACKING", "off")
 
-import torch
+import tinyhelen  # noqa: E402, F401  (sets the CPU numerics before torch loads, as in every stage)
+
+# portable (the stages' default: the same floats on every x86 CPU, ~1.4x slower) | native
+NUMERICS = os.environ.get("TINYHELEN_CPU_NUMERICS", "portable")
+
+import torch  # noqa: E402
 import yaml
 
 from tinyhelen.core.config import with_changes  # noqa: E402
@@ -86,7 +92,7 @@ def main() -> None:
     print(
         f"questions: {len(questions)} from {source}; vocabulary {len(tokenizer)}; "
         f"model {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M "
-        f"params, {args.threads} thread(s), {args.max_new_tokens} new tokens, greedy, fp32"
+        f"params, {args.threads} thread(s), {args.max_new_tokens} new tokens, greedy, fp32, {NUMERICS} CPU numerics"
     )
     _timed(model, tokenizer, sample[:2], with_changes(cfg, batch_size=2))  # warm-up
     single_s, single_tokens = _timed(model, tokenizer, sample, with_changes(cfg, batch_size=1))

@@ -12,7 +12,8 @@ N` times each model on every
 (80,000 / N)-th sentence, N of them, and extrapolates to all (0 = all; the default). Scores are FLOP-bound:
 ~30 MFLOP per token for the 14M Llama, so time it on an otherwise idle machine. Targets: batched >= 10x the loop;
 causal scoring
-of all of Zorro < 5 min on 2 cores.
+of all of Zorro < 5 min on 2 cores. CPU numerics are the stages' (portable); `TINYHELEN_CPU_NUMERICS=native` times
+the machine's fastest kernels instead.
 """
 
 from __future__ import annotations
@@ -24,7 +25,12 @@ from pathlib import Path
 
 os.environ.setdefault("TINYHELEN_TRACKING", "off")
 
-import torch
+import tinyhelen  # noqa: E402, F401  (sets the CPU numerics before torch loads, as in every stage)
+
+# portable (the stages' default: the same floats on every x86 CPU, ~1.4x slower) | native
+NUMERICS = os.environ.get("TINYHELEN_CPU_NUMERICS", "portable")
+
+import torch  # noqa: E402
 import yaml
 
 from tinyhelen.core.io import iter_jsonl
@@ -77,7 +83,8 @@ def main() -> None:
     sentences = [s for p in pairs for s in (p.bad, p.good)]
     print(
         f"{len(sentences):,} sentences, {len(pairs):,} pairs, {len({p.paradigm for p in pairs})} paradigms; "
-        f"{args.threads} threads, device {args.device}, batch {args.batch_size}, {args.dims} dims"
+        f"{args.threads} threads, device {args.device}, batch {args.batch_size}, {args.dims} dims, "
+        f"{NUMERICS} CPU numerics"
     )
     models = model_dims(args.dims)
     texts = [record["text"] for _, record in iter_jsonl(Path(args.text))]

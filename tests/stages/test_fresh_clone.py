@@ -1,7 +1,7 @@
 """A fresh clone's `dvc repro` on the bundled sample reproduces the committed dvc.lock byte for byte and
 leaves `git status` clean; a forced re-run of ingest then re-runs nothing else (its outputs hash the same).
 
-CI runs this (`pytest -m repro`, see .ci/run); it runs the whole sample pipeline (~7 min on 2 cores):
+CI runs this (`pytest -m repro`, see .ci/run); it runs the whole sample pipeline (~15 min on 2 cores, tracking off):
 
     pytest -m repro tests/stages/test_fresh_clone.py
 """

@@ -1,5 +1,5 @@
-"""presets/cpu-study.yaml: valid against params.yaml once the other branches' keys are set aside, and its
-GLUE tasks are those with train files in the release copy.
+"""presets/cpu-study.yaml: every key exists in params.yaml, the merged params validate, and its GLUE tasks are
+those with train files in the release copy.
 
     pytest tests/unit/test_cpu_study_preset.py -q
 """
@@ -14,9 +14,6 @@ from tinyhelen.preset import apply_preset, leaves, read_preset
 
 PARAMS = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
 PRESET = read_preset(REPO_ROOT / "presets" / "cpu-study.yaml")
-# Keys of sections that other branches add (the preset's MERGE lines and block); drop one from this set when
-# its branch is merged and the key is in params.yaml.
-OTHER_BRANCHES = ("pretrain.seeds", "probe.", "curriculum.")
 
 
 def _in_params(key: str) -> bool:
@@ -28,35 +25,19 @@ def _in_params(key: str) -> bool:
     return True
 
 
-def _other_branch(key: str) -> bool:
-    return key == OTHER_BRANCHES[0] or key.startswith(OTHER_BRANCHES[1:])
-
-
-def _this_branch(preset: dict) -> dict:
-    """The preset without the other branches' keys that params.yaml does not have (yet)."""
-    kept: dict = {}
-    for key, value in leaves(preset).items():
-        if _other_branch(key) and not _in_params(key):
-            continue
-        node = kept
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return kept
-
-
-def test_only_the_marked_keys_are_missing_from_params():
-    missing = [k for k in leaves(PRESET) if not _in_params(k)]
-    assert all(_other_branch(k) for k in missing), missing
+def test_every_key_is_in_params():
+    assert [k for k in leaves(PRESET) if not _in_params(k)] == []
 
 
 def test_cpu_study_validates():
-    params = validate_params(apply_preset(PARAMS, _this_branch(PRESET), "cpu-study.yaml"))
+    params = validate_params(apply_preset(PARAMS, PRESET, "cpu-study.yaml"))
     assert params.data.source == "../shared/tinyhelen-data"
     assert params.pretrain.archs == ["llama"] and params.pretrain.corpora == ["leaner", "ori"]
     assert params.model.llama.hidden_size == 128 and params.model.llama.num_hidden_layers == 4
-    assert len(PRESET["pretrain"]["seeds"]) >= 3
+    assert len(params.pretrain.seeds) >= 3 and len(params.curriculum.seeds) >= 3
+    assert params.probe.source == "../shared/zorro"
+    # the curriculum's proxy is the same 1M Llama as pretraining
+    assert params.curriculum.model.hidden_size == params.model.llama.hidden_size
 
 
 def test_glue_tasks_have_train_files(shared_data):
