@@ -3,6 +3,12 @@
     dvc exp run $(python -m tinyhelen.preset presets/paper.yaml)            # the paper's settings
     dvc exp run $(python -m tinyhelen.preset presets/paper.yaml presets/llama-1m.yaml)   # later files win
     python -m tinyhelen.preset --check presets/paper.yaml                   # validate against params.yaml
+    python -m tinyhelen.preset --shell presets/paper.yaml                   # shell-quoted, to paste or `eval`
+
+`$(...)` splits its output at whitespace and removes no quotes, so by default every flag is printed without
+whitespace: lists as `[a,b]`, mappings as `{"a":1,"b":2}` (quoted keys, which YAML reads). A value that holds whitespace
+(a title) cannot pass through `$(...)`: the flags are then printed shell-quoted, with a note to use
+`eval "dvc exp run $(python -m tinyhelen.preset ...)"`. `--shell` always prints them shell-quoted.
 
 A preset holds the same nested keys as params.yaml (any subset). Each leaf becomes one `-S` flag with a
 YAML-literal value, so lists and mappings keep their type. Applying a preset is validated first: the keys must
@@ -12,6 +18,8 @@ exist in params.yaml and the merged result must pass the same strict validation 
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -75,13 +83,29 @@ def dvc_flags(preset: dict[str, Any], params: dict[str, Any] | None = None) -> l
     return _flags(leaves(preset, shape=params))
 
 
+def _literal(value: Any) -> str:
+    """A one-line YAML literal of `value`, without whitespace where YAML allows (lists and mappings)."""
+    if isinstance(value, list):
+        return "[" + ",".join(_literal(item) for item in value) + "]"
+    if isinstance(value, dict):  # a quoted key may touch its colon in a flow mapping (YAML 1.1 and 1.2)
+        return "{" + ",".join(f"{json.dumps(str(k))}:{_literal(v)}" for k, v in value.items()) + "}"
+    literal = yaml.safe_dump(value, default_flow_style=True, width=10_000, sort_keys=False).strip()
+    return literal.removesuffix("\n...").removesuffix("...").strip()
+
+
 def _flags(flat: dict[str, Any]) -> list[str]:
     flags = []
     for key, value in flat.items():
-        literal = yaml.safe_dump(value, default_flow_style=True, width=10_000, sort_keys=False).strip()
-        literal = literal.removesuffix("\n...").removesuffix("...").strip()
-        flags += ["-S", f"{key}={literal}"]
+        flags += ["-S", f"{key}={_literal(value)}"]
     return flags
+
+
+def shell_line(flags: list[str], quoted: bool = False) -> str:
+    """The flags as one line for `$(...)` (whitespace-free words as they are), or shell-quoted when asked or
+    when a value holds whitespace."""
+    if quoted or any(re.search(r"\s", flag) for flag in flags):
+        return " ".join(shlex.quote(flag) for flag in flags)
+    return " ".join(flags)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -89,6 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("presets", nargs="+", help="preset yaml files (later ones win)")
     parser.add_argument("--params", default="params.yaml", help="params file the presets must fit")
     parser.add_argument("--check", action="store_true", help="only validate; print nothing")
+    parser.add_argument("--shell", action="store_true", help="print the flags shell-quoted (to paste or eval)")
     args = parser.parse_args(argv)
     params = read_yaml(args.params, "params file")
     combined: dict[str, Any] = {}
@@ -97,8 +122,16 @@ def main(argv: list[str] | None = None) -> None:
         combined.update(leaves(preset, shape=params))
         params = apply_preset(params, preset, path)
     validate_params(params, f"{args.params} + {' + '.join(args.presets)}")
-    if not args.check:
-        print(" ".join(shlex.quote(flag) for flag in _flags(combined)))
+    if args.check:
+        return
+    flags = _flags(combined)
+    if not args.shell and any(re.search(r"\s", flag) for flag in flags):
+        print(
+            "tinyhelen.preset: a value holds whitespace, so the flags are shell-quoted; run them with "
+            'eval "dvc exp run $(python -m tinyhelen.preset ...)"',
+            file=sys.stderr,
+        )
+    print(shell_line(flags, quoted=args.shell))
 
 
 if __name__ == "__main__":

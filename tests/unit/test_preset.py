@@ -125,14 +125,45 @@ def test_preset_cli_prints_the_flags(capsys):
     main([str(REPO_ROOT / "presets" / "paper.yaml"), "--params", str(REPO_ROOT / "params.yaml")])
     printed = capsys.readouterr().out
     for flag in (
-        "-S 'pack.block_size={causal: 1024, bert: 1024, xlnet: 512}'",
+        '-S pack.block_size={"causal":1024,"bert":1024,"xlnet":512}',
         "-S data.budget=100M",
         "-S pretrain.lr.xlnet.ori=0.001",
         "-S pretrain.plm_probability=1/6",
-        "-S 'pretrain.export_steps=[1000]'",
-        "-S 'glue.step={llama: 1000, mamba: 1000, bert: final, xlnet: final}'",
+        "-S pretrain.export_steps=[1000]",
+        '-S glue.step={"llama":1000,"mamba":1000,"bert":final,"xlnet":final}',
     ):
         assert flag in printed, flag
+
+
+def test_preset_flags_survive_command_substitution(tmp_path):
+    """`dvc exp run $(python -m tinyhelen.preset ...)`: bash splits the output at whitespace and removes no
+    quotes; every word must still be a whole flag whose value YAML reads back as the preset's."""
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("bash") is None:
+        pytest.skip("needs bash")
+    preset = REPO_ROOT / "presets" / "cpu-study.yaml"
+    script = f'for word in $({sys.executable} -m tinyhelen.preset {preset}); do printf "%s\\n" "$word"; done'
+    words = subprocess.run(
+        ["bash", "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert words[0::2] == ["-S"] * (len(words) // 2)
+    seen = {key: yaml.safe_load(value) for key, value in (w.split("=", 1) for w in words[1::2])}
+    assert seen["data.genres"] == ["web", "book", "wiki", "textbook", "conversation"]
+    assert seen["pretrain.seeds"] == [65, 66, 67]
+    assert seen["model.llama.hidden_size"] == 128 and seen["glue.learning_rates"] == [1.0e-3]
+
+
+def test_a_value_with_spaces_is_printed_shell_quoted(tmp_path, capsys):
+    from tinyhelen.preset import main
+
+    preset = tmp_path / "title.yaml"
+    preset.write_text("report: {title: My two words}\n")
+    main([str(preset), "--params", str(REPO_ROOT / "params.yaml")])
+    captured = capsys.readouterr()
+    assert "-S 'report.title=My two words'" in captured.out and "eval" in captured.err
 
 
 def test_flags_round_trip_through_yaml_like_dvc():
