@@ -13,8 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
+from tinyhelen.core.stats import mean_interval
 from tinyhelen.report.page import is_number
 
 _INTERVAL_KEYS = ("ci95", "ci", "interval")
@@ -59,19 +58,13 @@ class Estimate:
 
 
 def summarise(values: Sequence[float], level: float) -> Estimate | None:
-    """Mean, sample std (ddof 1) and the two-sided Student-t interval at `level`; no interval for one value."""
+    """Mean, sample std (ddof 1) and the two-sided Student-t interval at `level` (`core.stats.mean_interval`);
+    no interval for one value."""
     values = [float(v) for v in values if is_number(v)]
     if not values:
         return None
-    array = np.asarray(values, dtype=np.float64)
-    mean = float(array.mean())
-    if len(array) == 1:
-        return Estimate(mean, None, None, None, 1)
-    from scipy import stats
-
-    std = float(array.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + level / 2, len(array) - 1) * std / np.sqrt(len(array)))
-    return Estimate(mean, std, mean - half, mean + half, len(array))
+    est = mean_interval(values, level)
+    return Estimate(est["mean"], est["std"], est["low"], est["high"], est["n"])
 
 
 def read_estimate(value: Any) -> Estimate | None:
