@@ -5,7 +5,8 @@
 
 Rows, from params alone (tinyhelen/grid.py): every grid model `<arch>-<corpus>-s<seed>`, the random-init
 baseline `<arch>-random` of each arch, and the n-gram reference `<ngram>-<corpus>` of each corpus. Writes the
-summary metrics, `<out>/table.md`, `<out>/plot.png` and meta.json. See `tinyhelen.eval.probe.summarise`.
+headline metrics (per row: accuracy, interval, tie rate, filtered accuracy), `<out>/summary.json` (the whole table,
+phenomena included), `<out>/table.md`, `<out>/plot.png` and meta.json. See `tinyhelen.eval.probe.summarise`.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tinyhelen.core.io import atomic_dir, atomic_open, sha256_file, write_json
+from tinyhelen.core.io import atomic_dir, atomic_open, sha256_file
 from tinyhelen.core.log import run_cli, setup_logging
-from tinyhelen.core.repro import seed_everything, write_meta
+from tinyhelen.core.repro import seed_everything, write_meta, write_metrics
 from tinyhelen.core.tracking import open_tracker
-from tinyhelen.eval.probe import plot_summary, summarise
+from tinyhelen.eval.probe import SUMMARY_HEADLINE, plot_summary, summarise
 from tinyhelen.grid import grid_models
 from tinyhelen.params import load_params
 
@@ -49,6 +50,7 @@ def main(argv: list[str] | None = None) -> None:
             with atomic_open(tmp / "table.md") as handle:
                 handle.write(table)
             plot_summary(summary, tmp / "plot.png")
+            write_metrics(args.summary, summary, headline=SUMMARY_HEADLINE, details_path=tmp / "summary.json")
             write_meta(
                 tmp,
                 stage="probe_summary",
@@ -56,7 +58,6 @@ def main(argv: list[str] | None = None) -> None:
                 seed=params.seed,
                 inputs={str(p): sha256_file(p) for p in files.values()},
             )
-        write_json(args.summary, summary)
         tracker.log_metrics({f"{name}.accuracy": row["accuracy"] for name, row in summary["models"].items()})
     print(table)
 

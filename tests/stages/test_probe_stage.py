@@ -138,6 +138,15 @@ def test_probe_and_summary_on_the_sample(workspace, monkeypatch):
         "unigram-leaner",
         "bigram-leaner",
     ]
+    assert set(summary["models"]["llama-leaner-s65"]) == {
+        "accuracy",
+        "ci95",
+        "tie_rate",
+        "filtered_accuracy",
+        "filtered_pairs",
+    }  # the headline; the phenomena are in the details file
+    details = json.loads((root / "results" / "probe_summary" / "summary.json").read_text())
+    assert "irregular" in details["models"]["llama-leaner-s65"]["phenomena"]
     table = (root / "results" / "probe_summary" / "table.md").read_text()
     assert "| unigram-leaner |" in table and "irregular" in table
     assert (root / "results" / "probe_summary" / "plot.png").read_bytes()[:4] == b"\x89PNG"

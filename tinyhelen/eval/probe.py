@@ -37,6 +37,16 @@ log = logging.getLogger(__name__)
 
 DIGITS = 4
 NGRAM_ORDERS = {"unigram": 1, "bigram": 2}
+#: What `metrics/probe_summary.json` (a DVC metrics file) keeps per row; the models x phenomena table is in
+#: `results/probe_summary/summary.json`, and each model's paradigms in its `metrics/probe/<name>.json`.
+SUMMARY_HEADLINE = (
+    "pairs",
+    "models.*.accuracy",
+    "models.*.ci95",
+    "models.*.tie_rate",
+    "models.*.filtered_accuracy",
+    "models.*.filtered_pairs",
+)
 
 
 def _round(value: float | None) -> float | None:
