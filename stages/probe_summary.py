@@ -19,7 +19,7 @@ from tinyhelen.core.log import run_cli, setup_logging
 from tinyhelen.core.repro import seed_everything, write_meta, write_metrics
 from tinyhelen.core.tracking import open_tracker
 from tinyhelen.eval.probe import SUMMARY_HEADLINE, plot_summary, summarise
-from tinyhelen.grid import grid_models
+from tinyhelen.grid import grid_rows
 from tinyhelen.params import load_params
 
 
@@ -35,9 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging()
     seed_everything(params.seed)
     pre = params.pretrain
-    names = [m.name for m in grid_models(pre.archs, pre.corpora, pre.seeds)]
-    names += [f"{arch}-random" for arch in pre.archs]
-    names += [f"{ngram}-{corpus}" for ngram in params.probe.ngrams for corpus in pre.corpora]
+    names = grid_rows(pre.archs, pre.corpora, pre.seeds, params.probe.ngrams)
     files = {name: Path(args.metrics_dir) / f"{name}.json" for name in names}
     config = {
         "seed": params.seed,

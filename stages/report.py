@@ -17,6 +17,7 @@ from tinyhelen.core.config import read_yaml
 from tinyhelen.core.log import run_cli, setup_logging
 from tinyhelen.core.repro import seed_everything, write_meta
 from tinyhelen.core.tracking import open_tracker
+from tinyhelen.grid import grid_rows
 from tinyhelen.params import load_params
 from tinyhelen.report.build import build_report, write_report
 
@@ -34,7 +35,12 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params)
     setup_logging()
     seed_everything(params.seed)
-    config = {"seed": params.seed, "report": params.report}
+    pre = params.pretrain
+    config = {
+        "seed": params.seed,
+        "report": params.report,
+        "grid": {"archs": pre.archs, "corpora": pre.corpora, "seeds": pre.seeds, "ngrams": params.probe.ngrams},
+    }
     with open_tracker("report", config) as tracker:
         result = build_report(
             params.report,
@@ -42,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
             params_path=args.params,
             params=read_yaml(args.params, "params file"),
             root=args.root,
+            rows=grid_rows(pre.archs, pre.corpora, pre.seeds, params.probe.ngrams),
         )
         out = write_report(result, args.out)
         write_meta(out, stage="report", config=config, seed=params.seed, inputs=result.inputs)

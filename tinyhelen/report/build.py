@@ -8,6 +8,7 @@ write_report(result, "results/report")
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,7 @@ def build_report(
     params: dict,
     label: str | None = None,
     root: str | Path | None = None,
+    rows: Iterable[str] | None = None,
 ) -> ReportResult:
     """Read every requested section's metrics under `metrics_dir` and render the page.
 
@@ -74,6 +76,7 @@ def build_report(
         params: that file's parsed mapping.
         label: how the page names the metrics folder (default: its path as given).
         root: the repo root the stages' full accounting files (`DETAILS`) are read from; None reads headlines only.
+        rows: the per-model metrics files the grid names (`tinyhelen.grid.grid_rows`); None reads every file.
 
     Returns:
         The page, its HTML and Markdown, the figures by file stem and the inputs read.
@@ -87,6 +90,7 @@ def build_report(
         cfg.seed_band,
         cfg.dpi,
         {name: Path(root) / path for name, path in DETAILS.items()} if root is not None else {},
+        frozenset(rows) if rows is not None else None,
     )
     sections: list[Section] = []
     omitted: list[tuple[str, str]] = []

@@ -82,6 +82,12 @@ class Context:
     details: Mapping[str, Path] = field(default_factory=dict)
     """Metrics file -> the stage's full accounting beside its output (`stats.json`, `summary.json`): DVC metrics
     hold headlines only, so a section reads the full file when it exists."""
+    rows: frozenset[str] | None = None
+    """The per-model metrics files (by stem) that params' grid names (`tinyhelen.grid.grid_rows`); a folder's
+    other files (an earlier, wider grid's) are not read. None reads every file."""
+
+    def keeps(self, stem: str) -> bool:
+        return self.rows is None or stem in self.rows
 
     def path(self, relative: str) -> Path:
         detail = self.details.get(relative)

@@ -267,3 +267,20 @@ def test_curriculum_table_and_no_iterative_arm_reaching_the_target(tmp_path):
     (tmp_path / "curriculum.json").write_text(json.dumps(data))
     results = [h.result for h in curriculum_section(_context(tmp_path)).headlines]
     assert results == ["did not reach the target (0/3 seeds)"] * 2 + ["no iterative arm reached the target"]
+
+
+def test_only_the_files_the_grid_names_are_read(tmp_path):
+    """A metrics folder may hold an earlier, wider grid's files (a narrowed `-S pretrain.archs=[llama]` run, or
+    the committed sample's models beside a study's): with `rows` the report reads only those params name."""
+    from tinyhelen.grid import grid_rows
+
+    metrics = copy_committed_metrics(REPO_ROOT, tmp_path)
+    params = load_params(REPO_ROOT / "params.yaml")
+    cfg = with_changes(params.report, sections=["pretrain", "probe"], dpi=50)
+    rows = grid_rows(["llama"], ["leaner", "ori"], [65], ["unigram"])
+    result = build_report(cfg, metrics, params_path=REPO_ROOT / "params.yaml", params={}, label="metrics", rows=rows)
+    assert "Mamba" not in result.markdown and "XLNet" not in result.markdown and "Llama" in result.markdown
+    read = {name.rsplit("/", 1)[-1] for name in result.inputs}
+    assert "mamba-leaner-s65.json" not in read and "llama-leaner-s65.json" in read
+    everything = build_report(cfg, metrics, params_path=REPO_ROOT / "params.yaml", params={}, label="metrics")
+    assert "Mamba" in everything.markdown

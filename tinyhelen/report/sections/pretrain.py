@@ -60,7 +60,7 @@ def _band(curves: list[list[tuple[float, float]]], kind: str):
 def pretrain_section(ctx: Context) -> Section | None:
     """The pretraining section, or None when `pretrain/` holds no model metrics."""
     folder = ctx.path("pretrain")
-    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    files = sorted(p for p in folder.glob("*.json") if ctx.keeps(p.stem)) if folder.is_dir() else []
     models = {}
     for path in files:
         name = parse_model_name(path.stem)

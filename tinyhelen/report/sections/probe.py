@@ -49,7 +49,9 @@ def read_probe_file(data: dict) -> dict[str, float] | None:
 
 def probe_section(ctx: Context) -> Section | None:
     folder = ctx.path("probe")
-    files = sorted(p for p in folder.glob("*.json") if p.stem != "summary") if folder.is_dir() else []
+    files = (
+        sorted(p for p in folder.glob("*.json") if p.stem != "summary" and ctx.keeps(p.stem)) if folder.is_dir() else []
+    )
     if not files:
         return None
     section = Section(
