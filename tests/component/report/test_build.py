@@ -284,3 +284,27 @@ def test_only_the_files_the_grid_names_are_read(tmp_path):
     assert "mamba-leaner-s65.json" not in read and "llama-leaner-s65.json" in read
     everything = build_report(cfg, metrics, params_path=REPO_ROOT / "params.yaml", params={}, label="metrics")
     assert "Mamba" in everything.markdown
+
+
+def test_glue_table_reads_the_flat_rows_glue_summary_writes():
+    """glue_summary's per-model rows are flat (`{"cola": 0.16, ..., "average": 0.42}`, test scores): the
+    committed sample's summary fills every cell of the paper's table."""
+    from tinyhelen.report.sections.glue import glue_section
+
+    params = load_params(REPO_ROOT / "params.yaml")
+    ctx = Context(
+        REPO_ROOT / "metrics",
+        "metrics",
+        3,
+        0.95,
+        "std",
+        50,
+        {"glue_summary.json": REPO_ROOT / "results" / "glue_summary" / "summary.json"},
+    )
+    if not (REPO_ROOT / "results" / "glue_summary" / "summary.json").is_file():
+        pytest.skip("needs the sample's glue_summary output (dvc repro glue_summary)")
+    section = glue_section(ctx)
+    table = section.tables[0]
+    cells = [cell.text for row in table.rows for cell in row[2:]]
+    assert cells and all(text != "–" for text in cells), cells
+    assert params.glue.tasks  # the table has a column per task

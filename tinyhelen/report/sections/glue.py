@@ -30,7 +30,13 @@ AVERAGE = "average"
 
 
 def _score(row: dict, column: str) -> Any:
-    return get(row, ["average", "test"]) if column == AVERAGE else get(row, ["test", column])
+    """A model row's test score: nested (`test.<task>`, `average.test`) or, as glue_summary writes its per-model
+    rows, flat (`<task>`, `average`: test scores)."""
+    nested = get(row, ["average", "test"]) if column == AVERAGE else get(row, ["test", column])
+    if nested is not None:
+        return nested
+    flat = row.get("average" if column == AVERAGE else column)
+    return None if isinstance(flat, dict) else flat
 
 
 def _group_rows(models: dict) -> dict[tuple[str, str], dict[int | None, tuple[str, dict]]]:
