@@ -101,11 +101,8 @@ def _flags(flat: dict[str, Any]) -> list[str]:
 
 
 def shell_line(flags: list[str], quoted: bool = False) -> str:
-    """The flags as one line for `$(...)` (whitespace-free words as they are), or shell-quoted when asked or
-    when a value holds whitespace."""
-    if quoted or any(re.search(r"\s", flag) for flag in flags):
-        return " ".join(shlex.quote(flag) for flag in flags)
-    return " ".join(flags)
+    """The flags as one line: as they are, for `$(...)`, or shell-quoted (to paste or `eval`)."""
+    return " ".join(shlex.quote(flag) for flag in flags) if quoted else " ".join(flags)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -125,13 +122,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.check:
         return
     flags = _flags(combined)
-    if not args.shell and any(re.search(r"\s", flag) for flag in flags):
+    spaced = any(re.search(r"\s", flag) for flag in flags)  # such a flag cannot pass through $(...)
+    if spaced and not args.shell:
         print(
             "tinyhelen.preset: a value holds whitespace, so the flags are shell-quoted; run them with "
             'eval "dvc exp run $(python -m tinyhelen.preset ...)"',
             file=sys.stderr,
         )
-    print(shell_line(flags, quoted=args.shell))
+    print(shell_line(flags, quoted=args.shell or spaced))
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from tinyhelen.core.release import normalise_document
 from tinyhelen.core.sentences import make_splitter
 from tinyhelen.corpus.hub import is_hub_source, parse_hub_source
 from tinyhelen.instruct.config import InstructDataConfig
-from tinyhelen.simplify.backends import INSTRUCTION, WINDOW, GenreStats, LLMBackend, ReleaseBackend, RulesBackend
+from tinyhelen.simplify.backends import INSTRUCTION, WINDOW, GenreStats, make_backend
 from tinyhelen.simplify.chunking import make_token_counter
 from tinyhelen.simplify.config import LLMConfig, SimplifyConfig
 from tinyhelen.tokens.vocab import TextStats
@@ -184,17 +184,6 @@ def assign_splits(ids: list[str], validation_fraction: float, test_fraction: flo
     return {doc_id: split for split, (start, end) in bounds.items() for doc_id in ordered[start:end]}
 
 
-def make_backend(
-    backend: str, simplify: SimplifyConfig, llm: LLMConfig, sentences: SentencesConfig, release_dir: str | Path
-):
-    """The `simplify` backend named by `instruct_data.backend`, set up for instructions only."""
-    if backend == "release":
-        return ReleaseBackend(Path(release_dir))
-    if backend == "rules":
-        return RulesBackend(simplify, sentences)
-    return LLMBackend(simplify, llm, sentences, names=[INSTRUCTION])
-
-
 def _plain(record: dict[str, Any]) -> dict[str, str]:
     return {"id": record["id"], **{key: record[key] for key in FIELDS}}
 
@@ -249,7 +238,7 @@ def build_instruct_data(
     records, inputs = read_source(cfg, hub_cache_dir)
     inputs[str(word_list)] = sha256_file(word_list)
     unique, duplicates = dedup(records)
-    backend = backend or make_backend(cfg.backend, simplify, llm, sentences, release_dir)
+    backend = backend or make_backend(cfg.backend, simplify, llm, sentences, release_dir, templates=[INSTRUCTION])
     usable = [r for r in unique if r["instruction"].strip() and r["output"].strip()]
     twins, rejected, stats = leaner_twins(usable, backend)
     rejected.update({r["id"]: "empty_source" for r in unique if r not in usable})

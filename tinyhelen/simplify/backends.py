@@ -330,13 +330,21 @@ class LLMBackend:
         return outcomes
 
 
-def make_backend(cfg: SimplifyConfig, llm_cfg: LLMConfig, sentences: SentencesConfig, clean_dir: Path):
-    """The backend named by `simplify.backend`."""
-    if cfg.backend == "release":
-        return ReleaseBackend(clean_dir)
-    if cfg.backend == "rules":
+def make_backend(
+    name: str,
+    cfg: SimplifyConfig,
+    llm_cfg: LLMConfig,
+    sentences: SentencesConfig,
+    release_dir: str | Path,
+    templates: list[str] | None = None,
+):
+    """The backend `name` (release | rules | llm): `simplify.backend`, or `instruct_data.backend` with
+    `templates=["instruction"]`. `release_dir` holds the published leaner files (backend release)."""
+    if name == "release":
+        return ReleaseBackend(Path(release_dir))
+    if name == "rules":
         return RulesBackend(cfg, sentences)
-    return LLMBackend(cfg, llm_cfg, sentences)
+    return LLMBackend(cfg, llm_cfg, sentences, names=templates)
 
 
 def _windows(path: Path, limit: int, size: int) -> Iterator[list[dict]]:
@@ -383,7 +391,7 @@ def simplify_corpus(
         backend: a ready backend (tests); default from `simplify.backend`.
     """
     clean_dir, out_dir = Path(clean_dir), Path(out_dir)
-    backend = backend or make_backend(cfg, llm_cfg, sentences, clean_dir)
+    backend = backend or make_backend(cfg.backend, cfg, llm_cfg, sentences, clean_dir)
     stats: dict[str, GenreStats] = {}
     inputs: dict[str, str] = {}
     with atomic_dir(out_dir) as tmp, open(tmp / "rejects.jsonl", "w", encoding="utf-8") as rejects:
