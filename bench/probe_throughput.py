@@ -3,17 +3,18 @@ one-sentence-at-a-time loop (same model, same sentences, same function with batc
 all Zorro sentences with the paper's ~14M Llama and BERT configs (random init: the cost does not depend on the
 weights).
 
-    python bench/probe_throughput.py [--zorro ../shared/zorro] [--threads 2] [--ratio-sentences 256]
-        [--batch-size 64] [--limit 0] [--device cpu] [--dims paper|sample]
+    python bench/probe_throughput.py [--zorro ../shared/zorro] [--threads 2] [--ratio-pairs 13]
+        [--batch-size 64] [--limit-pairs 0] [--archs llama bert] [--device cpu] [--dims paper|sample]
 
-Tokenizers: 2,000-entry byte-level BPEs of the project's families (tinyhelen.tokens.tokenizer.train_bpe), trained
-here on the shared release's leaner 10M book text (`--text`; Zorro alone has too few distinct pairs for 2K). `--limit
-N` times each model on every
-(80,000 / N)-th sentence, N of them, and extrapolates to all (0 = all; the default). Scores are FLOP-bound:
-~30 MFLOP per token for the 14M Llama, so time it on an otherwise idle machine. Targets: batched >= 10x the loop;
-causal scoring
-of all of Zorro < 5 min on 2 cores. CPU numerics are the stages' (portable); `TINYHELEN_CPU_NUMERICS=native` times
-the machine's fastest kernels instead.
+Pairs are taken whole and per paradigm, the first N of each, as `probe.max_pairs` takes them, so the sentences
+share prefixes as in a real run (the causal scorer merges shared prefixes into prefix trees; its row-by-row rate,
+`share_prefixes=False`, is printed too). Tokenizers: 2,000-entry byte-level BPEs of the project's families
+(tinyhelen.tokens.tokenizer.train_bpe), trained here on the shared release's leaner 10M book text (`--text`;
+Zorro alone has too few distinct pairs for 2K). `--limit-pairs N` times the full run on the first N pairs of every
+paradigm and extrapolates to all (0 = all, the default; BERT's pseudo-log-likelihood needs one for a short run).
+Scores are FLOP-bound: ~30 MFLOP per token for the 14M Llama, so time it on an otherwise idle machine. Targets:
+batched >= 10x the loop; causal scoring of all of Zorro < 5 min on 2 cores. CPU numerics are the stages'
+(portable); `TINYHELEN_CPU_NUMERICS=native` times the machine's fastest kernels instead.
 """
 
 from __future__ import annotations
@@ -51,9 +52,20 @@ def model_dims(dims: str) -> ModelConfig:
     return ModelConfig.model_validate(model)
 
 
-def timed(model, tokenizer, texts, batch_size: int) -> tuple[list[float], float]:
+def first_pairs(pairs, per_paradigm: int) -> list[str]:
+    """Both sentences of the first `per_paradigm` pairs of every paradigm."""
+    taken: dict[str, int] = {}
+    out = []
+    for pair in pairs:
+        if taken.get(pair.paradigm, 0) < per_paradigm:
+            taken[pair.paradigm] = taken.get(pair.paradigm, 0) + 1
+            out += [pair.bad, pair.good]
+    return out
+
+
+def timed(model, tokenizer, texts, batch_size: int, share_prefixes: bool | None = None) -> tuple[list[float], float]:
     start = time.perf_counter()
-    scores = score_texts(model, tokenizer, texts, batch_size=batch_size)
+    scores = score_texts(model, tokenizer, texts, batch_size=batch_size, share_prefixes=share_prefixes)
     return scores, time.perf_counter() - start
 
 
@@ -66,9 +78,12 @@ def main() -> None:
         help="release documents to train the tokenizers on",
     )
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--ratio-sentences", type=int, default=256, help="sentences for the batched vs loop ratio")
+    parser.add_argument("--ratio-pairs", type=int, default=13, help="pairs per paradigm for batched vs loop")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--limit", type=int, default=0, help="time the full run on this many sentences (0 = all)")
+    parser.add_argument(
+        "--limit-pairs", type=int, default=0, help="time the full run on this many pairs per paradigm (0 = all)"
+    )
+    parser.add_argument("--archs", nargs="+", choices=["llama", "bert"], default=["llama", "bert"])
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
         "--dims",
@@ -88,8 +103,10 @@ def main() -> None:
     )
     models = model_dims(args.dims)
     texts = [record["text"] for _, record in iter_jsonl(Path(args.text))]
-    subset = sentences[:: max(1, len(sentences) // args.ratio_sentences)][: args.ratio_sentences]
+    subset = first_pairs(pairs, args.ratio_pairs)
     for arch, family in (("llama", "causal"), ("bert", "bert")):
+        if arch not in args.archs:
+            continue
         tokenizer = train_bpe(texts, family, vocab_size=2000, min_frequency=2, model_max_length=1024)
         torch.manual_seed(0)
         ids = {"pad": tokenizer.pad_token_id, "bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id}
@@ -97,14 +114,18 @@ def main() -> None:
         params = sum(p.numel() for p in model.parameters())
         timed(model, tokenizer, subset[: args.batch_size], args.batch_size)  # warm-up: first-call costs untimed
         batched, t_batched = timed(model, tokenizer, subset, args.batch_size)
-        single, t_single = timed(model, tokenizer, subset, 1)
+        single, t_single = timed(model, tokenizer, subset, 1, share_prefixes=False)
         gap = max(abs(a - b) for a, b in zip(batched, single, strict=False))
+        rows = ""
+        if arch == "llama":
+            _, t_rows = timed(model, tokenizer, subset, args.batch_size, share_prefixes=False)
+            rows = f", batched row by row {len(subset) / t_rows:,.1f}/s ({t_rows / t_batched:.2f}x slower)"
         print(
             f"{arch} ({params / 1e6:.1f}M params): {len(subset)} sentences batched {len(subset) / t_batched:,.1f}/s, "
-            f"one at a time {len(subset) / t_single:,.1f}/s -> {t_single / t_batched:.1f}x "
+            f"one at a time {len(subset) / t_single:,.1f}/s -> {t_single / t_batched:.1f}x{rows} "
             f"(max score gap {gap:.2e})"
         )
-        sample = sentences[:: len(sentences) // args.limit][: args.limit] if args.limit else sentences
+        sample = first_pairs(pairs, args.limit_pairs) if args.limit_pairs else sentences
         _, seconds = timed(model, tokenizer, sample, args.batch_size)
         total = seconds * len(sentences) / len(sample)
         what = "measured" if len(sample) == len(sentences) else f"extrapolated from {len(sample):,} sentences"

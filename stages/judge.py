@@ -19,7 +19,7 @@ from tinyhelen.core.log import run_cli, setup_logging
 from tinyhelen.core.repro import seed_everything, write_meta
 from tinyhelen.core.tracking import open_tracker
 from tinyhelen.eval.leaner_eval import evaluate_leaner, plot_leaner_eval
-from tinyhelen.instruct.tune import tuned_model_names
+from tinyhelen.instruct.tune import corpus_pairs, tuned_model_names
 from tinyhelen.params import load_params
 
 
@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None, client=None) -> None:
             params.generate,
             params.llm,
             client=client,
+            pairs=corpus_pairs(params.instruct),
         )
         with atomic_dir(args.out) as tmp:
             with atomic_open(tmp / "table.md") as handle:

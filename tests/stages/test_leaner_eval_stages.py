@@ -62,6 +62,14 @@ def test_offline_judge_free_table(workspace):
     assert metrics["judge"] == {"backend": "none"} and metrics["inter"] == {}
     assert set(metrics["judge_free"]) == set(NAMES)
     assert metrics["judge_free"][NAMES[0]]["reference_perplexity"] > 1
+    low, high = metrics["judge_free"][NAMES[0]]["reference_perplexity_ci95"]
+    assert low <= metrics["judge_free"][NAMES[0]]["reference_perplexity"] <= high
+    # the one leaner/ori pair of the names (instruction variant leaner), compared over the same questions
+    (pair,) = metrics["judge_free_diff"].values()
+    assert (pair["leaner"], pair["ori"], pair["questions"]) == (*NAMES, len(QUESTIONS))
+    assert pair["answer_words"]["diff"] == pytest.approx(
+        metrics["judge_free"][NAMES[0]]["answer_words"] - metrics["judge_free"][NAMES[1]]["answer_words"], abs=2e-4
+    )
     assert (workspace / "results/leaner_eval/plot.png").stat().st_size > 0
     assert "Judge-free metrics" in (workspace / "results/leaner_eval/table.md").read_text()
 

@@ -17,7 +17,12 @@ Judge-free metrics, for every entry and always (also with `judge.backend: none`)
 empty-answer rate, distinct-1/2 (distinct n-grams over all n-grams, pooled over the model's answers),
 repetition rate (per answer, the share of its word trigrams that repeat an earlier trigram of the same answer,
 averaged over answers with a trigram), the share of answer words in the 2K word list, and the perplexity of the
-answers under a fixed reference model of the grid.
+answers under a fixed reference model of the grid. Four of them are pooled statistics over questions and get a
+95% percentile bootstrap interval over questions (`<metric>_ci95`, recomputed on each resample):
+`INTERVAL_METRICS`. For each leaner-/ori-pretrained pair of tuned models with the same arch and instruction
+variant (`pairs`), `judge_free_diff` gives leaner minus ori of each with a paired bootstrap interval (the same
+resampled questions for both). They describe the answers (length, vocabulary, fluency under the reference model,
+itself trained on one of the corpora); whether the answers follow the instructions takes the judge.
 """
 
 from __future__ import annotations
@@ -163,6 +168,86 @@ def judge_free_metrics(
     return result
 
 
+#: Judge-free metrics with a bootstrap interval over questions and a leaner - ori paired difference.
+INTERVAL_METRICS = ("answer_words", "empty_rate", "word_list_share", "reference_perplexity")
+
+
+def answer_columns(
+    answers: Sequence[str], word_list: frozenset[str], losses: Sequence[tuple[float, int]] | None
+) -> dict[str, np.ndarray]:
+    """Per answer: words, words in the word list, empty (0/1) and, with `losses`, the reference loss and tokens."""
+    tokenised = [words(text) for text in answers]
+    columns = {
+        "words": np.array([len(t) for t in tokenised], dtype=float),
+        "listed": np.array([sum(w in word_list for w in t) for t in tokenised], dtype=float),
+        "empty": np.array([not text.strip() for text in answers], dtype=float),
+    }
+    if losses is not None:
+        columns["loss"] = np.array([loss for loss, _ in losses], dtype=float)
+        columns["tokens"] = np.array([n for _, n in losses], dtype=float)
+    return columns
+
+
+def pooled_metrics(columns: dict[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarray]:
+    """`INTERVAL_METRICS` over the answers `index` selects (shape [..., n]: one value per leading row; NaN where a
+    ratio has no denominator), as `judge_free_metrics` computes them over all answers."""
+
+    def total(key: str) -> np.ndarray:
+        return columns[key][index].sum(axis=-1)
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result = {
+            "answer_words": total("words") / index.shape[-1],
+            "empty_rate": total("empty") / index.shape[-1],
+            "word_list_share": total("listed") / total("words"),
+        }
+        if "loss" in columns:
+            result["reference_perplexity"] = np.exp(total("loss") / total("tokens"))
+    return result
+
+
+def _percentiles(draws: np.ndarray) -> list[float] | None:
+    draws = draws[np.isfinite(draws)]
+    if draws.size == 0:
+        return None
+    low, high = np.percentile(draws, [2.5, 97.5])
+    return [round(float(low), DIGITS), round(float(high), DIGITS)]
+
+
+def judge_free_intervals(columns: dict[str, np.ndarray], cfg: JudgeConfig) -> dict[str, list[float] | None]:
+    """`<metric>_ci95` of `INTERVAL_METRICS`: percentile bootstrap over questions (resampled with replacement)."""
+    n = len(columns["words"])
+    if n == 0:
+        return {f"{name}_ci95": None for name in INTERVAL_METRICS}
+    rng = np.random.default_rng(cfg.bootstrap_seed)
+    draws = pooled_metrics(columns, rng.integers(0, n, size=(cfg.bootstrap_samples, n)))
+    return {f"{name}_ci95": _percentiles(draws[name]) if name in draws else None for name in INTERVAL_METRICS}
+
+
+def judge_free_difference(
+    leaner: dict[str, np.ndarray], ori: dict[str, np.ndarray], cfg: JudgeConfig
+) -> dict[str, dict[str, Any]]:
+    """Leaner minus ori of each `INTERVAL_METRICS` over the same questions (rows aligned), with a paired
+    bootstrap interval: both models' answers to the same resampled questions."""
+    n = len(leaner["words"])
+    everything = np.arange(n)
+    point_l, point_o = pooled_metrics(leaner, everything), pooled_metrics(ori, everything)
+    rng = np.random.default_rng(cfg.bootstrap_seed)
+    index = rng.integers(0, n, size=(cfg.bootstrap_samples, n)) if n else np.zeros((0, 0), dtype=int)
+    draws_l, draws_o = (pooled_metrics(leaner, index), pooled_metrics(ori, index)) if n else ({}, {})
+    result: dict[str, dict[str, Any]] = {}
+    for name in INTERVAL_METRICS:
+        if name not in point_l or name not in point_o or not n:
+            result[name] = {"diff": None, "ci95": None}
+            continue
+        diff = float(point_l[name] - point_o[name])
+        result[name] = {
+            "diff": round(diff, DIGITS) if np.isfinite(diff) else None,
+            "ci95": _percentiles(draws_l[name] - draws_o[name]),
+        }
+    return result
+
+
 def leaner_eval(
     answers: dict[Entry, list[dict[str, Any]]],
     cfg: JudgeConfig,
@@ -172,6 +257,7 @@ def leaner_eval(
     reference: tuple[Any, Any] | None = None,
     client: Any = None,
     answer_source: Callable[[Entry, Sequence[dict[str, Any]]], list[dict[str, Any]]] | None = None,
+    pairs: Sequence[tuple[str, str, str]] = (),
 ) -> LeanerEvalResult:
     """Judge-free metrics for every entry and, with a client, the judged inner and inter comparisons.
 
@@ -184,16 +270,41 @@ def leaner_eval(
         reference: (model, tokenizer) of the reference model for the answer perplexity; None leaves it out.
         client: a `CachedLLM` with the judge settings (`judge_settings`); None = no judge (backend `none`).
         answer_source: makes the missing answer records of an inter-comparison entry (a selected checkpoint).
+        pairs: (label, leaner-pretrained name, ori-pretrained name) of final models to compare judge-free.
     """
     entries = sorted(answers, key=lambda e: (e.recipe, float("inf") if e.step is None else e.step))
     judge_free = {}
+    columns: dict[str, dict[str, np.ndarray]] = {}
+    ids: dict[str, list[str]] = {}
     for entry in entries:
         texts = [r["answer"] for r in answers[entry]]
         losses = mean_token_losses(*reference, texts, cfg.reference_batch_size) if reference else None
-        judge_free[entry.name] = judge_free_metrics(texts, word_list, losses)
+        columns[entry.name] = answer_columns(texts, word_list, losses)
+        ids[entry.name] = [r["id"] for r in answers[entry]]
+        judge_free[entry.name] = {
+            **judge_free_metrics(texts, word_list, losses),
+            **judge_free_intervals(columns[entry.name], cfg),
+        }
+    differences = {}
+    for label, leaner_name, ori_name in pairs:
+        if leaner_name not in columns or ori_name not in columns:
+            continue
+        common = sorted(set(ids[leaner_name]) & set(ids[ori_name]))
+        aligned = []
+        for name in (leaner_name, ori_name):
+            row = {qid: i for i, qid in enumerate(ids[name])}
+            order = np.array([row[qid] for qid in common], dtype=int)
+            aligned.append({key: values[order] for key, values in columns[name].items()})
+        differences[label] = {
+            "leaner": leaner_name,
+            "ori": ori_name,
+            "questions": len(common),
+            **judge_free_difference(*aligned, cfg),
+        }
     summary: dict[str, Any] = {
         "judge": {"backend": cfg.backend if client is not None else "none"},
         "judge_free": judge_free,
+        "judge_free_diff": differences,
         "inner": {},
         "selected": {},
         "inter": {},
@@ -298,6 +409,8 @@ def headline(summary: dict[str, Any], finals: Sequence[str]) -> dict[str, Any]:
         for model, row in summary["inter"].items()
     }
     metrics["judge_free"] = {name: summary["judge_free"][name] for name in finals}
+    if summary.get("judge_free_diff"):
+        metrics["judge_free_diff"] = summary["judge_free_diff"]
     return metrics
 
 
@@ -369,7 +482,33 @@ def format_table(summary: dict[str, Any]) -> str:
         "reference_perplexity",
     )
     for model, row in summary["judge_free"].items():
-        lines.append(f"| {model} | " + " | ".join("-" if row[k] is None else f"{row[k]:g}" for k in keys) + " |")
+        cells = []
+        for key in keys:
+            ci = row.get(f"{key}_ci95")
+            cell = "-" if row[key] is None else f"{row[key]:g}"
+            cells.append(f"{cell} [{ci[0]:g}, {ci[1]:g}]" if ci and row[key] is not None else cell)
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    if summary.get("judge_free_diff"):
+        lines += [
+            "",
+            "## Leaner- minus ori-pretrained (same arch and instruction variant; paired bootstrap 95% interval)",
+            "",
+            "| pair | questions | " + " | ".join(INTERVAL_METRICS) + " |",
+            "|---|---" + "|---" * len(INTERVAL_METRICS) + "|",
+        ]
+        for label, row in summary["judge_free_diff"].items():
+            cells = []
+            for name in INTERVAL_METRICS:
+                diff, ci = row[name]["diff"], row[name]["ci95"]
+                cells.append("-" if diff is None else f"{diff:+g}" + (f" [{ci[0]:+g}, {ci[1]:+g}]" if ci else ""))
+            lines.append(
+                f"| {label} ({row['leaner']} - {row['ori']}) | {row['questions']} | " + " | ".join(cells) + " |"
+            )
+    lines.append("")
+    lines.append(
+        "Judge-free intervals: percentile bootstrap over questions. These metrics describe the answers; whether "
+        "they follow the instructions takes the judge."
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -455,6 +594,7 @@ def evaluate_leaner(
     generate_cfg: Any,
     llm: LLMConfig,
     client: Any = None,
+    pairs: Sequence[tuple[str, str, str]] = (),
 ) -> tuple[LeanerEvalResult, dict[Entry, list[dict[str, Any]]]]:
     """The judge stage's work: read the answers, make the judge client (backend `llm`), score, tabulate.
 
@@ -469,6 +609,7 @@ def evaluate_leaner(
         reference_dir: the reference model for the judge-free perplexity.
         judge_cfg, generate_cfg, llm: the params sections.
         client: a ready judge client (tests); None makes a `CachedLLM` when the backend is `llm`.
+        pairs: (label, leaner name, ori name) for the judge-free leaner - ori differences.
     """
     from tinyhelen.eval.generate import (
         Question,
@@ -498,6 +639,13 @@ def evaluate_leaner(
         return made[entry]
 
     result = leaner_eval(
-        answers, judge_cfg, llm, word_list=word_list, reference=reference, client=client, answer_source=answer_source
+        answers,
+        judge_cfg,
+        llm,
+        word_list=word_list,
+        reference=reference,
+        client=client,
+        answer_source=answer_source,
+        pairs=pairs,
     )
     return result, made

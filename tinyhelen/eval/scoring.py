@@ -2,13 +2,18 @@
 
     kind = scorer_kind(model)                        # causal | mlm | plm, from the model's config
     scores = score_texts(model, tokenizer, texts, batch_size=64)       # one float per text (nats)
-    scores = causal_log_probs(model, tokenizer, answers, prefixes=questions)   # continuation given a prompt
+    scores = causal_scores(model, tokenizer, answers, prefixes=questions).log_probs   # continuation given a prompt
 
 - causal (Llama, Mamba/Bamba): the summed log-probability of the text's tokens given the document-start
   context the model was trained with: in a packed stream every document follows the previous one's end token
   (`</s>`; the tokenizer's eos, else its bos), so that token is the context and the FIRST token is scored too.
   With `prefixes`, the prefix (after the context) is context as well and only the text is scored.
   Rows are right-padded: a causal model's outputs at real positions never depend on later padding.
+  Llama (`PREFIX_TREE_TYPES`) shares prefixes: the rows, sorted, are merged into prefix trees (tries) of at most
+  `TREE_NODES` tokens, and one forward pass scores a tree, each token attending to its ancestors only (a 4-D
+  attention mask) at its depth as position id, so a token's output is the one it has in its own row. Each shared
+  prefix is computed once: all of Zorro (1.11M row tokens) needs 0.50M tree tokens, 2.2x fewer FLOPs. Mamba's
+  recurrence cannot take a tree and is scored row by row.
 - mlm (BERT): pseudo-log-likelihood, each non-special token replaced by [MASK] in turn and scored from the
   rest; the masked copies of many texts share one forward pass (`batch_size` copies per pass).
 - plm (XLNet): pseudo-log-likelihood through the permutation mask: for target position i, `perm_mask[:, :, i]
@@ -27,7 +32,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -35,6 +40,12 @@ import torch
 from tinyhelen.core.errors import DataError
 
 CAUSAL_TYPES = ("llama", "bamba", "mamba", "mamba2", "gpt2")
+#: Causal models whose attention takes a custom 4-D mask and explicit position ids (prefix-tree scoring).
+PREFIX_TREE_TYPES = ("llama",)
+#: Tokens per prefix tree (a row longer than this gets a tree of its own). The masked attention of a tree costs
+#: its size squared: at 128 it is ~5% of the 14M Llama's FLOPs and keeps 97% of the sharing that whole-Zorro
+#: trees would (0.50M vs 0.47M tokens; 256: 0.48M at ~9%).
+TREE_NODES = 128
 MLM_TYPES = ("bert",)
 PLM_TYPES = ("xlnet",)
 
@@ -100,11 +111,114 @@ class CausalScores:
         return [math.exp(-lp / n) if n else float("nan") for lp, n in zip(self.log_probs, self.tokens, strict=False)]
 
 
+@dataclass
+class PrefixTree:
+    """Rows merged on their shared prefixes: per node its token, parent node (-1 for a root) and depth; per row
+    the nodes of its path (node k holds the row's token k)."""
+
+    tokens: list[int] = field(default_factory=list)
+    parents: list[int] = field(default_factory=list)
+    depths: list[int] = field(default_factory=list)
+    paths: dict[int, list[int]] = field(default_factory=dict)
+
+    def ancestor_mask(self, width: int) -> np.ndarray:
+        """(width, width) bool: node i sees node j when j is i or one of its ancestors; padding sees itself."""
+        mask = np.eye(width, dtype=bool)
+        for node, parent in enumerate(self.parents):
+            if parent >= 0:
+                mask[node] |= mask[parent]
+        return mask
+
+
+def prefix_trees(rows: Sequence[Sequence[int]], max_nodes: int = TREE_NODES) -> list[PrefixTree]:
+    """Rows (token id lists) sorted and merged into prefix trees of at most `max_nodes` nodes each (a longer row
+    gets a tree of its own). In sorted order a row's longest shared prefix is the one with the row before it."""
+    trees: list[PrefixTree] = []
+    tree, previous, previous_path = PrefixTree(), None, []
+    for index in sorted(range(len(rows)), key=lambda i: list(rows[i])):
+        row = rows[index]
+        shared = 0
+        if previous is not None:
+            limit = min(len(row), len(previous))
+            while shared < limit and row[shared] == previous[shared]:
+                shared += 1
+        if tree.tokens and len(tree.tokens) + len(row) - shared > max_nodes:
+            trees.append(tree)
+            tree, shared = PrefixTree(), 0
+        path = previous_path[:shared]
+        for depth in range(shared, len(row)):
+            tree.tokens.append(int(row[depth]))
+            tree.parents.append(path[-1] if path else -1)
+            tree.depths.append(depth)
+            path.append(len(tree.tokens) - 1)
+        tree.paths[index] = path
+        previous, previous_path = row, path
+    if tree.tokens:
+        trees.append(tree)
+    return trees
+
+
+def shares_prefixes(model) -> bool:
+    """Whether `causal_scores` can score `model` on prefix trees (a custom 4-D mask reaches its attention)."""
+    config = model.config
+    return config.model_type in PREFIX_TREE_TYPES and getattr(config, "_attn_implementation", None) in (
+        None,
+        "sdpa",
+        "eager",
+    )
+
+
+def _tree_log_probs(
+    model, rows: Sequence[Sequence[int]], starts: Sequence[int], pad_id: int, tokens_per_pass: int
+) -> list[float]:
+    """Per row: the summed log-probability of its tokens from `starts[row]` on, scored on prefix trees."""
+    device = _device(model)
+    dtype = next(model.parameters()).dtype
+    trees = prefix_trees(rows, TREE_NODES)
+    per_pass = max(1, tokens_per_pass // TREE_NODES)
+    log_probs = [0.0] * len(rows)
+    for first in range(0, len(trees), per_pass):
+        batch = trees[first : first + per_pass]
+        width = max(len(t.tokens) for t in batch)
+        ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+        positions = torch.zeros((len(batch), width), dtype=torch.long)
+        parents = torch.zeros((len(batch), width), dtype=torch.long)
+        visible = np.zeros((len(batch), 1, width, width), dtype=bool)
+        for b, tree in enumerate(batch):
+            n = len(tree.tokens)
+            ids[b, :n] = torch.tensor(tree.tokens)
+            positions[b, :n] = torch.tensor(tree.depths)
+            parents[b, :n] = torch.tensor(tree.parents).clamp(min=0)
+            visible[b, 0] = tree.ancestor_mask(width)
+        mask = torch.zeros(visible.shape, dtype=dtype).masked_fill_(~torch.from_numpy(visible), torch.finfo(dtype).min)
+        logits = model(
+            input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device)
+        ).logits
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        rows_index = torch.arange(len(batch), device=device)[:, None]
+        # node k's log-probability: its token under its parent's next-token distribution (roots: unused)
+        node_log_probs = logp[rows_index, parents.to(device), ids.to(device)].cpu().numpy().astype(np.float64)
+        for b, tree in enumerate(batch):
+            for row, path in tree.paths.items():
+                log_probs[row] = float(node_log_probs[b, path[starts[row] :]].sum())
+    return log_probs
+
+
 @torch.no_grad()
 def causal_scores(
-    model, tokenizer, texts: Sequence[str], *, prefixes: Sequence[str] | None = None, batch_size: int = 64
+    model,
+    tokenizer,
+    texts: Sequence[str],
+    *,
+    prefixes: Sequence[str] | None = None,
+    batch_size: int = 64,
+    share_prefixes: bool | None = None,
 ) -> CausalScores:
-    """Summed log-probabilities of `texts` (each given the context token and its prefix, if any)."""
+    """Summed log-probabilities of `texts` (each given the context token and its prefix, if any).
+
+    `batch_size` rows per forward pass; on prefix trees (`share_prefixes`, default: where the model can) a pass
+    holds as many tokens as `batch_size` average rows. Both ways give the same scores up to float rounding.
+    """
     if prefixes is not None and len(prefixes) != len(texts):
         raise ValueError(f"{len(prefixes)} prefixes for {len(texts)} texts")
     context = context_token_id(tokenizer)
@@ -117,6 +231,12 @@ def causal_scores(
     )
     rows = [head + ids for head, ids in zip(heads, encoded, strict=False)]
     starts = [len(head) for head in heads]
+    if share_prefixes is None:
+        share_prefixes = shares_prefixes(model)
+    if share_prefixes and rows:
+        mean_row = sum(len(r) for r in rows) / len(rows)
+        log_probs = _tree_log_probs(model, rows, starts, pad_id, max(TREE_NODES, round(batch_size * mean_row)))
+        return CausalScores(log_probs, [len(e) for e in encoded])
     device = _device(model)
     log_probs = [0.0] * len(texts)
     for batch in _batches([len(r) for r in rows], batch_size):
@@ -130,13 +250,6 @@ def causal_scores(
         for row, value in zip(batch, (logp * keep).sum(dim=1).tolist(), strict=False):
             log_probs[row] = value
     return CausalScores(log_probs, [len(e) for e in encoded])
-
-
-def causal_log_probs(
-    model, tokenizer, texts: Sequence[str], *, prefixes: Sequence[str] | None = None, batch_size: int = 64
-) -> list[float]:
-    """`causal_scores(...).log_probs`."""
-    return causal_scores(model, tokenizer, texts, prefixes=prefixes, batch_size=batch_size).log_probs
 
 
 def _masked_copies(tokenizer, texts: Sequence[str]) -> tuple[list[list[int]], list[list[int]]]:
@@ -198,11 +311,13 @@ def pseudo_log_likelihoods(
     return totals
 
 
-def score_texts(model, tokenizer, texts: Sequence[str], *, batch_size: int = 64) -> list[float]:
+def score_texts(
+    model, tokenizer, texts: Sequence[str], *, batch_size: int = 64, share_prefixes: bool | None = None
+) -> list[float]:
     """One score per text: causal summed log-probability, or PLL for BERT / XLNet."""
     kind = scorer_kind(model)
     if kind == "causal":
-        return causal_log_probs(model, tokenizer, texts, batch_size=batch_size)
+        return causal_scores(model, tokenizer, texts, batch_size=batch_size, share_prefixes=share_prefixes).log_probs
     return pseudo_log_likelihoods(model, tokenizer, texts, batch_size=batch_size, kind=kind)
 
 

@@ -84,6 +84,19 @@ def tuned_model_names(cfg: InstructConfig) -> list[str]:
     ]
 
 
+def corpus_pairs(cfg: InstructConfig) -> list[tuple[str, str, str]]:
+    """(`<arch>-s<seed>-<variant>`, leaner-pretrained name, ori-pretrained name) for every arch and instruction
+    variant, when the matrix has both pretraining corpora."""
+    if not {"leaner", "ori"} <= set(cfg.corpora):
+        return []
+    seed = cfg.pretrain_seed
+    return [
+        (f"{arch}-s{seed}-{variant}", run_name(arch, "leaner", seed, variant), run_name(arch, "ori", seed, variant))
+        for arch in cfg.archs
+        for variant in cfg.variants
+    ]
+
+
 def start_dir(models_root: str | Path, arch: str, corpus: str, cfg: InstructConfig) -> Path:
     folder = Path(models_root) / start_name(arch, corpus, cfg.pretrain_seed)
     return folder if cfg.pretrain_step == "final" else folder / f"step-{cfg.pretrain_step}"

@@ -120,3 +120,42 @@ def test_pipeline_mamba_scores_do_not_depend_on_the_batch(params, causal_tokeniz
     batched = score_texts(model, tok, TEXTS, batch_size=4)
     single = [score_texts(model, tok, [t], batch_size=1)[0] for t in TEXTS]
     assert batched == pytest.approx(single, abs=1e-4)
+
+
+PAIRS = [
+    "the cat made a cake.",
+    "the cat made a cakes.",
+    "the cats made a cake.",
+    "the cat made a cake.",  # a duplicate: one path, one score
+    "a dog saw the book",
+    "a dog saw the books on the big old table near my friend's house",
+]
+
+
+@pytest.mark.parametrize("tree_nodes", [128, 12])
+def test_prefix_tree_scores_equal_row_by_row_scores(causal_tokenizer, monkeypatch, tree_nodes):
+    """Llama on prefix trees (one tree, or many small ones with a row longer than a tree) gives each row's
+    scores, with and without prompts, as row-by-row batches do."""
+    import tinyhelen.eval.scoring as scoring
+
+    monkeypatch.setattr(scoring, "TREE_NODES", tree_nodes)
+    tok = causal_tokenizer
+    model = build_lm("llama", tok).eval()
+    assert scoring.shares_prefixes(model)
+    rows = causal_scores(model, tok, PAIRS, batch_size=2, share_prefixes=False)
+    trees = causal_scores(model, tok, PAIRS, batch_size=2)
+    assert trees.log_probs == pytest.approx(rows.log_probs, abs=1e-4) and trees.tokens == rows.tokens
+    assert trees.log_probs[0] == trees.log_probs[3]
+    prompts = ["the cat made", "the cat made", "the cats", "the cat made", "a dog", "a dog saw"]
+    rows = causal_scores(model, tok, PAIRS, prefixes=prompts, batch_size=3, share_prefixes=False)
+    trees = causal_scores(model, tok, PAIRS, prefixes=prompts, batch_size=3, share_prefixes=True)
+    assert trees.log_probs == pytest.approx(rows.log_probs, abs=1e-4) and trees.tokens == rows.tokens
+
+
+def test_mamba_is_scored_row_by_row(params, causal_tokenizer):
+    from tinyhelen.eval.scoring import shares_prefixes
+    from tinyhelen.pretrain.models import build_model
+
+    tok = causal_tokenizer
+    model = build_model("mamba", params.model, len(tok), {"pad": tok.pad_token_id, "eos": tok.eos_token_id})
+    assert not shares_prefixes(model)

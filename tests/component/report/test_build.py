@@ -81,7 +81,7 @@ def test_the_three_questions_are_answered_with_intervals(report, full_tree):
     assert "(3/3 seeds reached it)" in curriculum.result and "interval excludes 0" in curriculum.result
     assert any(h.measure.startswith("iter-random") for h in heads)
     leaner = next(h for h in heads if h.question.startswith("2."))
-    assert "only judge-free metrics exist" in leaner.result
+    assert "judge-free" in leaner.measure and leaner.result.startswith("words / answer -2.000 [-3.500, -0.500]")
 
 
 def test_pretrain_pools_seeds(report):
@@ -211,8 +211,17 @@ def test_leaner_eval_judge_free_shows_the_judge_free_table(tmp_path):
         rows["llama-ori-s1-ori"][-1].source
         == "metrics/leaner_eval.json: judge_free.llama-ori-s1-ori.reference_perplexity"
     )
+    assert rows["llama-ori-s1-ori"][2].text == "43.00 [41.00, 45.00]"
+    assert rows["llama-ori-s1-ori"][2].source.endswith("judge_free.llama-ori-s1-ori.answer_words, answer_words_ci95")
     assert any("judge did not run" in n for n in section.notes)
-    assert len(section.figures) == 1 and len(section.headlines) == 1
+    # question 2 without a judge: per variant, the judge-free leaner - ori differences with their intervals
+    assert len(section.figures) == 1 and len(section.headlines) == 2
+    head = section.headlines[0]
+    assert "llama-s1-leaner" in head.measure and "do not judge instruction following" in head.measure
+    assert head.result == (
+        "words / answer -2.00 [-3.50, -0.50] (excludes 0); word-list share +0.02 [-0.01, +0.05] (includes 0); "
+        "empty rate +0.00 [+0.00, +0.00] (includes 0)"
+    )
 
 
 def test_leaner_eval_judged_compares_leaner_and_ori_per_variant(tmp_path):

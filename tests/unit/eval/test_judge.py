@@ -15,7 +15,10 @@ from tinyhelen.eval.judge import (
     permutation,
 )
 from tinyhelen.eval.leaner_eval import (
+    answer_columns,
     bootstrap_interval,
+    judge_free_difference,
+    judge_free_intervals,
     judge_free_metrics,
     select_checkpoints,
     summarise_model,
@@ -131,6 +134,29 @@ def test_judge_free_metrics_by_hand():
     assert metrics["repetition_rate"] == round((0.5 + 0.0) / 2, 4)
     assert metrics["word_list_share"] == round(7 / 11, 4)
     assert metrics["reference_perplexity"] == round(2.718281828 ** (9 / 6), 2)
+
+
+def test_judge_free_intervals_and_the_paired_leaner_minus_ori_difference(params):
+    words_list = frozenset({"the", "cat", "dog"})
+    answers = ["the cat saw the cat", "a dog ran", "", "the dog", "cat cat cat"]
+    losses = [(6.0, 3), (3.0, 3), (0.0, 0), (2.0, 2), (1.0, 3)]
+    columns = answer_columns(answers, words_list, losses)
+    point = judge_free_metrics(answers, words_list, losses)
+    intervals = judge_free_intervals(columns, params.judge)
+    for name in ("answer_words", "empty_rate", "word_list_share", "reference_perplexity"):
+        low, high = intervals[f"{name}_ci95"]
+        assert low <= point[name] <= high and low < high
+    assert judge_free_intervals(answer_columns([], words_list, None), params.judge)["answer_words_ci95"] is None
+    # the same answers twice: every difference 0, paired intervals [0, 0]
+    same = judge_free_difference(columns, columns, params.judge)
+    assert all(v == {"diff": 0.0, "ci95": [0.0, 0.0]} for v in same.values())
+    # one more word in every leaner answer: +1 word per answer whatever questions are drawn
+    longer = answer_columns([a + " the" for a in answers], words_list, None)
+    diff = judge_free_difference(longer, columns, params.judge)
+    assert diff["answer_words"] == {"diff": 1.0, "ci95": [1.0, 1.0]}
+    assert diff["reference_perplexity"] == {"diff": None, "ci95": None}  # no reference losses on one side
+    # "the" is in the list: the share never falls (it stays when a resample holds only all-listed answers)
+    assert diff["word_list_share"]["diff"] > 0 and diff["word_list_share"]["ci95"][0] >= 0
 
 
 @pytest.mark.parametrize(

@@ -188,3 +188,25 @@ def test_report_levels_and_filter(tmp_path):
     assert list(metrics["filtered"]["phenomena"]) == list(metrics["phenomena"])
     again = report(pairs, outcomes, np.array([True, False, True]), resamples=200, seed=1, min_word_count=3)
     assert again == metrics  # deterministic
+
+
+def test_prefix_trees_merge_shared_prefixes_and_keep_every_row():
+    from tinyhelen.eval.scoring import prefix_trees
+
+    rows = [[0, 5, 6, 7], [0, 5, 6, 8], [0, 9], [0, 5, 6, 7], [0, 5], [0, 1, 2, 3, 4, 5, 6]]
+    (tree,) = prefix_trees(rows, max_nodes=64)
+    # the trie of the rows: 0 -> {1 -> 2 -> 3 -> 4 -> 5 -> 6, 5 -> 6 -> {7, 8}, 9}
+    assert len(tree.tokens) == 1 + 6 + 4 + 1
+    for index, row in enumerate(rows):
+        path = tree.paths[index]
+        assert [tree.tokens[n] for n in path] == row and [tree.depths[n] for n in path] == list(range(len(row)))
+        assert [tree.parents[n] for n in path] == [-1, *path[:-1]]
+    assert tree.paths[0] == tree.paths[3]
+    mask = tree.ancestor_mask(len(tree.tokens) + 2)
+    leaf = tree.paths[1][-1]
+    assert set(np.flatnonzero(mask[leaf])) == set(tree.paths[1])
+    assert mask[-1].sum() == 1 and mask[-1, -1]  # padding sees only itself
+    # small trees: no tree over the limit unless one row alone is; every row in exactly one tree
+    trees = prefix_trees(rows, max_nodes=5)
+    assert all(len(t.tokens) <= 5 or len(t.paths) == 1 for t in trees)
+    assert sorted(i for t in trees for i in t.paths) == list(range(len(rows)))

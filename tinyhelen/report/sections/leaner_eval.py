@@ -9,7 +9,10 @@ number with its accounting is in results/leaner_eval/summary.json):
      "inter": {"<entry>": {"grammar": m, "coherence": m, "specificity": m, "sum": m, "sum_ci95": [low, high],
                            "0-7": m, "7-8": m, "8-9": m, "9-10": m}, ...},   # judged only: mean scores
      "judge_free": {"<model>": {"answers", "answer_words", "empty_rate", "distinct_1", "distinct_2",
-                                "repetition_rate", "word_list_share", "reference_perplexity"}, ...}}
+                                "repetition_rate", "word_list_share", "reference_perplexity",
+                                "<metric>_ci95": [low, high] for the INTERVAL metrics}, ...},
+     "judge_free_diff": {"<arch>-s<seed>-<variant>": {"leaner": name, "ori": name, "questions": n,
+                         "<metric>": {"diff": d, "ci95": [low, high]}, ...}, ...}}
 
 Model names are `<arch>-<corpus>-s<seed>-<variant>` (pretraining corpus, instruction variant), a selected
 checkpoint `...@step-<N>`. Scores are 0-5 per axis, the sum 0-15; `sum_ci95` is a 95% bootstrap interval over
@@ -17,8 +20,9 @@ questions; the split columns are the mean sum per similarity split. With `judge.
 default) `inter` is empty or absent: the section then shows the judge-free table only and says the judge did not
 run. Tables: the inter comparison (when judged) and the judge-free metrics per model. Figure: the judged sum per
 model with its interval, else four judge-free metrics per model. The headline (question 2): per instruction
-variant, the leaner- vs ori-pretrained model's judged sum with its interval; without a judge, that only
-judge-free metrics exist.
+variant, the leaner- vs ori-pretrained model's judged sum with its interval; without a judge, the judge-free
+leaner - ori differences with their paired bootstrap intervals, labelled as describing the answers, not judging
+them.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ JUDGE_FREE = (
     ("reference_perplexity", "ref. perplexity"),
 )
 PLOTTED = ("word_list_share", "distinct_2", "repetition_rate", "empty_rate")
+#: Judge-free metrics with an interval (`<metric>_ci95`) and a leaner - ori difference in `judge_free_diff`.
+INTERVAL = ("answer_words", "word_list_share", "reference_perplexity", "empty_rate")
 _NAME = re.compile(
     r"^(?P<arch>[a-z0-9]+)-(?P<corpus>[a-z0-9_]+?)-s(?P<seed>\d+)-(?P<variant>[^@]+?)(?:@step-(?P<step>\d+))?$"
 )
@@ -105,7 +111,7 @@ def leaner_eval_section(ctx: Context) -> Section | None:
         )
     if free:
         _judge_free_table(ctx, section, free, source)
-    _headlines(ctx, section, inter, backend, source)
+    _headlines(ctx, section, inter, backend, source, data.get("judge_free_diff"))
     if inter:
         _inter_figure(ctx, section, inter, source)
     elif free:
@@ -152,8 +158,7 @@ def _judge_notes(section: Section, judge: dict, selected, source: str) -> None:
 
 def _judge_free_table(ctx: Context, section: Section, free: dict, source: str) -> None:
     rows = [
-        [label(name)]
-        + [number_cell(free[name].get(key), ctx.digits, f"{source}: judge_free.{name}.{key}") for key, _ in JUDGE_FREE]
+        [label(name)] + [_free_cell(ctx, free[name], name, key, source) for key, _ in JUDGE_FREE]
         for name in sorted(free)
     ]
     section.tables.append(
@@ -163,16 +168,66 @@ def _judge_free_table(ctx: Context, section: Section, free: dict, source: str) -
             rows,
             [f"{source}: judge_free.<model>.<metric>"],
             [
-                "One generation per question, no interval. Distinct-n: distinct n-grams over all n-grams; repetition "
-                "rate: share of an answer's word trigrams repeating an earlier one; word-list share: answer words in "
-                "the 2K word list; ref. perplexity: of the answers under the reference model. – = not measured."
+                "One generation per question; [95% bootstrap interval over questions] where the judge stage gives "
+                "one. Distinct-n: distinct n-grams over all n-grams; repetition rate: share of an answer's word "
+                "trigrams repeating an earlier one; word-list share: answer words in the 2K word list; ref. "
+                "perplexity: of the answers under the reference model (a pretrained model of the grid, so it "
+                "favours its own corpus's style). – = not measured."
             ],
         )
     )
 
 
-def _headlines(ctx: Context, section: Section, inter: dict, backend: str, source: str) -> None:
+def _free_cell(ctx: Context, row: dict, name: str, key: str, source: str) -> Cell:
+    value, ci = row.get(key), row.get(f"{key}_ci95")
+    if key in INTERVAL and is_number(value) and isinstance(ci, list) and len(ci) == 2 and all(map(is_number, ci)):
+        return Cell(
+            f"{value:.{ctx.digits}f} [{ci[0]:.{ctx.digits}f}, {ci[1]:.{ctx.digits}f}]",
+            f"{source}: judge_free.{name}.{key}, {key}_ci95",
+        )
+    return number_cell(value, ctx.digits, f"{source}: judge_free.{name}.{key}")
+
+
+def _diff_text(entry, digits: int) -> str | None:
+    if not isinstance(entry, dict) or not is_number(entry.get("diff")):
+        return None
+    text = f"{entry['diff']:+.{digits}f}"
+    ci = entry.get("ci95")
+    if isinstance(ci, list) and len(ci) == 2 and all(map(is_number, ci)):
+        text += f" [{ci[0]:+.{digits}f}, {ci[1]:+.{digits}f}]"
+        text += " (excludes 0)" if ci[0] > 0 or ci[1] < 0 else " (includes 0)"
+    return text
+
+
+def _judge_free_headlines(ctx: Context, section: Section, diffs: dict, backend: str, source: str) -> bool:
+    found = False
+    for pair, row in sorted(diffs.items()):
+        if not isinstance(row, dict):
+            continue
+        parts = [
+            f"{dict(JUDGE_FREE)[key]} {text}"
+            for key in INTERVAL
+            if (text := _diff_text(row.get(key), ctx.digits)) is not None
+        ]
+        if not parts:
+            continue
+        found = True
+        section.headlines.append(
+            Headline(
+                QUESTION,
+                f"{pair}: leaner- minus ori-pretrained, judge-free (no judge ran, backend `{backend}`: these describe "
+                f"the answers, they do not judge instruction following), {row.get('questions', '?')} questions",
+                "; ".join(parts),
+                f"{source}: judge_free_diff.{pair}.<metric>.diff, ci95",
+            )
+        )
+    return found
+
+
+def _headlines(ctx: Context, section: Section, inter: dict, backend: str, source: str, diffs=None) -> None:
     if not inter:
+        if isinstance(diffs, dict) and _judge_free_headlines(ctx, section, diffs, backend, source):
+            return
         section.headlines.append(
             Headline(
                 QUESTION,
