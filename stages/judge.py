@@ -75,6 +75,12 @@ def main(argv: list[str] | None = None, client=None) -> None:
                 "input_tokens": outcome.input_tokens,
                 "output_tokens": outcome.output_tokens,
                 **{f"inter/{model}/sum": row["sum"] for model, row in result.metrics["inter"].items()},
+                **{
+                    f"judge_free_diff/{pair}/{name}": value["diff"]
+                    for pair, row in result.metrics.get("judge_free_diff", {}).items()
+                    for name, value in row.items()
+                    if isinstance(value, dict) and value.get("diff") is not None
+                },
             }
         )
         tracker.set_tags(

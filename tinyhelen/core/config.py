@@ -41,6 +41,17 @@ def unique_list(values: list) -> list:
     return values
 
 
+def data_source(value: str) -> str:
+    """A data source: `sample`, a local folder, or `hf:<owner>/<name>[@revision]` (checked for shape only)."""
+    if not value.strip():
+        raise ValueError("must not be empty")
+    if value.startswith("hf:"):
+        repo = value[3:].split("@", 1)[0]
+        if repo.count("/") != 1 or not all(repo.split("/")):
+            raise ValueError("a hub source looks like 'hf:<owner>/<name>[@revision]'")
+    return value
+
+
 def fraction(value: Any) -> Any:
     """`"1/6"` -> the nearest float to 1/6 (exactly what 1 / 6 gives); anything else unchanged."""
     if isinstance(value, str) and "/" in value:

@@ -17,6 +17,7 @@ from tinyhelen.core.config import (
     Section,
     Split,
     Variant,
+    data_source,
     unique_list,
 )
 
@@ -46,16 +47,7 @@ class DataConfig(Section):
     on_bad_record: Literal["fail", "skip"]
     """A malformed record: fail naming file:line, or skip it and count it in the metrics."""
 
-    @field_validator("source")
-    @classmethod
-    def _check_source(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
-        if value.startswith("hf:"):
-            repo = value[3:].split("@", 1)[0]
-            if repo.count("/") != 1 or not all(repo.split("/")):
-                raise ValueError("a hub source looks like 'hf:<owner>/<name>[@revision]'")
-        return value
+    _check_source = field_validator("source")(data_source)
 
     _unique_lists = field_validator("variants", "genres", "splits", "glue_tasks", "eval_sets")(unique_list)
 

@@ -405,6 +405,7 @@ def headline(summary: dict[str, Any], finals: Sequence[str]) -> dict[str, Any]:
             **{name: row[name]["mean"] for name in SCORES},
             "sum_ci95": row["sum"]["ci95"],
             **{split: values["sum"]["mean"] for split, values in row["splits"].items()},
+            **{f"{split}_ci95": values["sum"]["ci95"] for split, values in row["splits"].items()},
         }
         for model, row in summary["inter"].items()
     }

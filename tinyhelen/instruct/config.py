@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, StrictInt, StrictStr, field_validator, model_validator
 
-from tinyhelen.core.config import Section, unique_list
+from tinyhelen.core.config import Section, data_source, unique_list
 
 PosInt = Annotated[StrictInt, Field(ge=1)]
 NonNegInt = Annotated[StrictInt, Field(ge=0)]
@@ -38,16 +38,7 @@ class InstructDataConfig(Section):
     """How the metrics count tokens: `gpt2_pieces` (offline GPT-2 pre-tokenisation), `words`, or a folder
     holding a `tokenizer.json` (e.g. data/tokenizers/causal)."""
 
-    @field_validator("source")
-    @classmethod
-    def _check_source(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
-        if value.startswith("hf:"):
-            repo = value[3:].split("@", 1)[0]
-            if repo.count("/") != 1 or not all(repo.split("/")):
-                raise ValueError("a hub source looks like 'hf:<owner>/<name>[@revision]'")
-        return value
+    _check_source = field_validator("source")(data_source)
 
     @model_validator(mode="after")
     def _check_fractions(self) -> InstructDataConfig:

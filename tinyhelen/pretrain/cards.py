@@ -155,7 +155,24 @@ def render_model_card(
     tags: list[str] | None = None,
     base_model: str | None = None,
 ) -> str:
-    """The card's text (see `write_model_card` for the arguments)."""
+    """The card's text.
+
+    Args:
+        model_dir: a saved model folder (config.json, *.safetensors, tokenizer).
+        arch: llama | mamba | bert | xlnet.
+        corpus: the pre-training corpus (leaner | ori).
+        data_source: params `data.source` (`sample`, a local release folder or `hf:...`).
+        tokens_seen: training tokens the weights saw.
+        metrics: final metrics (e.g. `val/loss`, `val/perplexity`); floats rounded to 4 digits.
+        scores: further score tables by heading (`GLUE`, `Zorro probe`, `Leaner-Eval`), when they exist.
+        params: the params sections that shaped the model (listed in a collapsed table).
+        changed: `changed_params(...)`: params that differ from the experiment's baseline.
+        exp_name: the DVC experiment's name (DVC_EXP_NAME), if any.
+        title: the card's heading (default: the folder's name), e.g. `llama-leaner-s65 step 800`.
+        notes: a paragraph under the heading (e.g. "an intermediate checkpoint", "instruction-tuned on ...").
+        tags: extra Hub tags.
+        base_model: the Hub id or folder it was trained from (instruction tuning, a branched run).
+    """
     from huggingface_hub import ModelCardData
 
     model_dir = Path(model_dir)
@@ -246,63 +263,12 @@ def render_model_card(
     return f"---\n{card_data.to_yaml()}\n---\n\n" + "\n".join(lines)
 
 
-def write_model_card(
-    model_dir: str | Path,
-    *,
-    arch: str,
-    corpus: str,
-    data_source: str,
-    tokens_seen: int | None,
-    metrics: Mapping[str, Any],
-    scores: Mapping[str, Mapping[str, Any]] | None = None,
-    params: Mapping[str, Any] | None = None,
-    changed: Mapping[str, list[Any]] | None = None,
-    exp_name: str | None = None,
-    title: str | None = None,
-    notes: str | None = None,
-    tags: list[str] | None = None,
-    base_model: str | None = None,
-) -> Path:
-    """Write `<model_dir>/README.md`, a Hugging Face model card, atomically.
-
-    Args:
-        model_dir: a saved model folder (config.json, *.safetensors, tokenizer).
-        arch: llama | mamba | bert | xlnet.
-        corpus: the pre-training corpus (leaner | ori).
-        data_source: params `data.source` (`sample`, a local release folder or `hf:...`).
-        tokens_seen: training tokens the weights saw.
-        metrics: final metrics (e.g. `val/loss`, `val/perplexity`); floats rounded to 4 digits.
-        scores: further score tables by heading (`GLUE`, `Zorro probe`, `Leaner-Eval`), when they exist.
-        params: the params sections that shaped the model (listed in a collapsed table).
-        changed: `changed_params(...)`: params that differ from the experiment's baseline.
-        exp_name: the DVC experiment's name (DVC_EXP_NAME), if any.
-        title: the card's heading (default: the folder's name), e.g. `llama-leaner-s65 step 800`.
-        notes: a paragraph under the heading (e.g. "an intermediate checkpoint", "instruction-tuned on ...").
-        tags: extra Hub tags.
-        base_model: the Hub id or folder it was trained from (instruction tuning, a branched run).
-
-    Returns:
-        The card's path.
-    """
-    text = render_model_card(
-        model_dir,
-        arch=arch,
-        corpus=corpus,
-        data_source=data_source,
-        tokens_seen=tokens_seen,
-        metrics=metrics,
-        scores=scores,
-        params=params,
-        changed=changed,
-        exp_name=exp_name,
-        title=title,
-        notes=notes,
-        tags=tags,
-        base_model=base_model,
-    )
+def write_model_card(model_dir: str | Path, **card: Any) -> Path:
+    """Write `<model_dir>/README.md`, a Hugging Face model card, atomically; `card`: the keyword arguments of
+    `render_model_card`. Returns the card's path."""
     path = Path(model_dir) / CARD_NAME
     with atomic_open(path) as handle:
-        handle.write(text)
+        handle.write(render_model_card(model_dir, **card))
     return path
 
 

@@ -236,6 +236,13 @@ def test_leaner_eval_judged_compares_leaner_and_ori_per_variant(tmp_path):
     assert inter.header[4] == "sum (0-15)" and len(free.rows) == 4
     rows = {r[0].text: r for r in inter.rows}
     assert rows["llama-leaner-s1-leaner@step-300"][4].text == "9.00 [8.40, 9.60]"
+    # per similarity split: the mean sum with its interval; a split without one in the file shows the mean
+    assert [c.text for c in rows["llama-leaner-s1-leaner@step-300"][5:]] == [
+        "9.30 [8.00, 10.00]",
+        "9.10 [8.00, 10.00]",
+        "8.90 [8.00, 10.00]",
+        "8.70",
+    ]
     heads = {h.measure: h.result for h in section.headlines}
     assert heads == {
         "llama s1, instruction variant `leaner`: judged sum (0-15), leaner- vs ori-pretrained": (

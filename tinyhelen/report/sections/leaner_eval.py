@@ -7,7 +7,8 @@ number with its accounting is in results/leaner_eval/summary.json):
                "cost_estimate"?, "position_bias_sum"?},
      "selected": {"<recipe>": "<entry>", ...},                  # judged only: the checkpoint kept per recipe
      "inter": {"<entry>": {"grammar": m, "coherence": m, "specificity": m, "sum": m, "sum_ci95": [low, high],
-                           "0-7": m, "7-8": m, "8-9": m, "9-10": m}, ...},   # judged only: mean scores
+                           "0-7": m, "7-8": m, "8-9": m, "9-10": m, "<split>_ci95": [low, high]}, ...},
+                                                                    # judged only: mean scores
      "judge_free": {"<model>": {"answers", "answer_words", "empty_rate", "distinct_1", "distinct_2",
                                 "repetition_rate", "word_list_share", "reference_perplexity",
                                 "<metric>_ci95": [low, high] for the INTERVAL metrics}, ...},
@@ -127,7 +128,13 @@ def _inter_table(ctx: Context, section: Section, inter: dict, source: str) -> No
         cells += [number_cell(row.get(axis), ctx.digits, f"{source}: inter.{name}.{axis}") for axis in AXES]
         est = _sum_estimate(row)
         cells.append(Cell("–") if est is None else Cell(est.text(ctx.digits), f"{source}: inter.{name}.sum, sum_ci95"))
-        cells += [number_cell(row.get(split), ctx.digits, f"{source}: inter.{name}.{split}") for split in SPLITS]
+        for split in SPLITS:
+            split_est = read_estimate({"mean": row.get(split), "ci95": row.get(f"{split}_ci95")})
+            cells.append(
+                Cell(split_est.text(ctx.digits), f"{source}: inter.{name}.{split}, {split}_ci95")
+                if split_est is not None
+                else Cell("–")
+            )
         rows.append(cells)
     section.tables.append(
         Table(
@@ -136,8 +143,8 @@ def _inter_table(ctx: Context, section: Section, inter: dict, source: str) -> No
             rows,
             [f"{source}: inter.<model>.<score>", f"{source}: inter.<model>.sum_ci95"],
             [
-                "Interval: percentile bootstrap over questions, as the judge stage reports it. Split columns: "
-                "mean sum per similarity split (no interval in the metrics file; see results/leaner_eval)."
+                "Intervals: percentile bootstrap over questions, as the judge stage reports them. Split columns: "
+                "mean sum per similarity split [its interval, when the metrics file has one]."
             ],
         )
     )
