@@ -24,6 +24,16 @@ def test_report_stage_writes_the_page(tmp_path, monkeypatch):
     assert {"index.html", "README.md", "meta.json"} <= set(names)
     assert [p for p in names if p.endswith(".png")], names
     html = (out / "index.html").read_text()
-    for title in ("The corpus", "Pre-training", "Leaner-GLUE", "Omitted sections"):
+    # the committed metrics hold every stage of the graph: every section, none omitted
+    for title in (
+        "Answers to the paper",
+        "The corpus",
+        "Pre-training",
+        "Leaner-GLUE",
+        "Grammar probes",
+        "Leaner-Eval",
+        "Curriculum",
+    ):
         assert title in html
+    assert "Omitted sections" not in html
     assert logged == [out / "index.html"]
