@@ -18,7 +18,7 @@ from tinyhelen.core.io import atomic_dir, atomic_open, write_json, write_jsonl
 from tinyhelen.core.log import run_cli, setup_logging
 from tinyhelen.core.repro import seed_everything, write_meta
 from tinyhelen.core.tracking import open_tracker
-from tinyhelen.eval.leaner_eval import evaluate_leaner, plot_leaner_eval
+from tinyhelen.eval.leaner_eval import INTERVAL_METRICS, evaluate_leaner, plot_leaner_eval
 from tinyhelen.instruct.tune import corpus_pairs, tuned_model_names
 from tinyhelen.params import load_params
 
@@ -76,10 +76,10 @@ def main(argv: list[str] | None = None, client=None) -> None:
                 "output_tokens": outcome.output_tokens,
                 **{f"inter/{model}/sum": row["sum"] for model, row in result.metrics["inter"].items()},
                 **{
-                    f"judge_free_diff/{pair}/{name}": value["diff"]
+                    f"judge_free_diff/{pair}/{name}": row[name]["diff"]
                     for pair, row in result.metrics.get("judge_free_diff", {}).items()
-                    for name, value in row.items()
-                    if isinstance(value, dict) and value.get("diff") is not None
+                    for name in INTERVAL_METRICS
+                    if row[name]["diff"] is not None
                 },
             }
         )

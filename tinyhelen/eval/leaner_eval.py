@@ -38,7 +38,7 @@ import numpy as np
 
 from tinyhelen.core.io import atomic_open
 from tinyhelen.eval.config import JudgeConfig
-from tinyhelen.eval.generate import SPLIT_SETS, mean_token_losses, perplexity
+from tinyhelen.eval.generate import SPLIT_SETS, mean_token_losses
 from tinyhelen.eval.judge import (
     AXES,
     Entry,
@@ -139,16 +139,29 @@ def _ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
     return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
 
 
+#: Judge-free metrics with a bootstrap interval over questions and a leaner - ori paired difference.
+INTERVAL_METRICS = ("answer_words", "empty_rate", "word_list_share", "reference_perplexity")
+PPL = "reference_perplexity"
+
+
 def judge_free_metrics(
-    answers: Sequence[str], word_list: frozenset[str], losses: Sequence[tuple[float, int]] | None
+    answers: Sequence[str],
+    word_list: frozenset[str],
+    losses: Sequence[tuple[float, int]] | None,
+    columns: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """The judge-free metrics of one model's answers (see the module docstring)."""
+    """The judge-free metrics of one model's answers (see the module docstring); `columns`: their
+    `answer_columns`, when the caller has them already."""
     tokenised = [words(text) for text in answers]
-    count = len(answers)
+    columns = columns if columns is not None else answer_columns(answers, word_list, losses)
+    pooled = {
+        name: None if not np.isfinite(value) else round(float(value), 2 if name == PPL else DIGITS)
+        for name, value in pooled_metrics(columns, np.arange(len(answers))).items()
+    }
     result: dict[str, Any] = {
-        "answers": count,
-        "answer_words": round(sum(map(len, tokenised)) / count, DIGITS) if count else None,
-        "empty_rate": round(sum(not text.strip() for text in answers) / count, DIGITS) if count else None,
+        "answers": len(answers),
+        "answer_words": pooled["answer_words"],
+        "empty_rate": pooled["empty_rate"],
     }
     for n in (1, 2):
         grams = [gram for tokens in tokenised for gram in _ngrams(tokens, n)]
@@ -159,17 +172,9 @@ def judge_free_metrics(
         if trigrams:
             repeats.append(1 - len(set(trigrams)) / len(trigrams))
     result["repetition_rate"] = round(float(np.mean(repeats)), DIGITS) if repeats else None
-    all_words = [word for tokens in tokenised for word in tokens]
-    result["word_list_share"] = (
-        round(sum(w in word_list for w in all_words) / len(all_words), DIGITS) if all_words else None
-    )
-    ppl = perplexity(losses) if losses is not None else None
-    result["reference_perplexity"] = round(ppl, 2) if ppl is not None else None
+    result["word_list_share"] = pooled["word_list_share"]
+    result[PPL] = pooled.get(PPL)
     return result
-
-
-#: Judge-free metrics with a bootstrap interval over questions and a leaner - ori paired difference.
-INTERVAL_METRICS = ("answer_words", "empty_rate", "word_list_share", "reference_perplexity")
 
 
 def answer_columns(
@@ -190,7 +195,8 @@ def answer_columns(
 
 def pooled_metrics(columns: dict[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarray]:
     """`INTERVAL_METRICS` over the answers `index` selects (shape [..., n]: one value per leading row; NaN where a
-    ratio has no denominator), as `judge_free_metrics` computes them over all answers."""
+    ratio has no denominator): words per answer, empty rate, word-list share and the reference perplexity
+    exp(total loss / total tokens), the last only with reference losses."""
 
     def total(key: str) -> np.ndarray:
         return columns[key][index].sum(axis=-1)
@@ -202,7 +208,7 @@ def pooled_metrics(columns: dict[str, np.ndarray], index: np.ndarray) -> dict[st
             "word_list_share": total("listed") / total("words"),
         }
         if "loss" in columns:
-            result["reference_perplexity"] = np.exp(total("loss") / total("tokens"))
+            result[PPL] = np.exp(total("loss") / total("tokens"))
     return result
 
 
@@ -230,15 +236,15 @@ def judge_free_difference(
     """Leaner minus ori of each `INTERVAL_METRICS` over the same questions (rows aligned), with a paired
     bootstrap interval: both models' answers to the same resampled questions."""
     n = len(leaner["words"])
+    result: dict[str, dict[str, Any]] = {name: {"diff": None, "ci95": None} for name in INTERVAL_METRICS}
+    if n == 0:
+        return result
     everything = np.arange(n)
     point_l, point_o = pooled_metrics(leaner, everything), pooled_metrics(ori, everything)
-    rng = np.random.default_rng(cfg.bootstrap_seed)
-    index = rng.integers(0, n, size=(cfg.bootstrap_samples, n)) if n else np.zeros((0, 0), dtype=int)
-    draws_l, draws_o = (pooled_metrics(leaner, index), pooled_metrics(ori, index)) if n else ({}, {})
-    result: dict[str, dict[str, Any]] = {}
+    index = np.random.default_rng(cfg.bootstrap_seed).integers(0, n, size=(cfg.bootstrap_samples, n))
+    draws_l, draws_o = pooled_metrics(leaner, index), pooled_metrics(ori, index)
     for name in INTERVAL_METRICS:
-        if name not in point_l or name not in point_o or not n:
-            result[name] = {"diff": None, "ci95": None}
+        if name not in point_l or name not in point_o:
             continue
         diff = float(point_l[name] - point_o[name])
         result[name] = {
@@ -282,7 +288,7 @@ def leaner_eval(
         columns[entry.name] = answer_columns(texts, word_list, losses)
         ids[entry.name] = [r["id"] for r in answers[entry]]
         judge_free[entry.name] = {
-            **judge_free_metrics(texts, word_list, losses),
+            **judge_free_metrics(texts, word_list, losses, columns[entry.name]),
             **judge_free_intervals(columns[entry.name], cfg),
         }
     differences = {}

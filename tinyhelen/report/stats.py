@@ -50,6 +50,15 @@ class Estimate:
             out += f" [{self.low:.{digits}f}, {self.high:.{digits}f}]"
         return out
 
+    def signed(self, digits: int) -> str:
+        """A difference: `+m [+low, +high]` when an interval is known, ` (n=N)` for more than one run."""
+        out = f"{self.mean:+.{digits}f}"
+        if self.low is not None and self.high is not None:
+            out += f" [{self.low:+.{digits}f}, {self.high:+.{digits}f}]"
+        if self.n and self.n > 1:
+            out += f" (n={self.n})"
+        return out
+
     @property
     def excludes_zero(self) -> bool | None:
         if self.low is None or self.high is None:

@@ -172,7 +172,7 @@ def _differences(ctx: Context, section: Section, summary: dict, groups: dict, co
                 else f"{source}: models.{arch}-leaner*.{'average.test' if column == AVERAGE else 'test.' + column}"
                 f" − models.{arch}-ori*.(same) ({how})"
             )
-            cells.append(Cell("–") if est is None else Cell(_signed(est.scaled(100)), where))
+            cells.append(Cell("–") if est is None else Cell(est.scaled(100).signed(1), where))
         rows.append(cells)
         est, how = _difference(summary, groups, arch, AVERAGE, ctx.interval)
         if est is not None:
@@ -181,7 +181,7 @@ def _differences(ctx: Context, section: Section, summary: dict, groups: dict, co
                 Headline(
                     "1. Does leaner pretraining help? (Leaner-GLUE)",
                     f"{arch_label(arch)}: GLUE average, leaner − ori (x 100)",
-                    f"{_signed(est.scaled(100))}{verdict}",
+                    f"{est.scaled(100).signed(1)}{verdict}",
                     f"{source} ({how_avg})",
                 )
             )
@@ -202,15 +202,6 @@ def _differences(ctx: Context, section: Section, summary: dict, groups: dict, co
                 ],
             )
         )
-
-
-def _signed(est: Estimate) -> str:
-    text = f"{est.mean:+.1f}"
-    if est.low is not None and est.high is not None:
-        text += f" [{est.low:+.1f}, {est.high:+.1f}]"
-    if est.n and est.n > 1:
-        text += f" (n={est.n})"
-    return text
 
 
 def _figure(ctx: Context, section: Section, groups: dict, ordered: list, source: str) -> None:

@@ -186,24 +186,19 @@ def _judge_free_table(ctx: Context, section: Section, free: dict, source: str) -
 
 
 def _free_cell(ctx: Context, row: dict, name: str, key: str, source: str) -> Cell:
-    value, ci = row.get(key), row.get(f"{key}_ci95")
-    if key in INTERVAL and is_number(value) and isinstance(ci, list) and len(ci) == 2 and all(map(is_number, ci)):
-        return Cell(
-            f"{value:.{ctx.digits}f} [{ci[0]:.{ctx.digits}f}, {ci[1]:.{ctx.digits}f}]",
-            f"{source}: judge_free.{name}.{key}, {key}_ci95",
-        )
-    return number_cell(value, ctx.digits, f"{source}: judge_free.{name}.{key}")
+    est = read_estimate({"mean": row.get(key), "ci95": row.get(f"{key}_ci95")}) if key in INTERVAL else None
+    if est is None or est.low is None:
+        return number_cell(row.get(key), ctx.digits, f"{source}: judge_free.{name}.{key}")
+    return Cell(est.text(ctx.digits), f"{source}: judge_free.{name}.{key}, {key}_ci95")
 
 
 def _diff_text(entry, digits: int) -> str | None:
-    if not isinstance(entry, dict) or not is_number(entry.get("diff")):
+    est = read_estimate({"mean": entry.get("diff"), "ci95": entry.get("ci95")}) if isinstance(entry, dict) else None
+    if est is None:
         return None
-    text = f"{entry['diff']:+.{digits}f}"
-    ci = entry.get("ci95")
-    if isinstance(ci, list) and len(ci) == 2 and all(map(is_number, ci)):
-        text += f" [{ci[0]:+.{digits}f}, {ci[1]:+.{digits}f}]"
-        text += " (excludes 0)" if ci[0] > 0 or ci[1] < 0 else " (includes 0)"
-    return text
+    if est.excludes_zero is None:
+        return est.signed(digits)
+    return est.signed(digits) + (" (excludes 0)" if est.excludes_zero else " (includes 0)")
 
 
 def _judge_free_headlines(ctx: Context, section: Section, diffs: dict, backend: str, source: str) -> bool:

@@ -110,7 +110,7 @@ def probe_section(ctx: Context) -> Section | None:
                 Cell("–")
                 if est is None
                 else Cell(
-                    _text(est, ctx.digits),
+                    est.signed(ctx.digits),
                     f"{ctx.name('probe/')}{arch}-leaner*.json − {arch}-ori*.json: {phenomenon} ({how})",
                 )
             )
@@ -119,7 +119,7 @@ def probe_section(ctx: Context) -> Section | None:
                     Headline(
                         "1. Does leaner pretraining help? (grammar probes)",
                         f"{arch_label(arch)}: minimal-pair accuracy, leaner − ori",
-                        _text(est, ctx.digits) + verdict(est),
+                        est.signed(ctx.digits) + verdict(est),
                         f"{ctx.name('probe/<model>.json')} ({how})",
                     )
                 )
@@ -152,15 +152,6 @@ def _difference(groups, arch: str, phenomenon: str, level: float) -> tuple[Estim
     if a is None or b is None:
         return None, ""
     return Estimate(a.mean - b.mean, None, None, None, 1), "difference of means, no interval"
-
-
-def _text(est: Estimate, digits: int) -> str:
-    out = f"{est.mean:+.{digits}f}"
-    if est.low is not None and est.high is not None:
-        out += f" [{est.low:+.{digits}f}, {est.high:+.{digits}f}]"
-    if est.n and est.n > 1:
-        out += f" (n={est.n})"
-    return out
 
 
 def _figure(ctx: Context, section: Section, groups, archs: list[str], phenomena: list[str]) -> None:
